@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+// Sparse Mixers (Lee-Thorp & Ainslie, 2022) reproduction and benchmark harness for CPUs.
+import PackageDescription
+
+/// Release builds drop bounds and exclusivity checks in the numeric code; debug builds keep them,
+/// so the test suite (run in debug) still traps on an out-of-range index.
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "SparseMixers",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SparseMixers", targets: ["SparseMixers"]),
+        .library(name: "SparseMixersData", targets: ["SparseMixersData"]),
+        .executable(name: "sparse-mixers", targets: ["sparse-mixers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Thin module maps over Debian's C libraries. Raw C types stay inside the wrapper files.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CCSV", path: "Sources/CCSV",
+                       providers: [.apt(["libcsv-dev"])]),
+        // C++ shim over libsentencepiece exposing plain C functions.
+        .target(name: "CSentencePiece", path: "Sources/CSentencePiece",
+                cxxSettings: [.unsafeFlags(["-std=c++17"])],
+                linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train"),
+                                 .linkedLibrary("stdc++")]),
+
+        // The model library: layers, MoE, optimizer, checkpoints, golden verification, benchmarks.
+        .target(name: "SparseMixers", dependencies: ["CBLAS", "CFFTW"], swiftSettings: fastMath),
+        // Data: tokenizer, pre-training examples, GLUE/SuperGLUE loaders, metrics.
+        .target(name: "SparseMixersData", dependencies: ["CCSV", "CSentencePiece"], swiftSettings: fastMath),
+
+        .executableTarget(name: "sparse-mixers",
+                          dependencies: ["SparseMixers", "SparseMixersData",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: fastMath),
+
+        .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers"]),
+        .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
