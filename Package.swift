@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "SparseMixers", targets: ["SparseMixers"]),
         .library(name: "SparseMixersData", targets: ["SparseMixersData"]),
+        .library(name: "SparseMixersHarness", targets: ["SparseMixersHarness"]),
         .executable(name: "sparse-mixers", targets: ["sparse-mixers"]),
     ],
     dependencies: [
@@ -38,13 +39,18 @@ let package = Package(
         // Data: tokenizer, pre-training examples, GLUE/SuperGLUE loaders, metrics.
         .target(name: "SparseMixersData", dependencies: ["CCSV", "CSentencePiece"], swiftSettings: fastMath),
 
+        // Harness: table grids, scales, analytic FLOPs, environment capture, report writer.
+        .target(name: "SparseMixersHarness", dependencies: ["SparseMixers", "SparseMixersData", "CCSV"],
+                swiftSettings: fastMath),
+
         .executableTarget(name: "sparse-mixers",
-                          dependencies: ["SparseMixers", "SparseMixersData",
+                          dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
         .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers"]),
         .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData"]),
+        .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
     ],
     swiftLanguageModes: [.v5]
 )
