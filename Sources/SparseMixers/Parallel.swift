@@ -5,12 +5,14 @@ import Foundation
 public enum Parallel {
     /// Threads used by hand-written loops (kept equal to the BLAS thread count by `Runtime.setThreads`).
     nonisolated(unsafe) public static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// True inside a `forChunks` region: nested loops then run inline on their worker thread.
+    nonisolated(unsafe) static var nested = false
 
     /// Calls `body(start, end)` over disjoint ranges covering 0..<count. `grain` is the smallest count
     /// worth a thread of its own.
     @inline(__always)
     public static func forRange(_ count: Int, grain: Int = 4096, _ body: (Int, Int) -> Void) {
-        let t = min(threads, count / max(grain, 1))
+        let t = nested ? 1 : min(threads, count / max(grain, 1))
         if t <= 1 { if count > 0 { body(0, count) }; return }
         let chunk = (count + t - 1) / t
         DispatchQueue.concurrentPerform(iterations: t) { i in
@@ -23,7 +25,7 @@ public enum Parallel {
     /// Calls `body(i)` for every i in 0..<count, spread over the threads (for coarse work items).
     @inline(__always)
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if threads <= 1 || count <= 1 { for i in 0..<count { body(i) }; return }
+        if nested || threads <= 1 || count <= 1 { for i in 0..<count { body(i) }; return }
         DispatchQueue.concurrentPerform(iterations: count) { i in body(i) }
     }
 }
@@ -34,5 +36,24 @@ public enum Runtime {
         let n = max(1, n)
         BLAS.threads = n
         Parallel.threads = n
+    }
+}
+
+extension Parallel {
+    /// Splits 0..<count into one contiguous chunk per thread and calls `body(chunk, start, end)` in parallel,
+    /// with OpenBLAS held to one thread inside, so per-item BLAS calls (one attention head, one example) run
+    /// side by side instead of fighting over the BLAS thread pool. `chunk` < `Parallel.threads` indexes scratch.
+    public static func forChunks(_ count: Int, _ body: (Int, Int, Int) -> Void) {
+        let t = nested ? 1 : min(threads, count)
+        if t <= 1 { if count > 0 { body(0, 0, count) }; return }
+        let saved = BLAS.threads
+        BLAS.threads = 1
+        nested = true
+        defer { BLAS.threads = saved; nested = false }
+        let chunk = (count + t - 1) / t
+        DispatchQueue.concurrentPerform(iterations: t) { i in
+            let s = i * chunk, e = min(count, s + chunk)
+            if s < e { body(i, s, e) }
+        }
     }
 }

@@ -3,6 +3,7 @@ import SparseMixers
 
 struct SparseMixersCLI: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sparse-mixers",
-        abstract: "Sparse Mixers reproduction harness.")
+        abstract: "Sparse Mixers (Lee-Thorp & Ainslie, 2022) reproduction and benchmark harness.",
+        subcommands: [VerifyGolden.self])
 }
 SparseMixersCLI.main()

@@ -1,0 +1,26 @@
+/// Dense layer y = x · W + b with W stored [in, out] (Flax convention).
+struct DenseParams: Equatable {
+    var kernel: Int   // offset of W [nIn, nOut]
+    var bias: Int     // offset of b [nOut], or -1 for none
+    var nIn: Int
+    var nOut: Int
+}
+
+/// y[N, out] = x[N, in] · W + b.
+func denseForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int,
+                  _ p: DenseParams, _ params: UnsafeMutablePointer<Float>) {
+    BLAS.gemm(m: rows, n: p.nOut, k: p.nIn, a: x, lda: p.nIn, b: params + p.kernel, ldb: p.nOut, c: y, ldc: p.nOut)
+    if p.bias >= 0 { addBias(y, params + p.bias, rows: rows, cols: p.nOut) }
+}
+
+/// dW += xᵀ·dy, db += Σ_rows dy, and dx (+)= dy·Wᵀ (`accumulateInput` chooses += or =; `dx` may be nil).
+func denseBackward(dx: UnsafeMutablePointer<Float>?, accumulateInput: Bool, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                   rows: Int, _ p: DenseParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>) {
+    BLAS.gemm(transA: true, m: p.nIn, n: p.nOut, k: rows, a: x, lda: p.nIn, b: dy, ldb: p.nOut,
+              beta: 1, c: grads + p.kernel, ldc: p.nOut)
+    if p.bias >= 0 { BLAS.addColumnSums(dy, rows: rows, cols: p.nOut, into: grads + p.bias) }
+    if let dx {
+        BLAS.gemm(transB: true, m: rows, n: p.nIn, k: p.nOut, a: dy, lda: p.nOut, b: params + p.kernel, ldb: p.nOut,
+                  beta: accumulateInput ? 1 : 0, c: dx, ldc: p.nIn)
+    }
+}

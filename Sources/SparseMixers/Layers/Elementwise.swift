@@ -1,0 +1,60 @@
+/// Element-wise kernels over flat buffers. Shapes in comments: N rows, C columns.
+
+/// y[N, C] += bias[C] (broadcast over rows).
+func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+    Parallel.forRange(rows, grain: max(1, 16384 / max(cols, 1))) { s, e in
+        for r in s..<e {
+            let row = y + r * cols
+            for c in 0..<cols { row[c] += bias[c] }
+        }
+    }
+}
+
+/// out[n] = a[n] + b[n].
+func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.forRange(count, grain: 65536) { s, e in
+        for i in s..<e { out[i] = a[i] + b[i] }
+    }
+}
+
+/// a[n] += b[n].
+func accumulate(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    Parallel.forRange(count, grain: 65536) { s, e in
+        for i in s..<e { a[i] += b[i] }
+    }
+}
+
+/// g[n] = gelu(a[n]).
+func geluForward(_ a: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.forRange(count, grain: 32768) { s, e in
+        for i in s..<e { g[i] = FastMath.gelu(a[i]) }
+    }
+}
+
+/// da[n] = dg[n] · gelu'(a[n])  (overwrites).
+func geluBackward(_ dg: UnsafePointer<Float>, _ a: UnsafePointer<Float>, into da: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.forRange(count, grain: 32768) { s, e in
+        for i in s..<e { da[i] = dg[i] * FastMath.geluGrad(a[i]) }
+    }
+}
+
+/// Inverted dropout. `mask[n]` is 0 or 1/(1−p); a row's mask comes from `RNG(seed).fork(row)`, so it does not
+/// depend on the thread count.
+func makeDropoutMask(_ mask: UnsafeMutablePointer<Float>, rows: Int, cols: Int, rate: Float, seed: UInt64) {
+    let keep = 1 / (1 - rate)
+    let root = RNG(seed: seed)
+    Parallel.forRange(rows, grain: 64) { s, e in
+        for r in s..<e {
+            var g = root.fork(UInt64(r))
+            let row = mask + r * cols
+            for c in 0..<cols { row[c] = g.uniform() < rate ? 0 : keep }
+        }
+    }
+}
+
+/// x[n] *= mask[n].
+func applyMask(_ x: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>, count: Int) {
+    Parallel.forRange(count, grain: 65536) { s, e in
+        for i in s..<e { x[i] *= mask[i] }
+    }
+}

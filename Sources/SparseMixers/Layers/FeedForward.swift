@@ -1,0 +1,46 @@
+/// Dense FFN, also the expert (SPEC §1.4): FFN(x) = Dropout_p(W2·gelu(W1·x + b1) + b2), tanh-GELU.
+struct FFNParams { var w1: DenseParams; var w2: DenseParams }
+
+struct FFNCache {
+    var a1: UnsafeMutablePointer<Float>    // (N, F) pre-activation
+    var g: UnsafeMutablePointer<Float>     // (N, F) gelu(a1)
+    var mask: UnsafeMutablePointer<Float>  // (N, D) dropout mask
+
+    init(a1: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>) {
+        self.a1 = a1; self.g = g; self.mask = mask
+    }
+
+    init(_ a: inout ArenaCarver, rows: Int, dModel: Int, dFF: Int, dropout: Bool) {
+        a1 = a.take(rows * dFF); g = a.take(rows * dFF); mask = a.take(dropout ? rows * dModel : 0)
+    }
+}
+
+func ffnForward(_ out: UnsafeMutablePointer<Float>, _ c: FFNCache, _ x: UnsafePointer<Float>, rows: Int,
+                _ p: FFNParams, _ params: UnsafeMutablePointer<Float>, dropoutRate: Float, dropoutSeed: UInt64?) {
+    denseForward(c.a1, x, rows: rows, p.w1, params)
+    geluForward(c.a1, into: c.g, count: rows * p.w1.nOut)
+    denseForward(out, c.g, rows: rows, p.w2, params)
+    if let seed = dropoutSeed, dropoutRate > 0 {
+        makeDropoutMask(c.mask, rows: rows, cols: p.w2.nOut, rate: dropoutRate, seed: seed)
+        applyMask(out, c.mask, count: rows * p.w2.nOut)
+    }
+}
+
+/// dx += ∂/∂x. `dOut` is left untouched; `work` holds N·D floats. Destroys the cache (a1, g).
+func ffnBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: FFNCache, _ x: UnsafePointer<Float>,
+                 rows: Int, _ p: FFNParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
+                 dropout: Bool, work: UnsafeMutablePointer<Float>) {
+    let D = p.w2.nOut, F = p.w1.nOut
+    var dy = dOut
+    if dropout {
+        let n = rows * D
+        Parallel.forRange(n, grain: 65536) { s, e in for i in s..<e { work[i] = dOut[i] * c.mask[i] } }
+        dy = UnsafePointer(work)
+    }
+    // dW2 += gᵀ·dy ; dg = dy·W2ᵀ (into g's storage once dW2 is done)
+    denseBackward(dx: nil, accumulateInput: false, dy: dy, x: c.g, rows: rows, p.w2, params, grads)
+    BLAS.gemm(transB: true, m: rows, n: F, k: D, a: dy, lda: D, b: params + p.w2.kernel, ldb: D, c: c.g, ldc: F)
+    // da1 = dg · gelu'(a1), in place in a1's storage.
+    geluBackward(c.g, c.a1, into: c.a1, count: rows * F)
+    denseBackward(dx: dx, accumulateInput: true, dy: c.a1, x: x, rows: rows, p.w1, params, grads)
+}

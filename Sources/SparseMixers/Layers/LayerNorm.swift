@@ -1,0 +1,59 @@
+/// LayerNorm over the last axis, biased variance, eps 1e-12 (SPEC §1.2):
+/// y = (x − mean)/√(var + eps) · scale + bias.
+let layerNormEps: Float = 1e-12
+
+/// x [N, C] → y [N, C]; caches mean [N] and rstd [N].
+func layerNormForward(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                      _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+    Parallel.forRange(rows, grain: max(1, 8192 / max(cols, 1))) { s, e in
+        for r in s..<e {
+            let xr = x + r * cols, yr = y + r * cols
+            var sum: Float = 0
+            for c in 0..<cols { sum += xr[c] }
+            let m = sum / Float(cols)
+            var v: Float = 0
+            for c in 0..<cols { let d = xr[c] - m; v += d * d }
+            let rs = 1 / (v / Float(cols) + layerNormEps).squareRoot()
+            for c in 0..<cols { yr[c] = (xr[c] - m) * rs * scale[c] + bias[c] }
+            mean[r] = m; rstd[r] = rs
+        }
+    }
+}
+
+/// Backward of `layerNormForward`. dx is **overwritten**; dscale/dbias accumulate.
+/// x̂ = (x − mean)·rstd, dx̂ = dy·scale, dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
+func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+                       dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                       scale: UnsafePointer<Float>, rows: Int, cols: Int) {
+    let chunks = max(1, min(Parallel.threads, rows / max(1, 8192 / max(cols, 1))))
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * cols)
+    partial.initialize(repeating: 0, count: chunks * 2 * cols)
+    defer { partial.deallocate() }
+    let per = (rows + chunks - 1) / chunks
+    Parallel.forEach(chunks) { k in
+        let ds = partial + k * 2 * cols, db = ds + cols
+        let s = k * per, e = min(rows, s + per)
+        if s >= e { return }
+        for r in s..<e {
+            let xr = x + r * cols, dyr = dy + r * cols, dxr = dx + r * cols
+            let m = mean[r], rs = rstd[r]
+            var sumD: Float = 0, sumDX: Float = 0
+            for c in 0..<cols {
+                let xh = (xr[c] - m) * rs
+                let d = dyr[c] * scale[c]
+                sumD += d; sumDX += d * xh
+                ds[c] += dyr[c] * xh
+                db[c] += dyr[c]
+            }
+            let mD = sumD / Float(cols), mDX = sumDX / Float(cols)
+            for c in 0..<cols {
+                let xh = (xr[c] - m) * rs
+                dxr[c] = rs * (dyr[c] * scale[c] - mD - xh * mDX)
+            }
+        }
+    }
+    for k in 0..<chunks {
+        let ds = partial + k * 2 * cols, db = ds + cols
+        for c in 0..<cols { dscale[c] += ds[c]; dbias[c] += db[c] }
+    }
+}
