@@ -184,7 +184,11 @@ public final class Model {
     private var lastBatch: Batch?
 
     /// Builds the layout from `config` (validated) and initialises the parameters from `seed` (SPEC §1.8).
-    public init(config: ModelConfig, head: ModelHead = .pretraining, seed: UInt64 = 0) throws {
+    public convenience init(config: ModelConfig, head: ModelHead = .pretraining, seed: UInt64 = 0) throws {
+        try self.init(config: config, head: head, seed: seed, allocate: true)
+    }
+
+    init(config: ModelConfig, head: ModelHead, seed: UInt64, allocate: Bool) throws {
         try config.validate()
         if case .classification(let n) = head, n < 1 {
             throw ConfigError(field: "head", message: "a classifier needs at least one output, got \(n)")
@@ -261,9 +265,9 @@ public final class Model {
         classifierKernel = lay.add("classification/output_kernel", [head.outputs, D], .normal(std))
         classifierBias = lay.add("classification/output_bias", [head.outputs], .zeros)
         layout = lay
-        params = FloatArena(count: lay.totalCount)
-        grads = FloatArena(count: lay.totalCount)
-        lay.initialize(params, seed: seed)
+        params = FloatArena(count: allocate ? lay.totalCount : 0)
+        grads = FloatArena(count: allocate ? lay.totalCount : 0)
+        if allocate { lay.initialize(params, seed: seed) }
     }
 
     public var parameterCount: Int { layout.parameterCount }
