@@ -1,8 +1,14 @@
+import Foundation
 import CBLAS
 
 /// Thin wrapper over OpenBLAS's cblas. Every matrix product of the model goes through `gemm`.
 /// All matrices are row-major. `C = alpha * op(A) * op(B) + beta * C` with op(A) [m, k], op(B) [k, n].
 public enum BLAS {
+    /// When true, every `gemm` adds 2·m·n·k to `flops` (for benchmarks: the FLOPs actually run).
+    nonisolated(unsafe) public static var countFlops = false
+    nonisolated(unsafe) public static var flops: Double = 0
+    static let flopLock = NSLock()
+
     /// C[m, n] = alpha * op(A)[m, k] · op(B)[k, n] + beta * C.
     @inline(__always)
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
@@ -10,6 +16,7 @@ public enum BLAS {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
+        if countFlops { flopLock.lock(); flops += 2 * Double(m) * Double(n) * Double(k); flopLock.unlock() }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

@@ -4,6 +4,6 @@ import SparseMixers
 struct SparseMixersCLI: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sparse-mixers",
         abstract: "Sparse Mixers (Lee-Thorp & Ainslie, 2022) reproduction and benchmark harness.",
-        subcommands: [VerifyGolden.self])
+        subcommands: [VerifyGolden.self, Bench.self])
 }
 SparseMixersCLI.main()

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import SparseMixers
+
+/// `sparse-mixers bench`: one training step (forward + backward + AdamW) and one inference forward, timed.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Time a training step and an inference forward of a preset.")
+
+    @Option(help: "Preset name (see --list).") var preset: String = "bert-base"
+    @Option(help: "Sequences per batch.") var batch: Int = 8
+    @Option(help: "Sequence length (sets maxSeqLength).") var seq: Int = 512
+    @Option(help: "Threads for OpenBLAS and the element-wise loops.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Timed repeats.") var repeats: Int = 3
+    @Flag(help: "List presets and exit.") var list = false
+    @Flag(help: "Allow timing a debug build (numbers are meaningless).") var allowDebug = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if seq < 2 { throw ValidationError("--seq must be at least 2") }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        if list { for p in ModelConfig.presets { print(p.name) }; return }
+        if Benchmark.isDebugBuild && !allowDebug {
+            throw ValidationError("refusing to time a debug build: use `swift run -c release sparse-mixers bench ...`")
+        }
+        Runtime.setThreads(threads)
+        var cfg = try ModelConfig.preset(named: preset)
+        cfg.maxSeqLength = seq
+        cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
+        let model = try Model(config: cfg, head: .pretraining, seed: 0)
+        let b = Benchmark.randomBatch(cfg, batch: batch)
+        let peak = Benchmark.sgemmPeak()
+        let r = try Benchmark.run(model: model, batch: b, repeats: repeats)
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(data: try enc.encode(r), encoding: .utf8)!)
+            return
+        }
+        func ms(_ s: Double) -> String { String(format: "%.1f", s * 1e3) }
+        print("preset \(preset): \(String(format: "%.1f", Double(model.parameterCount) / 1e6))M parameters, batch \(batch) x \(seq), threads \(threads)")
+        print("sgemm peak (2048^3, same threads): \(String(format: "%.1f", peak)) GFLOP/s")
+        let tg = r.trainFlops / r.train.median / 1e9
+        print("training step  : median \(ms(r.train.median)) ms (min \(ms(r.train.min)), max \(ms(r.train.max))), "
+              + String(format: "%.1f GFLOP counted, %.1f GFLOP/s = %.0f%% of sgemm peak", r.trainFlops / 1e9, tg, 100 * tg / peak))
+        let ig = r.inferenceFlops / r.inference.median / 1e9
+        print("inference      : median \(ms(r.inference.median)) ms (min \(ms(r.inference.min)), max \(ms(r.inference.max))), "
+              + String(format: "%.2f ms/example, %.1f GFLOP counted, %.1f GFLOP/s = %.0f%% of peak",
+                       r.inference.median * 1e3 / Double(batch), r.inferenceFlops / 1e9, ig, 100 * ig / peak))
+        if model.config.isSparse {
+            let moe = r.moeRouting + r.moeDispatch + r.moeExpert
+            print(String(format: "MoE forward (all MoE layers): routing %.1f ms, dispatch/combine %.1f ms, experts %.1f ms; routing+dispatch = %.0f%% of the MoE sublayer",
+                         r.moeRouting * 1e3, r.moeDispatch * 1e3, r.moeExpert * 1e3, 100 * (r.moeRouting + r.moeDispatch) / max(moe, 1e-12)))
+        }
+    }
+}
