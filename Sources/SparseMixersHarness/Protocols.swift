@@ -46,7 +46,7 @@ public struct PretrainingNotes: Codable, Equatable, Sendable {
 }
 
 /// A set of fine-tuning base learning rates (SPEC §5.4). All values at paper scale are unknown.
-public enum LearningRateSet: String, Codable, CaseIterable, Sendable {
+public enum LearningRateSet: String, Codable, CodingKeyRepresentable, CaseIterable, Sendable {
     /// "Three default base learning rates adapted from Devlin et al." (dense coordinate-descent models).
     case standard = "default"
     /// "Larger base learning rates" for MoE models in the coordinate descent.

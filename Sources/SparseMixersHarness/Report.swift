@@ -95,6 +95,8 @@ public struct Report: Codable, Equatable, Sendable {
     public var scale: Scale
     /// `ScaleSettings.ruleText` of the scale used.
     public var scaleRule: String
+    /// Every number of the scale used (steps, batch, widths, LR grids), for reproducing the run.
+    public var scaleSettings: ScaleSettings?
     public var environment: EnvironmentInfo?
     /// Speed-up denominator (BERT Base), when the table has speeds.
     public var referenceVariant: String?
@@ -108,6 +110,7 @@ public struct Report: Codable, Equatable, Sendable {
                 speedRows: [SpeedRow] = [], skipped: [SkippedItem] = [], notes: [String] = []) {
         self.tableID = tableID; self.title = title; self.scale = scale
         self.scaleRule = scaleRule ?? scale.settings.ruleText
+        self.scaleSettings = scale.settings
         self.environment = environment; self.referenceVariant = referenceVariant; self.rows = rows
         self.speedRows = speedRows; self.skipped = skipped; self.notes = notes
     }

@@ -71,6 +71,9 @@ final class ReportTests: XCTestCase {
         // JSON round trip.
         let back = try ReportWriter.decode(Data(contentsOf: w.json))
         XCTAssertEqual(back, r)
+        XCTAssertEqual(back.scaleSettings?.seqLength, 64)
+        let json = try String(contentsOf: w.json, encoding: .utf8)
+        XCTAssertTrue(json.contains("\"large\" : ["))  // LR sets keyed by name
 
         // Markdown: ours beside the paper, the scale rule, environment and the skipped item.
         let md = try String(contentsOf: w.markdown, encoding: .utf8)
