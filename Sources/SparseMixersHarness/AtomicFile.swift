@@ -1,0 +1,44 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct AtomicWriteError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "cannot write \(path): \(message)" }
+}
+
+/// Writes a whole file or nothing: the bytes go to a temporary file in the same directory (same file system),
+/// are flushed, then rename(2) replaces the destination. A reader never sees a half-written report.
+public enum AtomicFile {
+    /// Prefix of temporary files, so a crashed writer's leftovers are recognisable.
+    public static let temporaryPrefix = ".tmp-"
+
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent("\(temporaryPrefix)\(url.lastPathComponent)-\(getpid())-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw AtomicWriteError(path: tmp.path, message: "cannot create temporary file")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: tmp)
+            defer { try? handle.close() }
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw AtomicWriteError(path: url.path, message: "\(error)")
+        }
+        if rename(tmp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw AtomicWriteError(path: url.path, message: "rename failed: \(reason)")
+        }
+    }
+
+    public static func write(_ text: String, to url: URL) throws {
+        try write(Data(text.utf8), to: url)
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// The one writer every table executable uses: Reports/<Stem>.csv, .md and .json, each written atomically,
+/// plus Reports/README.md (index) and the figures' SVG.
+public struct ReportWriter: Sendable {
+    public var directory: URL
+
+    public init(directory: URL) { self.directory = directory }
+
+    /// `Reports/` under the package root when known, else under the current directory.
+    public static var defaultDirectory: URL {
+        (PackagePaths.packageRoot ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            .appendingPathComponent("Reports")
+    }
+
+    public struct Written: Sendable {
+        public var csv: URL
+        public var markdown: URL
+        public var json: URL
+    }
+
+    /// Writes the three files of one report.
+    @discardableResult
+    public func write(_ report: Report) throws -> Written {
+        let stem = report.tableID.fileStem
+        let w = Written(csv: directory.appendingPathComponent(stem + ".csv"),
+                        markdown: directory.appendingPathComponent(stem + ".md"),
+                        json: directory.appendingPathComponent(stem + ".json"))
+        try AtomicFile.write(Self.csv(report), to: w.csv)
+        try AtomicFile.write(Self.markdown(report), to: w.markdown)
+        try AtomicFile.write(Self.json(report), to: w.json)
+        return w
+    }
+
+    // MARK: CSV
+
+    public static let csvHeader = ["table", "section", "variant", "metric", "ours", "published", "unit", "notes"]
+
+    /// One flat CSV: section "value" rows (ours vs published), "speed" rows (ms_median, ms_min, ms_max, speed-up,
+    /// flop_ratio per timed variant) and "not_run" rows (variant column = the item, notes = the reason).
+    /// Fields are quoted by libcsv where needed.
+    public static func csv(_ r: Report) -> String {
+        let t = r.tableID.rawValue
+        var rows: [[String]] = [csvHeader]
+        for v in r.rows {
+            rows.append([t, "value", v.variant, v.metric, Format.raw(v.ours), Format.raw(v.published), v.unit, v.notes])
+        }
+        for s in r.speedRows {
+            let n = "n=\(s.timing.count)" + (s.shape.isEmpty ? "" : "; \(s.shape)") + (s.notes.isEmpty ? "" : "; \(s.notes)")
+            rows.append([t, "speed", s.variant, s.msMetric + "_median", Format.raw(s.timing.median),
+                         Format.raw(s.paperMs), "ms", n + "; paper ms are V100 ms, not comparable"])
+            rows.append([t, "speed", s.variant, s.msMetric + "_min", Format.raw(s.timing.min), "", "ms", ""])
+            rows.append([t, "speed", s.variant, s.msMetric + "_max", Format.raw(s.timing.max), "", "ms", ""])
+            rows.append([t, "speed", s.variant, s.speedupMetric, Format.raw(s.ourSpeedup), Format.raw(s.paperSpeedup),
+                         "x", "vs \(r.referenceVariant ?? "?") in the same run"])
+            rows.append([t, "speed", s.variant, "flop_ratio", Format.raw(s.flopRatio), "", "x",
+                         "reference FLOPs / variant FLOPs (analytic)"])
+        }
+        for k in r.skipped { rows.append([t, "not_run", k.item, "", "", "", "", k.reason]) }
+        return CSV.document(rows)
+    }
+
+    // MARK: Markdown
+
+    public static func markdown(_ r: Report) -> String {
+        var md: [String] = []
+        let heading = r.tableID == .figure2 || r.tableID == .figure4 ? r.tableID.rawValue : "Table \(r.tableID.rawValue)"
+        md.append("# \(heading): \(r.title)")
+        md.append("")
+        md.append("Scale: **\(r.scale.rawValue)**"
+            + (r.environment.map { ". Commit \($0.gitCommit), \($0.date), \($0.buildConfiguration) build." } ?? "."))
+        md.append("")
+        if !r.rows.isEmpty {
+            md.append("## Results: ours beside the paper")
+            md.append("")
+            md.append("| variant | metric | ours | paper | ours − paper | unit | notes |")
+            md.append("|---|---|---:|---:|---:|---|---|")
+            for v in r.rows {
+                md.append("| \(Format.cell(v.variant)) | \(v.metric) | \(Format.value(v.ours, unit: v.unit)) | "
+                    + "\(Format.value(v.published, unit: v.unit)) | \(Format.value(v.difference, unit: v.unit)) | "
+                    + "\(v.unit) | \(Format.cell(v.notes)) |")
+            }
+            md.append("")
+        }
+        if !r.speedRows.isEmpty {
+            md.append("## Speed (reference: \(r.referenceVariant ?? "none"), timed in the same run)")
+            md.append("")
+            md.append("Our milliseconds are CPU times and are not comparable to the paper's V100 times; "
+                + "compare the speed-up columns. FLOP ratio = reference FLOPs / variant FLOPs.")
+            md.append("")
+            md.append("| variant | timed | ms median | ms min | ms max | n | our speed-up | paper speed-up | "
+                + "FLOP ratio | paper ms | notes |")
+            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            for s in r.speedRows {
+                let notes = [s.shape, s.notes].filter { !$0.isEmpty }.joined(separator: "; ")
+                md.append("| \(Format.cell(s.variant)) | \(s.msMetric) | \(Format.value(s.timing.median, unit: "ms")) | "
+                    + "\(Format.value(s.timing.min, unit: "ms")) | \(Format.value(s.timing.max, unit: "ms")) | "
+                    + "\(s.timing.count) | \(Format.value(s.ourSpeedup, unit: "x")) | "
+                    + "\(Format.value(s.paperSpeedup, unit: "x")) | \(Format.value(s.flopRatio, unit: "x")) | "
+                    + "\(Format.value(s.paperMs, unit: "ms")) | \(Format.cell(notes)) |")
+            }
+            md.append("")
+        }
+        md.append("## Not run")
+        md.append("")
+        if r.skipped.isEmpty { md.append("Nothing was skipped.") }
+        for k in r.skipped { md.append("- **\(Format.cell(k.item))**: \(k.reason)") }
+        md.append("")
+        if !r.notes.isEmpty {
+            md.append("## Notes")
+            md.append("")
+            for n in r.notes { md.append("- \(n)") }
+            md.append("")
+        }
+        md.append("## Scale rule")
+        md.append("")
+        md.append(r.scaleRule)
+        md.append("")
+        md.append("## Environment")
+        md.append("")
+        if let e = r.environment { for l in e.summaryLines { md.append("- \(l)") } } else { md.append("Not recorded.") }
+        md.append("")
+        return md.joined(separator: "\n")
+    }
+
+    // MARK: JSON
+
+    public static func json(_ r: Report) throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var data = try enc.encode(r)
+        data.append(0x0A)
+        return data
+    }
+
+    public static func decode(_ data: Data) throws -> Report { try JSONDecoder().decode(Report.self, from: data) }
+
+    // MARK: Index
+
+    /// Every report JSON in the directory (files named Table*.json / Figure*.json), sorted by table.
+    public func loadReports() throws -> [Report] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return try names.filter { ($0.hasPrefix("Table") || $0.hasPrefix("Figure")) && $0.hasSuffix(".json") }
+            .map { try Self.decode(Data(contentsOf: directory.appendingPathComponent($0))) }
+            .sorted { $0.tableID < $1.tableID }
+    }
+
+    public static func index(_ reports: [Report]) -> String {
+        var md = ["# Reports", "",
+                  "One entry per table run; each links to its Markdown report (CSV and JSON beside it). "
+                  + "Speed-ups are ratios to BERT Base timed in the same run; accuracies are ours beside the paper's.",
+                  "",
+                  "| table | title | scale | commit | headline (ours vs paper) | not run |",
+                  "|---|---|---|---|---|---:|"]
+        for r in reports.sorted(by: { $0.tableID < $1.tableID }) {
+            let stem = r.tableID.fileStem
+            md.append("| [\(r.tableID.rawValue)](\(stem).md) | \(Format.cell(r.title)) | \(r.scale.rawValue) | "
+                + "\(r.environment?.gitCommit ?? "–") | \(Format.cell(r.headlines.joined(separator: "\n"))) | "
+                + "\(r.skipped.count) |")
+        }
+        let scales = Set(reports.map(\.scale))
+        md.append("")
+        md.append("## Scale rules")
+        md.append("")
+        for s in Scale.allCases where scales.contains(s) {
+            md.append(s.settings.ruleText)
+            md.append("")
+        }
+        return md.joined(separator: "\n")
+    }
+
+    /// Writes Reports/README.md from `reports`, or from every report JSON in the directory when nil.
+    @discardableResult
+    public func writeIndex(_ reports: [Report]? = nil) throws -> URL {
+        let url = directory.appendingPathComponent("README.md")
+        try AtomicFile.write(Self.index(reports ?? loadReports()), to: url)
+        return url
+    }
+
+    /// Writes the SVG of Figure 2 or 4 built from a report and its spec (`SVGPlot.figure`).
+    @discardableResult
+    public func writeFigure(_ report: Report, spec: TableSpec) throws -> URL {
+        let url = directory.appendingPathComponent(report.tableID.fileStem + ".svg")
+        try AtomicFile.write(SVGPlot.figure(report: report, spec: spec), to: url)
+        return url
+    }
+}

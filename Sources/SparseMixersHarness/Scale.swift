@@ -1,0 +1,204 @@
+import Foundation
+import SparseMixers
+
+/// How big a table run is. `paper` is the paper's exact setting; `ci` and `small` shrink every variant by one
+/// rule (`ScaleSettings.scaledConfig`) that keeps each table's comparison meaningful.
+public enum Scale: String, Codable, CaseIterable, Sendable {
+    /// Tiny models: a whole table in minutes on 2 cores. Smoke test of the pipeline and of speed ratios' signs.
+    case ci
+    /// Hours per table on 2 cores. Large enough for accuracy differences to start to show.
+    case small
+    /// The paper: 64 x 512, 1M pre-training steps (coordinate descent: an unknown count, 200k guessed).
+    case paper
+
+    public var settings: ScaleSettings { ScaleSettings(self) }
+}
+
+/// Every number that changes with the scale. Paper values come from SPEC §3–§5; the others are our choices.
+public struct ScaleSettings: Codable, Equatable, Sendable {
+    public var scale: Scale
+    /// d_model, d_emb, d_ff and expert_d_ff are divided by this (heads, layers, experts kept).
+    public var widthDivisor: Int
+    /// Every input is padded to this length.
+    public var seqLength: Int
+    /// SentencePiece vocabulary size at this scale.
+    public var vocabSize: Int
+    /// Pre-training batch (sequences).
+    public var pretrainBatch: Int
+    /// Pre-training steps of the coordinate-descent tables (1–5, 11–16, 19).
+    public var coordinateDescentSteps: Int
+    /// Pre-training steps of the full models (6–10, 17, 18) and of the size figures.
+    public var fullSteps: Int
+    public var warmupSteps: Int
+    public var pretrainLearningRate: Double
+    /// Pre-training evaluation: number of eval batches for MLM/NSP accuracy (paper: max_num_eval_steps 1000).
+    public var pretrainEvalBatches: Int
+    /// Sequences per MoE routing group: the paper's 4096-token group is 8 sequences of 512 (one V100's share).
+    /// At every scale max_group_size = sequencesPerGroup x seqLength.
+    public var sequencesPerGroup: Int = 8
+    /// Fine-tuning: at most this many training examples per task (nil: all).
+    public var fineTuneTrainCap: Int?
+    /// Fine-tuning: at most this many validation examples per task and split (nil: all).
+    public var fineTuneEvalCap: Int?
+    public var fineTuneEpochs: Int
+    /// Paper fine-tuning batch sizes (16/32/64) are divided by this.
+    public var fineTuneBatchDivisor: Int
+    /// Base learning rates per set at this scale.
+    public var learningRates: [LearningRateSet: [Double]]
+    /// Table 10: pre-training runs per batch size ("stable out of 4" at paper scale).
+    public var stabilityRuns: Int
+
+    public init(_ scale: Scale) {
+        self.scale = scale
+        switch scale {
+        case .ci:
+            widthDivisor = 16; seqLength = 64; vocabSize = 2_000; pretrainBatch = 8
+            coordinateDescentSteps = 200; fullSteps = 400; warmupSteps = 20; pretrainLearningRate = 1e-3
+            pretrainEvalBatches = 4
+            fineTuneTrainCap = 512; fineTuneEvalCap = 256; fineTuneEpochs = 1; fineTuneBatchDivisor = 4
+            learningRates = [.standard: [1e-3], .large: [3e-3], .wide: [1e-3, 3e-3]]
+            stabilityRuns = 2
+        case .small:
+            widthDivisor = 4; seqLength = 128; vocabSize = 8_000; pretrainBatch = 32
+            coordinateDescentSteps = 2_000; fullSteps = 5_000; warmupSteps = 200; pretrainLearningRate = 5e-4
+            pretrainEvalBatches = 50
+            fineTuneTrainCap = 20_000; fineTuneEvalCap = 2_000; fineTuneEpochs = 3; fineTuneBatchDivisor = 2
+            learningRates = [.standard: [1e-4, 3e-4, 1e-3], .large: [3e-4, 1e-3, 3e-3],
+                             .wide: [1e-4, 3e-4, 1e-3, 3e-3]]
+            stabilityRuns = 4
+        case .paper:
+            widthDivisor = 1; seqLength = 512; vocabSize = 32_000; pretrainBatch = 64
+            coordinateDescentSteps = PretrainingNotes.coordinateDescentStepsGuess
+            fullSteps = PretrainingNotes.fullStepsGuess; warmupSteps = 10_000; pretrainLearningRate = 1e-4
+            pretrainEvalBatches = 1_000
+            fineTuneTrainCap = nil; fineTuneEvalCap = nil; fineTuneEpochs = 5; fineTuneBatchDivisor = 1
+            learningRates = Dictionary(uniqueKeysWithValues: LearningRateSet.allCases.map { ($0, $0.paperValues) })
+            stabilityRuns = 4
+        }
+    }
+
+    // MARK: The rule
+
+    /// Maps a paper-scale width to this scale.
+    public func width(_ x: Int) -> Int { max(1, Int((Double(x) / Double(widthDivisor)).rounded())) }
+
+    /// The scaled model. Kept: architecture, layer count, attention/MoE layouts and explicit indices (so the
+    /// layer-placement pattern is identical), head count, expert count, router, capacity factors, minimum
+    /// capacity, dropout rates, loss factors. Scaled: d_model, d_emb, d_ff, expert_d_ff by `widthDivisor`
+    /// (so d_ff/d_model and expert_d_ff/d_ff are unchanged); sequence length and vocabulary set;
+    /// max_predictions_per_seq scaled with the sequence (80 of 512); max_group_size scaled with the sequence
+    /// (4096 of 512 = 8 sequences; a guessed 2048-token group becomes 4 sequences). If the head count does not
+    /// divide the scaled d_model, the largest divisor below it is used (never happens for the paper's grids).
+    public func scaledConfig(_ c: ModelConfig) -> ModelConfig {
+        if scale == .paper { return c }
+        var s = c
+        s.dModel = width(c.dModel); s.dEmb = width(c.dEmb); s.dFF = width(c.dFF); s.expertDFF = width(c.expertDFF)
+        if s.numHeads > 0 && s.dModel % s.numHeads != 0 {
+            s.numHeads = (1...min(s.numHeads, s.dModel)).last { s.dModel % $0 == 0 } ?? 1
+        }
+        s.maxSeqLength = seqLength
+        s.maxPredictionsPerSeq = max(1, Int((Double(c.maxPredictionsPerSeq) * Double(seqLength)
+                                            / Double(c.maxSeqLength)).rounded()))
+        s.vocabSize = vocabSize
+        s.maxGroupSize = max(1, c.maxGroupSize * seqLength / c.maxSeqLength)
+        return s
+    }
+
+    /// Pre-training steps for a table's regime.
+    public func pretrainingSteps(_ regime: PretrainingRegime) -> Int {
+        regime == .coordinateDescent ? coordinateDescentSteps : fullSteps
+    }
+
+    /// Pre-training batch sizes for a table (Table 10 uses 64 and 256 at paper scale: multiples kept).
+    public func pretrainingBatchSizes(_ notes: PretrainingNotes) -> [Int] {
+        notes.batchSizes.map { max(1, $0 * pretrainBatch / 64) }
+    }
+
+    /// Fine-tuning batch size for a paper batch size.
+    public func fineTuneBatch(_ paperBatch: Int) -> Int { max(1, paperBatch / fineTuneBatchDivisor) }
+
+    /// Base learning rates of a set at this scale.
+    public func learningRates(_ set: LearningRateSet) -> [Double] { learningRates[set] ?? set.paperValues }
+
+    /// A variant at this scale: configs scaled, fine-tuning batch sizes mapped. Names, guesses and notes kept.
+    public func scaled(_ v: VariantSpec) -> VariantSpec {
+        var s = v
+        s.config = scaledConfig(v.config)
+        s.pairedConfig = v.pairedConfig.map(scaledConfig)
+        s.fineTuning.batchSizes = v.fineTuning.batchSizes.map(fineTuneBatch)
+        s.fineTuning.epochs = fineTuneEpochs
+        return s
+    }
+
+    /// A table at this scale.
+    public func scaled(_ t: TableSpec) -> TableSpec {
+        var s = t
+        s.variants = t.variants.map(scaled)
+        s.speedReference = t.speedReference.map(scaled)
+        s.pretraining.batchSizes = pretrainingBatchSizes(t.pretraining)
+        s.pretraining.seqLength = seqLength
+        s.pretraining.steps = pretrainingSteps(t.pretraining.regime)
+        s.pretraining.stepsAreGuessed = scale == .paper ? t.pretraining.stepsAreGuessed : false
+        s.pretraining.learningRate = pretrainLearningRate
+        s.pretraining.warmupSteps = warmupSteps
+        return s
+    }
+
+    /// Whether the capacity floor (min_expert_capacity) binds for `config` at this scale, which would change
+    /// the relative capacity of the variants (C = max(round(c·T_g/E), 4)).
+    public func capacityFloorBinds(_ config: ModelConfig, training: Bool = false) -> Bool {
+        guard config.isSparse else { return false }
+        let c = Double(training ? config.trainCapacityFactor : config.evalCapacityFactor)
+        let g = MoEShapes.groupSize(tokens: sequencesPerGroup * config.maxSeqLength, maxGroupSize: config.maxGroupSize)
+        return (c * Double(g) / Double(config.numExperts)).rounded(.toNearestOrEven) < Double(config.minExpertCapacity)
+    }
+
+    // MARK: Human-readable rule
+
+    private func fmt(_ x: Double) -> String { String(format: "%g", x) }
+
+    /// The rule at this scale, for README and every report.
+    public var ruleText: String {
+        let div = widthDivisor
+        var lines: [String] = []
+        lines.append("Scale `\(scale.rawValue)`: " + (scale == .paper ? "the paper's settings." :
+            "every paper variant is shrunk by one rule so each table's comparison keeps its meaning."))
+        if scale != .paper {
+            lines.append("- Kept from the paper config: architecture, layer count, attention and MoE layouts and "
+                + "explicit layer indices (identical placement pattern), head count, expert count, router, "
+                + "capacity factors, min expert capacity 4, dropout rates, loss factors.")
+            lines.append("- Widths divided by \(div): d_model, d_emb, d_ff, expert_d_ff (e.g. BERT 768/3072 -> "
+                + "\(width(768))/\(width(3072)); SM 512/2048 -> \(width(512))/\(width(2048))), so d_ff/d_model and "
+                + "expert_d_ff/d_ff ratios are unchanged; head dim becomes \(64 / div).")
+            lines.append("- Sequence length 512 -> \(seqLength); masked predictions 80 -> "
+                + "\(max(1, 80 * seqLength / 512)); vocabulary 32,000 -> \(vocabSize). Linear, Circulant and "
+                + "Toeplitz mixing parameters depend on the sequence length (L x L, L, 2L-1), so their parameter "
+                + "counts and mixing cost shrink with it.")
+            lines.append("- MoE routing group = \(sequencesPerGroup) sequences (paper: 4096 = 8 x 512 tokens per "
+                + "V100) -> max_group_size \(sequencesPerGroup * seqLength); capacity C = max(round(c*T_g/E), 4) "
+                + "keeps c*T_g/E >= 4 for every table variant, so relative capacities are preserved.")
+        }
+        lines.append("- Pre-training: batch \(pretrainBatch) x \(seqLength), lr \(fmt(pretrainLearningRate)), "
+            + "\(warmupSteps) warmup steps, \(coordinateDescentSteps) steps for coordinate-descent tables "
+            + "(1-5, 11-16, 19)\(scale == .paper ? " [GUESS: the paper's count is lost]" : ""), \(fullSteps) steps "
+            + "for the full models (6-10, 17, 18, figures)\(scale == .paper ? " [GUESS]" : ""); "
+            + "\(pretrainEvalBatches) eval batches for MLM/NSP accuracy. Table 10 batch sizes 64/256 -> "
+            + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), \(stabilityRuns) runs each.")
+        let cap: (Int?) -> String = { $0.map { "\($0)" } ?? "all" }
+        lines.append("- Fine-tuning: \(fineTuneEpochs) epoch(s); examples per task: train \(cap(fineTuneTrainCap)), "
+            + "eval \(cap(fineTuneEvalCap)); batch sizes 16/32/64 -> \(fineTuneBatch(16))/\(fineTuneBatch(32))/"
+            + "\(fineTuneBatch(64)) (coordinate descent: \(fineTuneBatch(64))); base LR sets: "
+            + LearningRateSet.allCases.map { "\($0.rawValue) {\(learningRates($0).map(fmt).joined(separator: ", "))}" }
+                .joined(separator: "; ")
+            + (scale == .paper ? " [all GUESS: the paper's values are lost]" : "") + "; expert dropout 0.2.")
+        lines.append("- Speed: ratios to BERT Base measured in the same run, never absolute ms against the paper.")
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Scale {
+    /// The rule text of every scale, for the README.
+    public static var allRulesText: String {
+        Scale.allCases.map { $0.settings.ruleText }.joined(separator: "\n\n")
+    }
+}
