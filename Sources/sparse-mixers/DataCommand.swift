@@ -61,8 +61,72 @@ public struct DataCommand: ParsableCommand {
     }
 
     struct Summary: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Counts per task, split and corpus.")
+        static let configuration = CommandConfiguration(
+            abstract: "Examples and label distribution per task and split; documents, sentences and tokens of the corpus.")
         @OptionGroup var options: DataOptions
-        func run() throws {}
+        @Flag(name: .long, help: "Skip token counts (they need the vocabulary and shards; built if absent).")
+        var noTokens = false
+        @Option(name: .long, help: "Also write the task table as CSV to this file.")
+        var csv: String?
+
+        func run() throws {
+            let root = options.root()
+            print("data root: \(root.path) (\(root.source))")
+            print("cache: \(root.cacheURL.path)")
+            var csvRows: [[String]] = [["task", "split", "rows", "groups", "blank_lines_skipped", "labels"]]
+            print("")
+            print(pad("task", 22) + pad("split", 22) + lpad("rows", 8) + lpad("groups", 8) + "  labels")
+            for task in Task.allCases {
+                for split in task.splits {
+                    guard TaskLoader.isAvailable(task, split, root: root) else {
+                        print(pad(task.displayName, 22) + pad(split.rawValue, 22) + lpad("-", 8) + lpad("-", 8) + "  missing")
+                        csvRows.append([task.rawValue, split.rawValue, "", "", "", "missing"])
+                        continue
+                    }
+                    do {
+                        let d = try TaskLoader.load(task, split, root: root)
+                        let labels = d.labelDistribution.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                            .joined(separator: " ")
+                        print(pad(task.displayName, 22) + pad(split.rawValue, 22) + lpad("\(d.count)", 8)
+                              + lpad("\(d.groupCount)", 8) + "  " + labels)
+                        csvRows.append([task.rawValue, split.rawValue, "\(d.count)", "\(d.groupCount)",
+                                        "\(d.skippedBlankLines)", labels])
+                    } catch {
+                        print(pad(task.displayName, 22) + pad(split.rawValue, 22) + "  ERROR \(error)")
+                        csvRows.append([task.rawValue, split.rawValue, "", "", "", "error: \(error)"])
+                    }
+                }
+            }
+            if let path = csv { try CSVWriter.write(rows: csvRows, to: path) }
+
+            print("")
+            let files = try GutenbergCorpus.listFiles(in: root.corpusDirectory)
+            if noTokens {
+                let docs = try PreparedCorpus.readDocuments(files, workers: options.workers)
+                var markers: [GutenbergMarkers: Int] = [:]
+                for d in docs { markers[d.markers, default: 0] += 1 }
+                print("corpus \(root.corpusDirectory)")
+                print("  documents \(docs.count), sentences \(docs.reduce(0) { $0 + $1.sentenceCount }), "
+                      + "text bytes \(docs.reduce(0) { $0 + $1.bytes.count })")
+                print("  Gutenberg markers: modern \(markers[.modern] ?? 0), legacy \(markers[.legacy] ?? 0), "
+                      + "none (used whole) \(markers[.none] ?? 0)")
+            } else {
+                let prepared = try PreparedCorpus.prepare(root: root, options: try options.prepareOptions(), log: DataCommand.log)
+                let m = prepared.manifest
+                print("corpus \(root.corpusDirectory) (vocabulary \(m.vocabSize) pieces, \(prepared.tokenizer.path))")
+                for split in CorpusSplit.allCases {
+                    let docs = m.documents(in: split)
+                    print("  \(pad(split.rawValue, 8)) documents \(docs.count), sentences \(docs.reduce(0) { $0 + $1.sentences }), "
+                          + "tokens \(docs.reduce(0) { $0 + $1.tokens })")
+                }
+                var markers: [GutenbergMarkers: Int] = [:]
+                for d in m.documents { markers[d.markers, default: 0] += 1 }
+                print("  Gutenberg markers: modern \(markers[.modern] ?? 0), legacy \(markers[.legacy] ?? 0), "
+                      + "none (used whole) \(markers[.none] ?? 0)")
+            }
+        }
+
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+        func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
     }
 }
