@@ -143,6 +143,11 @@ public struct TaskDataset: Sendable {
     /// Blank lines skipped (the only counted skip; every malformed line is an error).
     public var skippedBlankLines: Int = 0
 
+    public init(task: Task, split: Split, path: String, examples: [TaskExample], skippedBlankLines: Int = 0) {
+        self.task = task; self.split = split; self.path = path; self.examples = examples
+        self.skippedBlankLines = skippedBlankLines
+    }
+
     public var count: Int { examples.count }
     /// Number of distinct groups (source examples for COPA/ReCoRD, questions for MultiRC).
     public var groupCount: Int { Set(examples.map(\.group)).count }

@@ -7,7 +7,7 @@ public struct DataCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Prepare and inspect the pre-training corpus and the GLUE/SuperGLUE data.",
-        subcommands: [Summary.self, Prepare.self])
+        subcommands: [Summary.self, Prepare.self, Show.self])
     public init() {}
 
     /// Options shared by the subcommands.
@@ -57,6 +57,46 @@ public struct DataCommand: ParsableCommand {
             print("vocabulary: \(prepared.tokenizer.vocabSize) pieces at \(prepared.tokenizer.path)")
             print("shards: \(prepared.directory.path)")
             print(String(format: "wall time: %.1f s", Date().timeIntervalSince(start)))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print decoded pre-training examples (and, with --task, encoded task rows) for inspection.")
+        @OptionGroup var options: DataOptions
+        @Option(name: .long, help: "Sequence length L.") var seqLen: Int = 128
+        @Option(name: .long, help: "Masked-LM slots P.") var maxPredictions: Int = 20
+        @Option(name: .long, help: "Examples to print.") var count: Int = 3
+        @Option(name: .long, help: "Stream seed.") var seed: UInt64 = 0
+        @Option(name: .long, help: "Also show rows of this task (e.g. cola, copa, multirc).") var task: String?
+
+        func run() throws {
+            let prepared = try PreparedCorpus.prepare(root: options.root(), options: try options.prepareOptions(), log: DataCommand.log)
+            let t = prepared.tokenizer
+            let corpus = try prepared.load(.train)
+            let stream = PretrainingStream(corpus: corpus, config: PretrainingConfig(seqLen: seqLen, maxPredictions: maxPredictions),
+                                           specials: SpecialTokens(t), seed: seed)
+            print("passages per epoch at L=\(seqLen): \(stream.passagesPerEpoch)")
+            for i in 0..<count {
+                let e = stream.nextExample()
+                let pieces = e.inputIDs.filter { $0 != t.padID }.map { t.piece(for: $0) }.joined(separator: " ")
+                print("-- example \(i): nsp \(e.nspLabel), non-pad \(e.inputIDs.filter { $0 != t.padID }.count)")
+                print(pieces)
+                let k = e.maskedWeights.filter { $0 > 0 }.count
+                print("masked: " + (0..<k).map { "\(e.maskedPositions[$0]):\(t.piece(for: e.maskedIDs[$0]))" }.joined(separator: " "))
+            }
+            if let name = task {
+                guard let task = Task(rawValue: name) else { throw ValidationError("unknown task \(name)") }
+                let split = task.evaluationSplits[0]
+                let d = try TaskLoader.load(task, split, root: options.root())
+                let enc = EncodedTaskData(TaskDataset(task: task, split: split, path: d.path,
+                                                      examples: Array(d.examples.prefix(count))), tokenizer: t, seqLen: seqLen)
+                for r in 0..<enc.count {
+                    let ids = enc.inputIDs[r * seqLen..<(r + 1) * seqLen].filter { $0 != t.padID }
+                    print("-- \(task.rawValue) row \(r) label \(d.examples[r].label.map { "\($0)" } ?? "-") group \(enc.groups[r])")
+                    print(ids.map { t.piece(for: $0) }.joined(separator: " "))
+                }
+            }
         }
     }
 
