@@ -198,7 +198,6 @@ public final class PreparedCorpus {
         let lock = NSLock()
         var next = 0, done = 0
         var lastReport = Date()
-        let messages = MessageBox()
         DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
             while true {
                 lock.lock(); let i = next; next += 1; lock.unlock()
@@ -207,12 +206,12 @@ public final class PreparedCorpus {
                 lock.lock()
                 results[i] = r; done += 1
                 if Date().timeIntervalSince(lastReport) > 5 {
-                    lastReport = Date(); messages.append("[data] read \(done)/\(files.count) books")
+                    lastReport = Date()
+                    progress("[data] read \(done)/\(files.count) books")
                 }
                 lock.unlock()
             }
         }
-        messages.flush(log)
         return try results.map { try $0!.get() }
     }
 
@@ -241,9 +240,8 @@ public final class PreparedCorpus {
                 out[d] = lines; done += 1; tokens += lines.reduce(0) { $0 + $1.count }
                 if Date().timeIntervalSince(lastReport) > 5 {
                     lastReport = Date()
-                    // Progress on stderr directly: the log closure is not thread-safe.
-                    FileHandle.standardError.write(Data(String(format: "[data] encoded %d/%d books, %.1fM tokens, %.0f s\n",
-                        done, documents.count, Double(tokens) / 1e6, Date().timeIntervalSince(start)).utf8))
+                    progress(String(format: "[data] encoded %d/%d books, %.1fM tokens, %.0f s",
+                        done, documents.count, Double(tokens) / 1e6, Date().timeIntervalSince(start)))
                 }
                 lock.unlock()
             }
@@ -252,13 +250,8 @@ public final class PreparedCorpus {
     }
 }
 
-/// Collects log lines produced on worker threads.
-final class MessageBox: @unchecked Sendable {
-    private var lines: [String] = []
-    private let lock = NSLock()
-    func append(_ s: String) {
-        lock.lock(); lines.append(s); lock.unlock()
-        FileHandle.standardError.write(Data((s + "\n").utf8))
-    }
-    func flush(_ log: (String) -> Void) { lock.lock(); lines.removeAll(); lock.unlock() }
+/// Progress from worker threads goes straight to stderr (the caller's `log` closure is not
+/// required to be thread-safe).
+func progress(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

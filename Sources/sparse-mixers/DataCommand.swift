@@ -69,6 +69,8 @@ public struct DataCommand: ParsableCommand {
         @Option(name: .long, help: "Examples to print.") var count: Int = 3
         @Option(name: .long, help: "Stream seed.") var seed: UInt64 = 0
         @Option(name: .long, help: "Also show rows of this task (e.g. cola, copa, multirc).") var task: String?
+        @Option(name: .long, help: "Time this many batches of 64 (building, then skipping for a resume).")
+        var benchBatches: Int = 0
 
         func run() throws {
             let prepared = try PreparedCorpus.prepare(root: options.root(), options: try options.prepareOptions(), log: DataCommand.log)
@@ -84,6 +86,18 @@ public struct DataCommand: ParsableCommand {
                 print(pieces)
                 let k = e.maskedWeights.filter { $0 > 0 }.count
                 print("masked: " + (0..<k).map { "\(e.maskedPositions[$0]):\(t.piece(for: e.maskedIDs[$0]))" }.joined(separator: " "))
+            }
+            if benchBatches > 0 {
+                var clock = Date()
+                let s2 = PretrainingStream(corpus: corpus, config: stream.config, specials: stream.specials, seed: seed)
+                for _ in 0..<benchBatches { _ = s2.nextBatch(batchSize: 64) }
+                let build = Date().timeIntervalSince(clock)
+                clock = Date()
+                _ = PretrainingStream(corpus: corpus, config: stream.config, specials: stream.specials, seed: seed,
+                                      resumeAtStep: benchBatches, batchSize: 64)
+                let skip = Date().timeIntervalSince(clock)
+                print(String(format: "%d batches of 64 x %d: %.2f s to build (%.0f examples/s); resume at step %d: %.2f s",
+                             benchBatches, seqLen, build, Double(benchBatches * 64) / build, benchBatches, skip))
             }
             if let name = task {
                 guard let task = Task(rawValue: name) else { throw ValidationError("unknown task \(name)") }
