@@ -97,6 +97,23 @@ final class CorpusTests: XCTestCase {
         XCTAssertEqual(e.filter { $0 == t.sepID }.count, 2)
     }
 
+    func testVocabularyTrainingIsDeterministic() throws {
+        let (root, files) = try realSlice()
+        let doc = try GutenbergCorpus.load(files[1])
+        let sentences = (0..<doc.sentenceCount).map { Array(doc.sentence($0)) }
+        try FileManager.default.createDirectory(at: root.cacheURL, withIntermediateDirectories: true)
+        let options = VocabularyOptions(vocabSize: 600, inputSentenceSize: 100_000)  // 2 threads
+        var models: [Data] = []
+        // The model file embeds the trainer spec (model_prefix included), so train under one prefix.
+        let prefix = root.cacheURL.appendingPathComponent("det").path
+        for _ in 0..<2 {
+            try Tokenizer.train(sentences: sentences, modelPrefix: prefix, options: options)
+            models.append(try Data(contentsOf: URL(fileURLWithPath: prefix + ".model")))
+            try FileManager.default.removeItem(atPath: prefix + ".model")
+        }
+        XCTAssertEqual(models[0], models[1], "same sentences and seed must give the same model")
+    }
+
     func testPreparedCorpusCacheReuseAndInvalidation() throws {
         let (root, files) = try realSlice()
         var options = CorpusPrepareOptions(heldOutEvery: 3)
