@@ -9,26 +9,7 @@ import SparseMixers
 // Convention: 2 FLOPs per multiply-add; only matrix products (and the FFT estimates) are counted —
 // softmax, LayerNorm, GELU, bias adds, dropout and embedding look-ups are not.
 
-/// Routing-group and capacity arithmetic of the reference (SPEC §2.1, §2.2).
-public enum MoEShapes {
-    /// The smallest g ≥ max(1, ⌊T / maxGroupSize⌋) that divides T (the group size can exceed the maximum).
-    public static func numGroups(tokens: Int, maxGroupSize: Int) -> Int {
-        precondition(tokens > 0 && maxGroupSize > 0)
-        var g = max(1, tokens / maxGroupSize)
-        while tokens % g != 0 { g += 1 }
-        return g
-    }
-
-    public static func groupSize(tokens: Int, maxGroupSize: Int) -> Int {
-        tokens / numGroups(tokens: tokens, maxGroupSize: maxGroupSize)
-    }
-
-    /// C = max(round_half_even(c · tokensPerGroup / E), minExpertCapacity).
-    public static func capacity(tokensPerGroup: Int, numExperts: Int, capacityFactor: Float, minCapacity: Int) -> Int {
-        let raw = (Double(capacityFactor) * Double(tokensPerGroup) / Double(numExperts)).rounded(.toNearestOrEven)
-        return max(Int(raw), minCapacity)
-    }
-}
+// Group and capacity arithmetic (SPEC §2.1, §2.2) is the model's own: `Routing.numGroups`, `Routing.capacity`.
 
 /// How the MoE dispatch and combine are counted.
 public enum DispatchCounting: String, Codable, CaseIterable, Sendable {
@@ -173,11 +154,10 @@ public enum FLOPCounter {
     {
         let L = c.maxSeqLength, D = Double(c.dModel), E = c.numExperts
         let tokens = o.sequencesPerDevice * L
-        let groups = MoEShapes.numGroups(tokens: tokens, maxGroupSize: c.maxGroupSize)
+        let groups = Routing.numGroups(tokens: tokens, maxGroupSize: c.maxGroupSize)
         let tg = tokens / groups
-        let cap = MoEShapes.capacity(tokensPerGroup: tg, numExperts: E,
-                                     capacityFactor: o.training ? c.trainCapacityFactor : c.evalCapacityFactor,
-                                     minCapacity: c.minExpertCapacity)
+        let cap = Routing.capacity(factor: o.training ? c.trainCapacityFactor : c.evalCapacityFactor,
+                                   tokensPerGroup: tg, experts: E, minCapacity: c.minExpertCapacity)
         let perExample = Double(groups) / Double(o.sequencesPerDevice)  // groups' share of one example
         let slots = Double(E * cap)
         let router = 2 * Double(L) * D * Double(E)

@@ -5,7 +5,7 @@
 ///   fine-tuning protocol, speed reference, sources of the appendix tables, guesses spelled out).
 /// - `Scale` / `ScaleSettings`: `ci`, `small`, `paper` and the one rule mapping paper configs to scaled ones
 ///   (`scaledConfig`, `ruleText`).
-/// - `FLOPCounter`, `ParameterCounter`, `MoEShapes`, `AnalyticCost`: analytic cost (SPEC §6).
+/// - `FLOPCounter`, `ParameterCounter`, `AnalyticCost`: analytic cost (SPEC §6), with the group and capacity rules of `Routing`.
 /// - `EnvironmentInfo`: machine, build and library versions for every report.
 /// - `Report`, `ReportWriter`, `SVGPlot`: one writer for Reports/TableN.{csv,md,json}, the index and figures.
 /// - `SpeedBaseline`: speed-ratio regression check for CI.

@@ -148,9 +148,10 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
     /// the relative capacity of the variants (C = max(round(c·T_g/E), 4)).
     public func capacityFloorBinds(_ config: ModelConfig, training: Bool = false) -> Bool {
         guard config.isSparse else { return false }
-        let c = Double(training ? config.trainCapacityFactor : config.evalCapacityFactor)
-        let g = MoEShapes.groupSize(tokens: sequencesPerGroup * config.maxSeqLength, maxGroupSize: config.maxGroupSize)
-        return (c * Double(g) / Double(config.numExperts)).rounded(.toNearestOrEven) < Double(config.minExpertCapacity)
+        let g = Routing.groupSize(tokens: sequencesPerGroup * config.maxSeqLength, maxGroupSize: config.maxGroupSize)
+        let unfloored = Routing.capacity(factor: training ? config.trainCapacityFactor : config.evalCapacityFactor,
+                                         tokensPerGroup: g, experts: config.numExperts, minCapacity: 0)
+        return unfloored < config.minExpertCapacity
     }
 
     // MARK: Human-readable rule

@@ -7,17 +7,17 @@ final class CostTests: XCTestCase {
     func testGroupsAndCapacityOfSPEC() {
         // SPEC §2.1 unit-test examples (max group size, tokens) → groups.
         for (maxG, t, g) in [(8, 32, 4), (16, 32, 2), (3, 32, 16), (32, 32, 1), (64, 32, 1), (12, 32, 2)] {
-            XCTAssertEqual(MoEShapes.numGroups(tokens: t, maxGroupSize: maxG), g, "max \(maxG) T \(t)")
+            XCTAssertEqual(Routing.numGroups(tokens: t, maxGroupSize: maxG), g, "max \(maxG) T \(t)")
         }
-        XCTAssertEqual(MoEShapes.groupSize(tokens: 32, maxGroupSize: 12), 16)  // can exceed the maximum
+        XCTAssertEqual(Routing.groupSize(tokens: 32, maxGroupSize: 12), 16)  // can exceed the maximum
         // SPEC §2.2: 4096 tokens.
         func cap(_ e: Int, _ c: Float) -> Int {
-            MoEShapes.capacity(tokensPerGroup: 4096, numExperts: e, capacityFactor: c, minCapacity: 4)
+            Routing.capacity(factor: c, tokensPerGroup: 4096, experts: e, minCapacity: 4)
         }
         XCTAssertEqual([cap(16, 1), cap(16, 0.75), cap(16, 0.5), cap(64, 1)], [256, 192, 128, 64])
-        XCTAssertEqual(MoEShapes.capacity(tokensPerGroup: 10, numExperts: 4, capacityFactor: 1, minCapacity: 1), 2)  // 2.5 → 2
-        XCTAssertEqual(MoEShapes.capacity(tokensPerGroup: 14, numExperts: 4, capacityFactor: 1, minCapacity: 1), 4)  // 3.5 → 4
-        XCTAssertEqual(MoEShapes.capacity(tokensPerGroup: 8, numExperts: 16, capacityFactor: 1, minCapacity: 4), 4)
+        XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 10, experts: 4, minCapacity: 1), 2)  // 2.5 → 2
+        XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 14, experts: 4, minCapacity: 1), 4)  // 3.5 → 4
+        XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 8, experts: 16, minCapacity: 4), 4)
     }
 
     /// SPEC §6: BERT ~101.3 GFLOPs/ex forward (published 102), SM ~62 and FSM ~49 with einsum dispatch,

@@ -55,8 +55,8 @@ final class ScaleTests: XCTestCase {
                        [32, 128, 128, 64, 10, 512])
         XCTAssertEqual([bert.dModel, bert.dFF, bert.numHeads, bert.headDim], [48, 192, 12, 4])
         // Capacity at ci: one group of 8 x 64 tokens, 16 experts → 32 slots each (FSM: 16).
-        let g = MoEShapes.groupSize(tokens: s.sequencesPerGroup * sm.maxSeqLength, maxGroupSize: sm.maxGroupSize)
-        XCTAssertEqual(MoEShapes.capacity(tokensPerGroup: g, numExperts: 16, capacityFactor: 1, minCapacity: 4), 32)
+        let g = Routing.groupSize(tokens: s.sequencesPerGroup * sm.maxSeqLength, maxGroupSize: sm.maxGroupSize)
+        XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: g, experts: 16, minCapacity: 4), 32)
         // Scaled table: batch sizes and steps follow the scale.
         let t10 = s.scaled(TableSpec.spec(.t10))
         XCTAssertEqual(t10.pretraining.batchSizes, [8, 32])

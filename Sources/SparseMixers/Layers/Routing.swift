@@ -4,9 +4,15 @@ public enum Routing {
     /// The smallest g ≥ max(1, ⌊T / maxGroupSize⌋) that divides T (SPEC §2.1). The group size can exceed
     /// maxGroupSize because of the floor (T = 32, max 12 → 2 groups of 16).
     public static func numGroups(tokens T: Int, maxGroupSize: Int) -> Int {
+        precondition(T > 0 && maxGroupSize > 0, "token count and maxGroupSize must be positive")
         var g = max(1, T / maxGroupSize)
         while T % g != 0 { g += 1 }
         return g
+    }
+
+    /// Tokens per group: T / numGroups (may exceed maxGroupSize).
+    public static func groupSize(tokens T: Int, maxGroupSize: Int) -> Int {
+        T / numGroups(tokens: T, maxGroupSize: maxGroupSize)
     }
 
     /// capacity = max(round_half_even(c · tokensPerGroup / E), minExpertCapacity) (SPEC §2.2).
