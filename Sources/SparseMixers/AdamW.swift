@@ -54,7 +54,7 @@ public final class AdamW {
         return out
     }
 
-    /// Copies of the moments and step, for checkpoints.
+    /// Zeroes both moments and the step count (a fresh optimizer).
     public func reset() { m.zero(); v.zero(); step = 0 }
 }
 

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 
 // Shape legend: B batch, L sequence length (= maxSeqLength), T = B·L tokens, D d_model, De d_emb, F d_ff,
@@ -276,8 +277,7 @@ public final class Model {
     func maxSlotsPerExpert(tokens T: Int) -> Int {
         let G = Routing.numGroups(tokens: T, maxGroupSize: config.maxGroupSize)
         let c = max(config.trainCapacityFactor, config.evalCapacityFactor)
-        let C = Routing.capacity(factor: c, tokensPerGroup: T / G, experts: config.numExperts, minCapacity: config.minExpertCapacity)
-        return G * min(C, T / G) + G * max(0, C - T / G)
+        return G * Routing.capacity(factor: c, tokensPerGroup: T / G, experts: config.numExperts, minCapacity: config.minExpertCapacity)
     }
 
     public func zeroGradients() { grads.zero() }
@@ -482,7 +482,6 @@ public final class Model {
         let hc = w.heads, n = head.outputs
         let G = w.gradA
         G.update(repeating: 0, count: T * D)
-        let lastOut = UnsafePointer(w.blocks.last!.out)
         // ---- Heads ----
         switch head {
         case .pretraining:
@@ -531,7 +530,6 @@ public final class Model {
             let dst = G + b * L * D
             for k in 0..<D { dst[k] += hc.poolIn[b * D + k] }
         }
-        _ = lastOut
         // ---- Blocks, top to bottom ----
         let A = w.gradB, Bf = w.gradC
         let pad = Int32(cfg.padId)

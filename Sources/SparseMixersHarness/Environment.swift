@@ -57,13 +57,7 @@ public struct EnvironmentInfo: Codable, Equatable, Sendable {
     }
 
     /// True when this binary was compiled without optimisation; timing must refuse to run then.
-    public static var isDebugBuild: Bool {
-        #if DEBUG
-        return true
-        #else
-        return false
-        #endif
-    }
+    public static var isDebugBuild: Bool { Benchmark.isDebugBuild }
 
     /// The compiler that built this binary, to the minor version (from `#if compiler`).
     public static var swiftCompilerVersion: String {
