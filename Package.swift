@@ -35,10 +35,12 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train"),
                                  .linkedLibrary("stdc++")]),
 
+        // The seeded generator shared by the model and the data pipeline.
+        .target(name: "SparseMixersCore", swiftSettings: fastMath),
         // The model library: layers, MoE, optimizer, checkpoints, golden verification, benchmarks.
-        .target(name: "SparseMixers", dependencies: ["CBLAS", "CFFTW"], swiftSettings: fastMath),
+        .target(name: "SparseMixers", dependencies: ["SparseMixersCore", "CBLAS", "CFFTW"], swiftSettings: fastMath),
         // Data: tokenizer, pre-training examples, GLUE/SuperGLUE loaders, metrics.
-        .target(name: "SparseMixersData", dependencies: ["CCSV", "CSentencePiece"], swiftSettings: fastMath),
+        .target(name: "SparseMixersData", dependencies: ["SparseMixersCore", "CCSV", "CSentencePiece"], swiftSettings: fastMath),
 
         // Harness: table grids, scales, analytic FLOPs, environment capture, report writer.
         .target(name: "SparseMixersHarness", dependencies: ["SparseMixers", "SparseMixersData", "CCSV"],
@@ -49,8 +51,8 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
-        .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers"]),
-        .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData"]),
+        .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers", "SparseMixersCore"]),
+        .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData", "SparseMixersCore"]),
         .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 
 /// One contiguous, 64-byte aligned block of floats. The model keeps one arena per kind of buffer:

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 
 /// Timing of training steps and inference, the same way everywhere: warm-up outside the timed region (FFTW

@@ -1,21 +1,34 @@
 import Foundation
 
-/// Seeded, splittable pseudo-random generator (SplitMix64 seeding a xoshiro256** state).
-/// Every random draw of the model (initialisation, dropout, routing jitter, data order) comes from one
-/// of these, so a run is a pure function of its seed.
-public struct RNG: RandomNumberGenerator, Codable, Equatable {
+/// Seeded, splittable pseudo-random generator (SplitMix64 seeding a xoshiro256** state), shared by the model
+/// (initialisation, dropout, routing jitter) and the data pipeline (vocabulary sampling, document order, shuffle
+/// buffer, NSP pivots, masking), so every run is a pure function of its seeds.
+public struct RNG: RandomNumberGenerator, Codable, Equatable, Sendable {
     var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
     public init(seed: UInt64) {
         var x = seed
-        func splitmix(_ x: inout UInt64) -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+        s0 = RNG.splitMix(&x); s1 = RNG.splitMix(&x); s2 = RNG.splitMix(&x); s3 = RNG.splitMix(&x)
+    }
+
+    /// A generator keyed by several integers (e.g. seed, epoch, example serial); distinct keys give
+    /// statistically independent streams.
+    public init(keys: UInt64...) {
+        var h: UInt64 = 0x243F_6A88_85A3_08D3
+        for k in keys {
+            var x = h ^ k
+            h = RNG.splitMix(&x)
         }
-        s0 = splitmix(&x); s1 = splitmix(&x); s2 = splitmix(&x); s3 = splitmix(&x)
+        self.init(seed: h)
+    }
+
+    @inline(__always)
+    static func splitMix(_ x: inout UInt64) -> UInt64 {
+        x &+= 0x9E37_79B9_7F4A_7C15
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// An independent stream derived from this seed and a label (e.g. a layer index).
@@ -50,7 +63,18 @@ public struct RNG: RandomNumberGenerator, Codable, Equatable {
         return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
     }
 
-    /// Uniform integer in 0..<n.
+    /// Uniform integer in 0..<n (Lemire's multiply-shift; unbiased enough for n << 2^64).
     @inline(__always)
-    public mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    public mutating func int(_ n: Int) -> Int {
+        precondition(n > 0, "RNG.int needs a positive bound")
+        return Int(next().multipliedFullWidth(by: UInt64(n)).high)
+    }
+
+    /// Fisher-Yates shuffle in place.
+    public mutating func shuffle<T>(_ a: inout [T]) {
+        guard a.count > 1 else { return }
+        for i in stride(from: a.count - 1, to: 0, by: -1) {
+            a.swapAt(i, int(i + 1))
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 
 /// SPEC §5.1 encoding: `[CLS] seg0 [SEP] seg1 [SEP] ...`, type id i for segment i (and its [SEP];
@@ -60,7 +61,7 @@ public struct EncodedTaskData: Sendable {
     /// 1024-example buffer and a 128-batch buffer; a full permutation is the same in distribution
     /// for our dataset sizes and is replayable from (seed, epoch)).
     public func epochOrder(seed: UInt64, epoch: Int) -> [Int] {
-        var rng = DataRNG(keys: seed, 0xF17E, UInt64(epoch))
+        var rng = RNG(keys: seed, 0xF17E, UInt64(epoch))
         var o = Array(0..<count)
         rng.shuffle(&o)
         return o

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import CSentencePiece
 import Dispatch
 import Foundation
@@ -139,7 +140,7 @@ public final class PreparedCorpus {
                 for i in 0..<doc.sentenceCount where doc.sentenceStarts[i + 1] > doc.sentenceStarts[i] { refs.append((d, i)) }
             }
             let n = min(options.vocabulary.inputSentenceSize, refs.count)
-            var rng = DataRNG(keys: options.vocabulary.seed, 0x5A3F)
+            var rng = RNG(keys: options.vocabulary.seed, 0x5A3F)
             for i in 0..<n { refs.swapAt(i, i + rng.int(refs.count - i)) }
             let sample = refs[0..<n].sorted { $0 < $1 }.map { Array(documents[$0.0].sentence($0.1)) }
             trainedOn = sample.count

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 
 /// Knobs of pre-training example construction (SPEC §4.2-4.3). Paper values: 512 / 80.
@@ -96,12 +97,12 @@ public enum PretrainingExamples {
     /// (label 1), else `[CLS] B [SEP] A [SEP]` (label 0). Type ids 0 for [CLS] + first segment + its
     /// [SEP], 1 for the second segment + its [SEP], 0 for padding; padded with the pad id to L.
     public static func nspExample<C: Collection>(lines: C, seqLen: Int, specials: SpecialTokens,
-                                                 rng: inout DataRNG) -> (ids: [Int32], types: [Int32], label: Int32)
+                                                 rng: inout RNG) -> (ids: [Int32], types: [Int32], label: Int32)
     where C.Element: Collection, C.Element.Element == Int32, C.Index == Int {
         precondition(lines.count >= 2, "an NSP passage needs at least two lines")
         let lineArray = Array(lines)
         let pivot = 1 + rng.int(lineArray.count - 1)
-        let inOrder = rng.uniform() < 0.5
+        let inOrder = rng.uniformDouble() < 0.5
         let a = lineArray[0..<pivot], b = lineArray[pivot...]
         let (first, second) = inOrder ? (a, b) : (b, a)
         var ids: [Int32] = [specials.cls]
@@ -126,7 +127,7 @@ public enum PretrainingExamples {
     /// id 0, weight 0. (If fewer candidates than K exist, K is reduced to the candidate count; the
     /// reference would raise there. Our sentence lines are never empty, so this does not occur.)
     public static func mask(_ ids: inout [Int32], config: PretrainingConfig, specials: SpecialTokens,
-                            rng: inout DataRNG) -> (positions: [Int32], labels: [Int32], weights: [Float]) {
+                            rng: inout RNG) -> (positions: [Int32], labels: [Int32], weights: [Float]) {
         let numTokens = ids.reduce(0) { $0 + ($1 != specials.pad ? 1 : 0) }
         var candidates: [Int32] = []
         candidates.reserveCapacity(ids.count)
@@ -141,7 +142,7 @@ public enum PretrainingExamples {
         var labels = positions.map { ids[Int($0)] }
         var weights = [Float](repeating: 1, count: k)
         for p in positions {
-            let u = rng.uniform()
+            let u = rng.uniformDouble()
             if u < config.maskTokenProportion {
                 ids[Int(p)] = specials.mask
             } else if u < config.maskTokenProportion + config.randomTokenProportion {
@@ -157,7 +158,7 @@ public enum PretrainingExamples {
 
     /// Builds one complete example from a passage with its own generator.
     public static func example<C: Collection>(lines: C, config: PretrainingConfig, specials: SpecialTokens,
-                                              rng: inout DataRNG) -> PretrainingExample
+                                              rng: inout RNG) -> PretrainingExample
     where C.Element: Collection, C.Element.Element == Int32, C.Index == Int {
         var (ids, types, label) = nspExample(lines: lines, seqLen: config.seqLen, specials: specials, rng: &rng)
         let m = mask(&ids, config: config, specials: specials, rng: &rng)
@@ -181,7 +182,7 @@ public struct PretrainingStreamPosition: Codable, Equatable, Sendable {
     /// Buffer slots: passage index and serial, or -1 when empty.
     public var slotPassage: [Int32]
     public var slotSerial: [Int64]
-    public var slotRNG: DataRNG
+    public var slotRNG: RNG
 }
 
 /// An endless, deterministic stream of pre-training examples over a tokenized corpus.
@@ -221,7 +222,7 @@ public final class PretrainingStream {
         position = PretrainingStreamPosition(
             slotPassage: .init(repeating: -1, count: config.shuffleBufferSize),
             slotSerial: .init(repeating: -1, count: config.shuffleBufferSize),
-            slotRNG: DataRNG(keys: seed, 0x5107))
+            slotRNG: RNG(keys: seed, 0x5107))
         docOrder = []
         docOrder = Self.order(epoch: 0, documents: corpus.documentCount, seed: seed)
         precondition(!passageLines.isEmpty, "the corpus yields no passage of ≤ \(config.seqLen - 3) tokens")
@@ -247,7 +248,7 @@ public final class PretrainingStream {
     public var passagesPerEpoch: Int { passageLines.count }
 
     static func order(epoch: Int, documents: Int, seed: UInt64) -> [Int] {
-        var rng = DataRNG(keys: seed, 0xD0C5, UInt64(epoch))
+        var rng = RNG(keys: seed, 0xD0C5, UInt64(epoch))
         var o = Array(0..<documents)
         rng.shuffle(&o)
         return o
@@ -285,7 +286,7 @@ public final class PretrainingStream {
 
     /// Builds the example for a passage with the generator of its serial number.
     public func example(passage: Int, serial: Int64) -> PretrainingExample {
-        var rng = DataRNG(keys: seed, 0xE8A3, UInt64(bitPattern: serial))
+        var rng = RNG(keys: seed, 0xE8A3, UInt64(bitPattern: serial))
         let lines = passageLines[passage].map { corpus.line(Int($0)) }
         return PretrainingExamples.example(lines: lines, config: config, specials: specials, rng: &rng)
     }
@@ -325,7 +326,7 @@ public func heldOutBatches(corpus: TokenizedCorpus, config: PretrainingConfig, s
     for _ in 0..<batches {
         var examples: [PretrainingExample] = []
         for _ in 0..<batchSize {
-            var rng = DataRNG(keys: seed, 0xE7A1, UInt64(index))
+            var rng = RNG(keys: seed, 0xE7A1, UInt64(index))
             examples.append(PretrainingExamples.example(lines: passages[index % passages.count], config: config,
                                                         specials: specials, rng: &rng))
             index += 1

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import XCTest
 @testable import SparseMixersData
 
@@ -247,7 +248,7 @@ final class LoaderTests: XCTestCase {
     /// `DataFileError` that names a line of the file.
     func testRandomMutationsNeverCrash() throws {
         let dir = try makeTempDir(self)
-        var rng = DataRNG(seed: 99)
+        var rng = RNG(seed: 99)
         let tsvSeed = "index\tsentence1\tsentence2\tlabel\n0\tThe cat \"sat.\tA cat sat.\tentailment\n1\tDogs bark.\tCats purr.\tnot_entailment\n"
         let jsonSeed = #"{"idx": 0, "passage": {"text": "P <br> q", "questions": [{"question": "Q?", "answers": [{"text": "A", "idx": 0, "label": 1}], "idx": 0}]}}"# + "\n"
         let alphabet = Array("\t\n\r\"{}[]:,0123456789abc \u{00e9}\\".utf8)

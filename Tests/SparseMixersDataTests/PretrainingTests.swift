@@ -1,3 +1,4 @@
+import SparseMixersCore
 import XCTest
 @testable import SparseMixersData
 
@@ -15,7 +16,7 @@ final class PretrainingTests: XCTestCase {
         XCTAssertEqual(PretrainingExamples.packLines(lengths: [3], budget: 10), [])
         XCTAssertEqual(PretrainingExamples.packLines(lengths: [], budget: 10), [])
         // Every passage has ≥ 2 lines and fits the budget.
-        var rng = DataRNG(seed: 5)
+        var rng = RNG(seed: 5)
         for _ in 0..<200 {
             let lengths = (0..<rng.int(30)).map { _ in rng.int(20) }
             for r in PretrainingExamples.packLines(lengths: lengths, budget: 29) {
@@ -28,7 +29,7 @@ final class PretrainingTests: XCTestCase {
     func testNSPExampleLayoutBothOrders() {
         let lines: [[Int32]] = [[10, 11], [12], [13, 14, 15]]
         var seen = Set<Int32>()
-        var rng = DataRNG(seed: 1)
+        var rng = RNG(seed: 1)
         for _ in 0..<200 {
             let (ids, types, label) = PretrainingExamples.nspExample(lines: lines, seqLen: 12, specials: specials, rng: &rng)
             seen.insert(label)
@@ -53,7 +54,7 @@ final class PretrainingTests: XCTestCase {
         XCTAssertEqual(seen, [0, 1])
     }
 
-    func makeIDs(_ n: Int, seqLen: Int, rng: inout DataRNG) -> [Int32] {
+    func makeIDs(_ n: Int, seqLen: Int, rng: inout RNG) -> [Int32] {
         var ids: [Int32] = [2] + (0..<(n - 3)).map { _ in Int32(5 + rng.int(95)) } + [3]
         ids.insert(3, at: 1 + rng.int(n - 3))
         return ids + [Int32](repeating: 0, count: seqLen - n)
@@ -61,7 +62,7 @@ final class PretrainingTests: XCTestCase {
 
     func testMaskingInvariants() {
         let config = PretrainingConfig(seqLen: 64, maxPredictions: 8)
-        var rng = DataRNG(seed: 7)
+        var rng = RNG(seed: 7)
         for n in [5, 6, 7, 13, 20, 40, 53, 64] {
             let original = makeIDs(n, seqLen: 64, rng: &rng)
             var ids = original
@@ -84,7 +85,7 @@ final class PretrainingTests: XCTestCase {
 
     func testMaskingProportionsStatistically() {
         let config = PretrainingConfig(seqLen: 128, maxPredictions: 20)
-        var rng = DataRNG(seed: 11)
+        var rng = RNG(seed: 11)
         var masked = 0, random = 0, kept = 0, total = 0
         var replacementSeen = Set<Int32>()
         for _ in 0..<3000 {
@@ -110,10 +111,10 @@ final class PretrainingTests: XCTestCase {
 
     func testMaskingDeterministicForSeed() {
         let config = PretrainingConfig(seqLen: 32, maxPredictions: 5)
-        var r0 = DataRNG(seed: 3)
+        var r0 = RNG(seed: 3)
         let original = makeIDs(30, seqLen: 32, rng: &r0)
         var a = original, b = original, c = original
-        var ra = DataRNG(seed: 42), rb = DataRNG(seed: 42), rc = DataRNG(seed: 43)
+        var ra = RNG(seed: 42), rb = RNG(seed: 42), rc = RNG(seed: 43)
         let ma = PretrainingExamples.mask(&a, config: config, specials: specials, rng: &ra)
         let mb = PretrainingExamples.mask(&b, config: config, specials: specials, rng: &rb)
         let mc = PretrainingExamples.mask(&c, config: config, specials: specials, rng: &rc)
@@ -123,7 +124,7 @@ final class PretrainingTests: XCTestCase {
 
     /// A synthetic corpus: 30 documents of 5-40 lines of 1-12 tokens.
     func syntheticCorpus(seed: UInt64 = 1) -> TokenizedCorpus {
-        var rng = DataRNG(seed: seed)
+        var rng = RNG(seed: seed)
         let docs: [[[Int32]]] = (0..<30).map { _ in
             (0..<(5 + rng.int(36))).map { _ in (0..<(1 + rng.int(12))).map { _ in Int32(5 + rng.int(95)) } }
         }
@@ -212,11 +213,11 @@ final class PretrainingTests: XCTestCase {
     }
 
     func testRNGUniformAndKeyed() {
-        var r = DataRNG(seed: 1)
+        var r = RNG(seed: 1)
         var counts = [Int](repeating: 0, count: 10)
         for _ in 0..<100_000 { counts[r.int(10)] += 1 }
         XCTAssert(counts.allSatisfy { abs($0 - 10_000) < 500 })
-        XCTAssertNotEqual(DataRNG(keys: 1, 2), DataRNG(keys: 2, 1))
-        XCTAssertEqual(DataRNG(keys: 1, 2), DataRNG(keys: 1, 2))
+        XCTAssertNotEqual(RNG(keys: 1, 2), RNG(keys: 2, 1))
+        XCTAssertEqual(RNG(keys: 1, 2), RNG(keys: 1, 2))
     }
 }

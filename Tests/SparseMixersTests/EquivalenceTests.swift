@@ -1,3 +1,4 @@
+import SparseMixersCore
 import XCTest
 import Foundation
 @testable import SparseMixers

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import XCTest
 @testable import SparseMixers
 

@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 @testable import SparseMixers
 

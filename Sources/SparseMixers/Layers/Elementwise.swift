@@ -1,3 +1,4 @@
+import SparseMixersCore
 /// Element-wise kernels over flat buffers. Shapes in comments: N rows, C columns.
 
 /// y[N, C] += bias[C] (broadcast over rows).

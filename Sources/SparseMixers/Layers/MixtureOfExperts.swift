@@ -1,3 +1,4 @@
+import SparseMixersCore
 import Foundation
 
 /// Mixture-of-Experts sublayer (SPEC §2), CPU dispatch: gather each expert's tokens into one contiguous
