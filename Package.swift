@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SparseMixers", targets: ["SparseMixers"]),
         .library(name: "SparseMixersData", targets: ["SparseMixersData"]),
         .library(name: "SparseMixersHarness", targets: ["SparseMixersHarness"]),
+        .library(name: "SparseMixersTraining", targets: ["SparseMixersTraining"]),
         .executable(name: "sparse-mixers", targets: ["sparse-mixers"]),
     ],
     dependencies: [
@@ -46,14 +47,19 @@ let package = Package(
         .target(name: "SparseMixersHarness", dependencies: ["SparseMixers", "SparseMixersData", "CCSV"],
                 swiftSettings: fastMath),
 
+        // Training drivers: pre-training and fine-tuning runs with checkpoints, exact resume and divergence.
+        .target(name: "SparseMixersTraining", dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness"],
+                swiftSettings: fastMath),
+
         .executableTarget(name: "sparse-mixers",
-                          dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness",
+                          dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness", "SparseMixersTraining",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
         .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers", "SparseMixersCore"]),
         .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData", "SparseMixersCore"]),
         .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
+        .testTarget(name: "SparseMixersTrainingTests", dependencies: ["SparseMixersTraining", "SparseMixersCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

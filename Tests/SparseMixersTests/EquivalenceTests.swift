@@ -84,6 +84,7 @@ final class EquivalenceTests: XCTestCase {
         XCTAssertLessThan(worstExp, 3e-7)
         XCTAssertLessThan(worstTanh, 3e-7)
         XCTAssertEqual(FastMath.exp(-200), 0)
+        XCTAssert(FastMath.exp(.nan).isNaN && FastMath.tanh(.nan).isNaN, "a NaN (diverging run) must propagate, not trap")
         XCTAssertEqual(FastMath.tanh(50), 1, accuracy: 1e-7)
     }
 

@@ -18,7 +18,8 @@ public enum FastMath {
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         p = p * r2 + r + 1
-        let bits = UInt32(bitPattern: Int32(n) &+ 127) << 23
+        // A NaN input (a diverging run) must give NaN, not trap in the Int32 conversion: p is already NaN.
+        let bits = UInt32(bitPattern: Int32(n.isNaN ? 0 : n) &+ 127) << 23
         let y = p * Float(bitPattern: bits)
         return x < -87.3 ? 0 : y
     }

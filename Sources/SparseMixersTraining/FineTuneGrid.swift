@@ -1,0 +1,141 @@
+import Foundation
+import SparseMixers
+import SparseMixersData
+import SparseMixersHarness
+
+/// The paper's fine-tuning protocol over a grid (SPEC §5.4): per task the best base learning rate, per benchmark
+/// the one batch size with the best average. Every single run is cached as JSON in the grid's directory, so an
+/// interrupted grid resumes at run granularity.
+public struct GridOutcome: Codable, Equatable, Sendable {
+    public struct Choice: Codable, Equatable, Sendable {
+        public var task: SparseMixersData.Task
+        public var batchSize: Int
+        public var learningRate: Double
+        public var best: TaskEvaluation?
+        public var last: TaskEvaluation?
+        public var diverged: String?
+    }
+    public var runs: [FineTuneResult] = []
+    /// The chosen run of every task (its benchmark's batch size, its best learning rate).
+    public var chosen: [Choice] = []
+    public var batchByBenchmark: [String: Int] = [:]
+    /// Paper-definition metrics of the best evaluation of each chosen run, plus the benchmark averages.
+    public var metrics: [String: Double] = [:]
+    /// The same from the last evaluation of each chosen run.
+    public var lastMetrics: [String: Double] = [:]
+    /// Official-definition metrics (best evaluation).
+    public var official: [String: Double] = [:]
+    public var skipped: [SkippedItem] = []
+    public var notes: [String] = []
+}
+
+public enum FineTuneGrid {
+    /// The 11 numbers of the paper's GLUE average and the 10 of its SuperGLUE average (SPEC §5.5).
+    public static let glueAverageMetrics = ["mnli_m", "mnli_mm", "qqp_f1", "qqp_acc", "qnli_acc", "sst2_acc", "cola_acc",
+                                            "stsb_spearman", "mrpc_f1", "mrpc_acc", "rte_acc"]
+    public static let superglueAverageMetrics = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a", "multirc_em",
+                                                 "record_f1", "record_em", "sg_rte_acc", "wic_acc"]
+
+    public struct Settings: Sendable {
+        public var learningRates: [Double]
+        public var batchSizes: [Int]
+        public var protocolOptions: FineTuningOptions
+        public var trainCap: Int?
+        public var evalCap: Int?
+        public var seed: UInt64 = 0
+        public init(learningRates: [Double], batchSizes: [Int], protocolOptions: FineTuningOptions,
+                    trainCap: Int?, evalCap: Int?, seed: UInt64 = 0) {
+            self.learningRates = learningRates; self.batchSizes = batchSizes; self.protocolOptions = protocolOptions
+            self.trainCap = trainCap; self.evalCap = evalCap; self.seed = seed
+        }
+    }
+
+    /// Runs the grid for `tasks` from `checkpoint`. Tasks whose files are absent are skipped and named.
+    public static func run(checkpoint: URL, tasks: [SparseMixersData.Task], settings: Settings, root: DataRoot,
+                           tokenizer: Tokenizer, directory: URL, progress: ProgressLine? = nil,
+                           log: (String) -> Void = { _ in }) throws -> GridOutcome {
+        let meta = try Checkpoint.metadata(at: checkpoint)
+        let seqLen = meta.config.maxSeqLength
+        var out = GridOutcome()
+        var loaded: [(SparseMixersData.Task, FineTuneData)] = []
+        for task in tasks {
+            do {
+                let d = try FineTuneData.load(task, root: root, tokenizer: tokenizer, seqLen: seqLen,
+                                              trainCap: settings.trainCap, evalCap: settings.evalCap)
+                loaded.append((task, d))
+                out.notes += d.notes.map { "\(task.displayName): \($0)" }
+            } catch let e as MissingDataError {
+                out.skipped.append(SkippedItem(item: task.displayName, reason: "data missing: \(e.description)"))
+            }
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for B in settings.batchSizes {
+            for (task, data) in loaded {
+                for lr in settings.learningRates {
+                    let options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B, seed: settings.seed)
+                    let url = directory.appendingPathComponent(runName(task, options, settings))
+                    if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
+                        out.runs.append(cached); continue
+                    }
+                    log("[finetune] \(task.displayName) batch \(B) lr \(lr)")
+                    let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress)
+                    try RunFiles.writeJSON(r, to: url)
+                    out.runs.append(r)
+                }
+            }
+        }
+        select(&out, tasks: loaded.map(\.0), batchSizes: settings.batchSizes)
+        return out
+    }
+
+    static func runName(_ task: SparseMixersData.Task, _ o: FineTuneOptions, _ s: Settings) -> String {
+        let cap: (Int?) -> String = { $0.map(String.init) ?? "all" }
+        return "\(task.rawValue)-b\(o.batchSize)-lr\(o.learningRate)-e\(o.epochs)-ed\(o.expertDropoutRate)"
+            + "-cf\(o.capacityFactor.map { "\($0)" } ?? "model")-fz\(o.freeze.rawValue)-tr\(cap(s.trainCap))"
+            + "-ev\(cap(s.evalCap))-s\(o.seed).json"
+    }
+
+    /// Per task and batch size the learning rate with the best evaluation; per benchmark the batch size with the
+    /// best mean over its tasks; then the metrics of those runs and the averages.
+    static func select(_ out: inout GridOutcome, tasks: [SparseMixersData.Task], batchSizes: [Int]) {
+        func bestRun(_ task: SparseMixersData.Task, _ B: Int) -> FineTuneResult? {
+            out.runs.filter { $0.task == task && $0.options.batchSize == B }
+                .max { ($0.best?.primary ?? -.infinity) < ($1.best?.primary ?? -.infinity) }
+        }
+        for bench in [SparseMixersData.Task.Benchmark.glue, .superglue] {
+            let ts = tasks.filter { $0.benchmark == bench }
+            guard !ts.isEmpty else { continue }
+            var bestB = batchSizes[0], bestMean = -Double.infinity
+            for B in batchSizes {
+                let scores = ts.map { bestRun($0, B)?.best?.primary ?? -.infinity }
+                let mean = scores.reduce(0, +) / Double(scores.count)
+                if mean > bestMean { bestMean = mean; bestB = B }
+            }
+            out.batchByBenchmark[bench.rawValue] = bestB
+            for t in ts {
+                guard let r = bestRun(t, bestB) else { continue }
+                out.chosen.append(.init(task: t, batchSize: bestB, learningRate: r.options.learningRate, best: r.best,
+                                        last: r.last, diverged: r.diverged))
+                for (k, v) in r.best?.paper ?? [:] { out.metrics[k] = v }
+                for (k, v) in r.last?.paper ?? [:] { out.lastMetrics[k] = v }
+                for (k, v) in r.best?.official ?? [:] { out.official[k] = v }
+            }
+        }
+        for (name, parts, bench) in [("glue_avg", glueAverageMetrics, "GLUE"), ("superglue_avg", superglueAverageMetrics, "SuperGLUE")] {
+            let have = parts.filter { out.metrics[$0] != nil }
+            guard !have.isEmpty else { continue }
+            if have.count == parts.count {
+                out.metrics[name] = parts.map { out.metrics[$0]! }.reduce(0, +) / Double(parts.count)
+                out.lastMetrics[name] = parts.compactMap { out.lastMetrics[$0] }.reduce(0, +) / Double(parts.count)
+            } else {
+                let missing = parts.filter { out.metrics[$0] == nil }
+                out.skipped.append(SkippedItem(item: name, reason: "the paper's \(bench) average needs \(parts.count) numbers; "
+                                               + "missing here: \(missing.joined(separator: ", "))"))
+                out.metrics[name + "_available"] = have.map { out.metrics[$0]! }.reduce(0, +) / Double(have.count)
+                out.lastMetrics[name + "_available"] = have.compactMap { out.lastMetrics[$0] }.reduce(0, +) / Double(have.count)
+                out.notes.append("\(name)_available = mean of the \(have.count) of \(parts.count) \(bench) numbers we have "
+                                 + "(\(have.joined(separator: ", "))); not comparable to the paper's \(name)")
+            }
+        }
+    }
+}

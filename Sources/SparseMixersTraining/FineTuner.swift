@@ -1,0 +1,256 @@
+import Foundation
+import SparseMixers
+import SparseMixersCore
+import SparseMixersData
+import SparseMixersHarness
+
+/// One fine-tuning run's settings (SPEC §3.3, §5.2–5.3).
+public struct FineTuneOptions: Codable, Equatable, Sendable {
+    public var learningRate: Double
+    public var batchSize: Int
+    public var epochs: Int
+    /// Linear warm-up over this fraction of the steps, then linear decay to 0.
+    public var warmupProportion: Double = 0.1
+    public var seed: UInt64 = 0
+    /// Expert dropout during fine-tuning (0.2 in the reference's classification config).
+    public var expertDropoutRate: Float = 0.2
+    /// Train and eval capacity factor override (Table 19's "c = 2"); nil keeps the model's.
+    public var capacityFactor: Float? = nil
+    public var freeze: FreezePolicy = .none
+
+    public init(learningRate: Double, batchSize: Int, epochs: Int, warmupProportion: Double = 0.1, seed: UInt64 = 0,
+                expertDropoutRate: Float = 0.2, capacityFactor: Float? = nil, freeze: FreezePolicy = .none) {
+        self.learningRate = learningRate; self.batchSize = batchSize; self.epochs = epochs
+        self.warmupProportion = warmupProportion; self.seed = seed; self.expertDropoutRate = expertDropoutRate
+        self.capacityFactor = capacityFactor; self.freeze = freeze
+    }
+
+    /// The protocol knobs of a table variant at a learning rate and batch size.
+    public init(_ p: FineTuningOptions, learningRate: Double, batchSize: Int, seed: UInt64 = 0) {
+        self.init(learningRate: learningRate, batchSize: batchSize, epochs: p.epochs, warmupProportion: p.warmupProportion,
+                  seed: seed, expertDropoutRate: p.expertDropoutRate, capacityFactor: p.capacityFactor, freeze: p.freeze)
+    }
+
+    public func validate() throws {
+        if !(learningRate > 0) || !learningRate.isFinite { throw TrainingError("invalid fine-tuning option: learningRate must be positive, got \(learningRate)") }
+        if batchSize < 1 { throw TrainingError("invalid fine-tuning option: batchSize must be at least 1, got \(batchSize)") }
+        if epochs < 1 { throw TrainingError("invalid fine-tuning option: epochs must be at least 1, got \(epochs)") }
+        if !(0..<1).contains(warmupProportion) { throw TrainingError("invalid fine-tuning option: warmupProportion must be in [0, 1), got \(warmupProportion)") }
+    }
+}
+
+/// A task's encoded splits for fine-tuning, capped by whole groups.
+public struct FineTuneData: Sendable {
+    public var task: SparseMixersData.Task
+    public var train: EncodedTaskData
+    public var evals: [EncodedTaskData]
+    /// N of SPEC §5.3's steps = ⌊N·epochs/B⌋: source examples (COPA/ReCoRD expand into several rows each).
+    public var trainExamples: Int
+    public var notes: [String]
+
+    /// Loads and encodes the train split and the evaluation split(s). Throws `MissingDataError` when a file is
+    /// absent. `trainCap`/`evalCap` keep a seeded random subset of whole groups (the same subset for every model).
+    public static func load(_ task: SparseMixersData.Task, root: DataRoot, tokenizer: Tokenizer, seqLen: Int,
+                            trainCap: Int?, evalCap: Int?) throws -> FineTuneData {
+        var notes: [String] = []
+        var trainSet = try TaskLoader.load(task, .train, root: root)
+        let fullTrain = trainSet.count
+        trainSet.examples = cap(trainSet.examples, to: trainCap, seed: 0x7EA1)
+        if trainSet.count < fullTrain { notes.append("train capped to \(trainSet.count) of \(fullTrain) rows") }
+        var evals: [EncodedTaskData] = []
+        for split in task.evaluationSplits {
+            var d = try TaskLoader.load(task, split, root: root)
+            let full = d.count
+            d.examples = cap(d.examples, to: evalCap, seed: 0xE7A1)
+            if d.count < full { notes.append("\(split.rawValue) capped to \(d.count) of \(full) rows") }
+            evals.append(EncodedTaskData(d, tokenizer: tokenizer, seqLen: seqLen))
+        }
+        let n = (task == .copa || task == .record) ? trainSet.groupCount : trainSet.count
+        return FineTuneData(task: task, train: EncodedTaskData(trainSet, tokenizer: tokenizer, seqLen: seqLen),
+                            evals: evals, trainExamples: n, notes: notes)
+    }
+
+    /// A seeded subset of whole groups holding at most `limit` rows (at least one group), in file order.
+    static func cap(_ examples: [TaskExample], to limit: Int?, seed: UInt64) -> [TaskExample] {
+        guard let limit, examples.count > limit else { return examples }
+        var groups: [Int] = []
+        var seen = Set<Int>()
+        var size: [Int: Int] = [:]
+        for e in examples { size[e.group, default: 0] += 1; if seen.insert(e.group).inserted { groups.append(e.group) } }
+        var rng = RNG(keys: seed, UInt64(examples.count))
+        rng.shuffle(&groups)
+        var keep = Set<Int>(), rows = 0
+        for g in groups {
+            if !keep.isEmpty && rows + size[g]! > limit { continue }
+            keep.insert(g); rows += size[g]!
+            if rows >= limit { break }
+        }
+        return examples.filter { keep.contains($0.group) }
+    }
+}
+
+/// One evaluation on the validation split(s): metrics keyed by the names of `published_numbers.csv`
+/// (paper definitions, SPEC §5.5) and the official definitions.
+public struct TaskEvaluation: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Double
+    public var paper: [String: Double]
+    public var official: [String: Double]
+    /// Mean of the paper metrics: what "best" compares.
+    public var primary: Double { paper.isEmpty ? -.infinity : paper.values.reduce(0, +) / Double(paper.count) }
+}
+
+/// One fine-tuning run's outcome.
+public struct FineTuneResult: Codable, Equatable, Sendable {
+    public var task: SparseMixersData.Task
+    public var options: FineTuneOptions
+    public var steps: Int
+    public var trainRows: Int
+    public var evaluations: [TaskEvaluation]
+    public var diverged: String?
+    public var seconds: Double
+    public var notes: [String]
+    /// The best evaluation (by the mean of the paper metrics) and the last one: the paper does not say which it
+    /// reported [UNKNOWN], so both are kept.
+    public var best: TaskEvaluation? { evaluations.max { $0.primary < $1.primary } }
+    public var last: TaskEvaluation? { evaluations.last }
+}
+
+/// Names of the published metrics (`published_numbers.csv`).
+public enum TaskMetricNames {
+    public static func prefix(_ task: SparseMixersData.Task) -> String { task == .superglueRTE ? "sg_rte" : task.rawValue }
+
+    /// `accuracy` of CoLA → `cola_acc`; MNLI matched accuracy → `mnli_m`; STS-B `spearman` → `stsb_spearman`.
+    public static func paper(_ task: SparseMixersData.Task, _ split: Split, _ score: String) -> String {
+        if task == .mnli { return split == .validationMismatched ? "mnli_mm" : "mnli_m" }
+        return prefix(task) + "_" + (score == "accuracy" ? "acc" : score)
+    }
+
+    public static func official(_ task: SparseMixersData.Task, _ split: Split, _ score: String) -> String {
+        let base = prefix(task) + "_" + (score == "accuracy" ? "acc" : score)
+        if task == .mnli { return base + (split == .validationMismatched ? "_mm" : "_m") }
+        return base
+    }
+}
+
+/// Fine-tunes a pre-trained checkpoint on one task (SPEC §5): every pre-trained tensor restored (encoder and
+/// pooler), a fresh classification/regression head, a fresh AdamW (the reference's restore of the pre-training
+/// moments is a known quirk, SPEC §5.3; we start fresh as it recommends), 10% warm-up and linear decay,
+/// evaluation at the end of every epoch and at the last step.
+///
+/// Losses: mean cross-entropy or mean squared error, plus 1e-4·Σz (and 0.01·Σaux for Tokens Choose). The
+/// reference divides the mean CE by the per-device batch, which makes its z-loss relatively stronger; we use
+/// the plain mean (SPEC §5.2 documents both).
+public enum FineTuner {
+    public static func run(checkpoint: URL, data: FineTuneData, options: FineTuneOptions,
+                           progress: ProgressLine? = nil) throws -> FineTuneResult {
+        try options.validate()
+        let task = data.task
+        let meta = try Checkpoint.metadata(at: checkpoint)
+        var config = meta.config
+        config.expertDropoutRate = options.expertDropoutRate
+        if let c = options.capacityFactor { config.trainCapacityFactor = c; config.evalCapacityFactor = c }
+        guard data.train.seqLen == config.maxSeqLength else {
+            throw TrainingError("\(task.displayName): encoded at length \(data.train.seqLen) but the checkpoint's maxSeqLength is \(config.maxSeqLength)")
+        }
+        let model = try Model(config: config, head: .classification(outputs: task.numClasses), seed: options.seed)
+        let copied = Set(try Checkpoint.transfer(checkpoint, into: model, exclude: { $0.hasPrefix("classification/") }))
+        let missing = model.layout.tensors.map(\.name).filter { !$0.hasPrefix("classification/") && !copied.contains($0) }
+        guard missing.isEmpty else {
+            throw TrainingError("checkpoint \(checkpoint.path) does not hold \(missing.count) encoder tensors of this model, e.g. \(missing[0])")
+        }
+        let adam = AdamW(parameterCount: model.params.count)
+        adam.frozen = frozenRanges(model.layout, options.freeze)
+
+        let B = options.batchSize
+        let steps = max(1, data.trainExamples * options.epochs / B)
+        let warmup = Int(options.warmupProportion * Double(steps))
+        let schedule = LearningRateSchedule(base: Float(options.learningRate), warmupSteps: warmup, totalSteps: steps)
+        let perEpoch = max(1, (steps + options.epochs - 1) / options.epochs)
+        let rows = data.train.count
+        guard rows > 0 else { throw TrainingError("\(task.displayName): the train split has no rows") }
+        for (i, y) in data.train.labels.enumerated() where !task.isRegression && y < 0 {
+            throw TrainingError("\(task.displayName) train row \(i) (line \(data.train.examples[i].line)) has no label")
+        }
+
+        var evaluations: [TaskEvaluation] = []
+        var diverged: String? = nil
+        var order: [Int] = [], epoch = 0, cursor = 0
+        let t0 = Date()
+        for s in 0..<steps {
+            var picked: [Int] = []
+            while picked.count < B {
+                if cursor == order.count { order = data.train.epochOrder(seed: options.seed, epoch: epoch); epoch += 1; cursor = 0 }
+                let take = min(B - picked.count, order.count - cursor)
+                picked += order[cursor..<(cursor + take)]; cursor += take
+            }
+            let batch = trainingBatch(data.train, picked, task: task)
+            var seedRNG = RNG(keys: options.seed, 0xF7D0, UInt64(s))
+            let r = try model.forward(batch, training: true, dropoutSeed: seedRNG.next())
+            guard r.totalLoss.isFinite else { diverged = "loss is \(r.totalLoss) at step \(s + 1)"; break }
+            model.zeroGradients()
+            model.backward()
+            adam.update(params: model.params, grads: model.grads, learningRate: schedule(s))
+            if (s + 1) % perEpoch == 0 || s + 1 == steps {
+                let e = try evaluate(model, data, batchSize: B, step: s + 1, epoch: Double(s + 1) * Double(B) / Double(data.trainExamples))
+                evaluations.append(e)
+                progress?.show(String(format: "%@ lr %.1e b%d step %d/%d: ", task.displayName, options.learningRate, B, s + 1, steps)
+                               + e.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "),
+                               final: s + 1 == steps)
+            }
+        }
+        return FineTuneResult(task: task, options: options, steps: steps, trainRows: rows, evaluations: evaluations,
+                              diverged: diverged, seconds: Date().timeIntervalSince(t0), notes: data.notes)
+    }
+
+    /// Parameter ranges a freeze policy holds fixed (Table 19).
+    public static func frozenRanges(_ layout: ParameterLayout, _ policy: FreezePolicy) -> [Range<Int>] {
+        let pick: (String) -> Bool
+        switch policy {
+        case .none: return []
+        case .moe: pick = { $0.contains("/router_weights_") || $0.contains("/expert_") }
+        case .denseMLP: pick = { $0.contains("/feed_forward_") }
+        }
+        return layout.tensors.filter { pick($0.name) }.map { $0.offset..<($0.offset + $0.count) }
+    }
+
+    static func trainingBatch(_ d: EncodedTaskData, _ rows: [Int], task: SparseMixersData.Task) -> Batch {
+        let g = d.batch(rows)
+        let labels: [Float] = task.isRegression ? g.targets : g.labels.map(Float.init)
+        return Batch(batchSize: rows.count, seqLength: d.seqLen, inputIds: g.inputIDs, typeIds: g.typeIDs, labels: labels)
+    }
+
+    /// Predictions on every evaluation split, in batches of the training batch size (the remainder at its own
+    /// size, so no padding row competes for expert capacity), scored both ways.
+    static func evaluate(_ model: Model, _ data: FineTuneData, batchSize B: Int, step: Int, epoch: Double) throws -> TaskEvaluation {
+        let task = data.task
+        var paper: [String: Double] = [:], official: [String: Double] = [:]
+        for split in data.evals {
+            var classes: [Int] = [], scores: [Double] = []
+            var start = 0
+            while start < split.count {
+                let rows = Array(start..<min(split.count, start + B))
+                var batch = trainingBatch(split, rows, task: task)
+                batch.labels = Array(repeating: 0, count: rows.count)   // eval labels are not needed by the forward
+                let r = try model.forward(batch, training: false)
+                let n = task.numClasses
+                for b in 0..<rows.count {
+                    if n == 1 { scores.append(Double(r.logits[b])) } else {
+                        var best = 0
+                        for c in 1..<n where r.logits[b * n + c] > r.logits[b * n + best] { best = c }
+                        classes.append(best)
+                    }
+                }
+                start += B
+            }
+            let predictions: TaskPredictions = task.isRegression ? .scores(scores) : .classes(classes)
+            for s in try TaskScores.paper(task: task, examples: split.examples, predictions: predictions) {
+                paper[TaskMetricNames.paper(task, split.split, s.name)] = s.value
+            }
+            if let o = try? TaskScores.official(task: task, examples: split.examples, predictions: predictions) {
+                for s in o { official[TaskMetricNames.official(task, split.split, s.name)] = s.value }
+            }
+        }
+        return TaskEvaluation(step: step, epoch: epoch, paper: paper, official: official)
+    }
+}

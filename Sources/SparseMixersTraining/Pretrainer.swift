@@ -1,0 +1,364 @@
+import Foundation
+import SparseMixers
+import SparseMixersCore
+import SparseMixersData
+
+/// Pre-training settings (SPEC §3.2, §4.4–4.5). The model shape (sequence length, masked predictions, vocabulary)
+/// comes from the `ModelConfig`; everything about the run is here.
+public struct PretrainOptions: Codable, Equatable, Sendable {
+    public var steps: Int
+    public var batchSize: Int
+    /// Base learning rate of the linear warm-up / linear decay schedule.
+    public var learningRate: Double
+    public var warmupSteps: Int
+    /// Held-out evaluation every this many steps, and always at the last step.
+    public var evalEvery: Int
+    /// Held-out batches per evaluation (fixed, deterministic batches of held-out books).
+    public var evalBatches: Int
+    /// Checkpoint every this many steps, and always at the last step.
+    public var checkpointEvery: Int
+    /// A JSONL training record every this many steps.
+    public var logEvery: Int
+    /// Seeds the initial parameters, the data order and masking, and every dropout mask.
+    public var seed: UInt64
+    public var divergence: DivergenceRule
+
+    public init(steps: Int, batchSize: Int, learningRate: Double = 1e-4, warmupSteps: Int = 10_000,
+                evalEvery: Int = 2_000, evalBatches: Int = 1_000, checkpointEvery: Int = 20_000, logEvery: Int = 100,
+                seed: UInt64 = 0, divergence: DivergenceRule? = nil) {
+        self.steps = steps; self.batchSize = batchSize; self.learningRate = learningRate; self.warmupSteps = warmupSteps
+        self.evalEvery = evalEvery; self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery
+        self.logEvery = logEvery; self.seed = seed
+        self.divergence = divergence ?? DivergenceRule(minimumStep: max(warmupSteps, 100))
+    }
+
+    public func validate() throws {
+        func positive(_ v: Int, _ name: String) throws {
+            if v < 1 { throw TrainingError("invalid pre-training option: \(name) must be at least 1, got \(v)") }
+        }
+        try positive(steps, "steps"); try positive(batchSize, "batchSize"); try positive(evalEvery, "evalEvery")
+        try positive(evalBatches, "evalBatches"); try positive(checkpointEvery, "checkpointEvery")
+        try positive(logEvery, "logEvery"); try positive(divergence.window, "divergence.window")
+        if warmupSteps < 0 { throw TrainingError("invalid pre-training option: warmupSteps must be >= 0, got \(warmupSteps)") }
+        if !(learningRate > 0) || !learningRate.isFinite {
+            throw TrainingError("invalid pre-training option: learningRate must be positive, got \(learningRate)")
+        }
+    }
+}
+
+/// One held-out evaluation. Accuracies in percent.
+public struct PretrainEval: Codable, Equatable, Sendable {
+    public var step: Int
+    public var mlmAccuracy: Double
+    public var nspAccuracy: Double
+    public var mlmLoss: Double
+    public var nspLoss: Double
+    public var auxLoss: Double
+    public var zLoss: Double
+}
+
+/// What a pre-training run produced; written to `result.json` in the run directory.
+public struct PretrainResult: Codable, Equatable, Sendable {
+    public var config: ModelConfig
+    public var options: PretrainOptions
+    public var stepsCompleted: Int
+    /// True once every step ran (false for a run stopped early or diverged).
+    public var complete: Bool
+    public var diverged: Bool
+    public var divergence: String?
+    public var evals: [PretrainEval]
+    public var finalEval: PretrainEval? { evals.last }
+    /// Seconds inside training steps (forward, backward, AdamW), excluding evaluation and checkpoints.
+    public var stepSeconds: Double
+    public var tokensPerSecond: Double
+    /// Gemm FLOPs of one training step (counted) and the throughput they imply.
+    public var stepFlops: Double
+    public var gflopsPerSecond: Double
+    /// Mean seconds to build one batch (on the prefetch thread, overlapped with the step) and mean seconds a
+    /// step waited for its batch (the stall the pipeline caused).
+    public var dataSecondsPerStep: Double
+    public var stallSecondsPerStep: Double
+    public var checkpoint: String
+}
+
+/// The resumable state saved inside every checkpoint.
+struct PretrainState: Codable {
+    var step: Int
+    var stream: PretrainingStreamPosition
+    var tracker: DivergenceTracker
+    var evals: [PretrainEval]
+    var stepSeconds: Double
+    var dataSeconds: Double
+    var stallSeconds: Double
+    var stepFlops: Double
+}
+
+/// What identifies a run; a resume must match it.
+struct RunIdentity: Codable, Equatable {
+    var config: ModelConfig
+    var options: PretrainOptions
+}
+
+/// Records of `log.jsonl`.
+struct TrainRecord: Codable {
+    var kind = "train"
+    var step: Int
+    var loss: Double, mlmLoss: Double, nspLoss: Double, auxLoss: Double, zLoss: Double
+    var learningRate: Double
+    var tokensPerSecond: Double
+    var stepSeconds: Double
+    var stallSeconds: Double
+}
+struct EvalRecord: Codable {
+    var kind = "eval"
+    var step: Int
+    var eval: PretrainEval
+}
+struct EventRecord: Codable {
+    var kind: String
+    var step: Int
+    var message: String
+}
+
+/// Builds batch s+1 on a background thread while step s runs. The stream is only touched by that thread.
+final class BatchPrefetcher: @unchecked Sendable {
+    let stream: PretrainingStream
+    let batchSize: Int
+    private let queue = DispatchQueue(label: "sparse-mixers.prefetch")
+    private let ready = DispatchSemaphore(value: 0)
+    private var pending: (batch: PretrainingBatch, position: PretrainingStreamPosition, seconds: Double)?
+
+    init(stream: PretrainingStream, batchSize: Int) { self.stream = stream; self.batchSize = batchSize }
+
+    func request() {
+        queue.async { [self] in
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let b = stream.nextBatch(batchSize: batchSize)
+            pending = (b, stream.position, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            ready.signal()
+        }
+    }
+
+    /// The requested batch, the stream position just after it, and the seconds it took to build.
+    func take() -> (batch: PretrainingBatch, position: PretrainingStreamPosition, seconds: Double) {
+        ready.wait()
+        let p = pending!
+        pending = nil
+        return p
+    }
+
+    /// Waits for an outstanding request to finish (before the process may exit or the stream be dropped).
+    func drain() { queue.sync {} }
+}
+
+extension Batch {
+    /// A pre-training batch for the model.
+    public init(_ b: PretrainingBatch) {
+        self.init(batchSize: b.batchSize, seqLength: b.seqLen, inputIds: b.inputIDs, typeIds: b.typeIDs,
+                  maskedLMPositions: b.maskedPositions, maskedLMIds: b.maskedIDs, maskedLMWeights: b.maskedWeights,
+                  nextSentenceLabels: b.nspLabels)
+    }
+}
+
+/// MLM + sentence-order NSP pre-training with the MoE auxiliary losses (SPEC §4.4), AdamW with linear warm-up
+/// and decay (§4.5), periodic held-out evaluation, atomic checkpoints and exact resume.
+///
+/// Run directory: `checkpoint.bin` (parameters, Adam moments, step, data position, divergence state),
+/// `log.jsonl` (every `logEvery` steps and every evaluation), `run.json` (config + options; a resume must match),
+/// `result.json` (written at the end, or when the run diverges).
+///
+/// Exactness: the data stream position is saved with each checkpoint, and the dropout masks of step s come from
+/// (seed, s) alone, so a run interrupted at any point and resumed from its last checkpoint ends with the same
+/// parameters and losses, bit for bit, as one that was never interrupted (same thread count).
+public final class Pretrainer {
+    public let config: ModelConfig
+    public let options: PretrainOptions
+    public let directory: URL
+    let train: TokenizedCorpus
+    let heldOut: TokenizedCorpus
+    let specials: SpecialTokens
+    /// Progress display (stderr); nil for silence.
+    public var progress: ProgressLine? = ProgressLine()
+
+    public var checkpointURL: URL { directory.appendingPathComponent("checkpoint.bin") }
+    public var resultURL: URL { directory.appendingPathComponent("result.json") }
+    public var logURL: URL { directory.appendingPathComponent("log.jsonl") }
+    var identityURL: URL { directory.appendingPathComponent("run.json") }
+
+    public init(config: ModelConfig, options: PretrainOptions, directory: URL, train: TokenizedCorpus,
+                heldOut: TokenizedCorpus, specials: SpecialTokens) throws {
+        try config.validate()
+        try options.validate()
+        self.config = config; self.options = options; self.directory = directory
+        self.train = train; self.heldOut = heldOut; self.specials = specials
+    }
+
+    /// Convenience: the train and held-out splits of a prepared corpus (its vocabulary must match the config).
+    public convenience init(config: ModelConfig, options: PretrainOptions, directory: URL, corpus: PreparedCorpus) throws {
+        guard corpus.tokenizer.vocabSize == config.vocabSize else {
+            throw TrainingError("config field vocabSize is \(config.vocabSize) but the prepared vocabulary "
+                                + "\(corpus.manifest.vocabularyPath) has \(corpus.tokenizer.vocabSize) pieces")
+        }
+        try self.init(config: config, options: options, directory: directory, train: try corpus.load(.train),
+                      heldOut: try corpus.load(.heldOut), specials: SpecialTokens(corpus.tokenizer))
+    }
+
+    var pretrainingConfig: PretrainingConfig {
+        PretrainingConfig(seqLen: config.maxSeqLength, maxPredictions: config.maxPredictionsPerSeq)
+    }
+
+    /// The dropout seed of step `s` (0-based): a function of the run seed and the step only.
+    func dropoutSeed(_ s: Int) -> UInt64 { var r = RNG(keys: options.seed, 0xD409, UInt64(s)); return r.next() }
+
+    /// Runs (or resumes) the run. `stopAfter` ends the run after that many steps as if it had been killed there
+    /// (no checkpoint is written for the stop itself): tests use it to check exact resume.
+    @discardableResult
+    public func run(resume: Bool, stopAfter: Int? = nil) throws -> PretrainResult {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        let identity = RunIdentity(config: config, options: options)
+        let hasCheckpoint = fm.fileExists(atPath: checkpointURL.path)
+        if hasCheckpoint && !resume {
+            throw TrainingError("\(directory.path) already holds a run (checkpoint.bin): pass --resume to continue it "
+                                + "or choose another output directory")
+        }
+        if hasCheckpoint {
+            let saved = try RunFiles.readJSON(RunIdentity.self, from: identityURL)
+            if let field = Self.firstDifference(saved, identity) {
+                throw TrainingError("cannot resume \(directory.path): \(field) differs from the checkpointed run")
+            }
+        } else {
+            try RunFiles.writeJSON(identity, to: identityURL)
+        }
+
+        let model = try Model(config: config, head: .pretraining, seed: options.seed)
+        let adam = AdamW(parameterCount: model.params.count)
+        let schedule = LearningRateSchedule(base: Float(options.learningRate), warmupSteps: options.warmupSteps,
+                                            totalSteps: options.steps)
+        let log = try JSONLLog(url: logURL)
+        var state: PretrainState
+        let stream: PretrainingStream
+        if hasCheckpoint {
+            let meta = try Checkpoint.load(checkpointURL, into: model, optimizer: adam)
+            state = try JSONDecoder().decode(PretrainState.self, from: meta.userState)
+            stream = PretrainingStream(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed,
+                                       position: state.stream)
+            try log.truncate(after: state.step)
+            try log.append(EventRecord(kind: "resume", step: state.step, message: "resumed from \(checkpointURL.path)"))
+        } else {
+            stream = PretrainingStream(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
+            state = PretrainState(step: 0, stream: stream.position, tracker: DivergenceTracker(rule: options.divergence),
+                                  evals: [], stepSeconds: 0, dataSeconds: 0, stallSeconds: 0, stepFlops: 0)
+            try log.truncate(after: -1)
+        }
+        let evalBatches = heldOutBatches(corpus: heldOut, config: pretrainingConfig, specials: specials,
+                                         seed: options.seed ^ 0xE7A1_0000, batches: options.evalBatches,
+                                         batchSize: options.batchSize).map(Batch.init)
+
+        let prefetch = BatchPrefetcher(stream: stream, batchSize: options.batchSize)
+        defer { prefetch.drain() }
+        let tokensPerStep = Double(options.batchSize * config.maxSeqLength)
+        let end = min(options.steps, stopAfter ?? options.steps)
+        var diverged: String? = nil
+        let startStep = state.step
+        let wallStart = Date()
+        if state.step < end { prefetch.request() }
+        while state.step < end {
+            let s = state.step
+            let w0 = DispatchTime.now().uptimeNanoseconds
+            let (pb, position, dataSeconds) = prefetch.take()
+            let stall = Double(DispatchTime.now().uptimeNanoseconds - w0) * 1e-9
+            if s + 1 < end { prefetch.request() }
+            let batch = Batch(pb)
+            let countFlops = state.stepFlops == 0
+            if countFlops { BLAS.flops = 0; BLAS.countFlops = true }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let r = try model.forward(batch, training: true, dropoutSeed: dropoutSeed(s))
+            if !r.totalLoss.isFinite {
+                diverged = "loss is \(r.totalLoss) at step \(s + 1)"
+                BLAS.countFlops = false
+                break
+            }
+            model.zeroGradients()
+            model.backward()
+            let lr = schedule(s)
+            adam.update(params: model.params, grads: model.grads, learningRate: lr)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            if countFlops { state.stepFlops = BLAS.flops; BLAS.countFlops = false }
+            state.step = s + 1
+            state.stream = position
+            state.stepSeconds += seconds; state.dataSeconds += dataSeconds; state.stallSeconds += stall
+            if let why = state.tracker.observe(loss: r.totalLoss, step: state.step) { diverged = why; break }
+
+            if state.step % options.logEvery == 0 || state.step == options.steps {
+                try log.append(TrainRecord(step: state.step, loss: r.totalLoss, mlmLoss: r.mlmLoss, nspLoss: r.nspLoss,
+                                           auxLoss: r.auxLoss, zLoss: r.zLoss, learningRate: Double(lr),
+                                           tokensPerSecond: tokensPerStep / seconds, stepSeconds: seconds,
+                                           stallSeconds: stall))
+            }
+            if state.step % options.evalEvery == 0 || state.step == options.steps {
+                let e = try evaluate(model, evalBatches, step: state.step)
+                state.evals.append(e)
+                try log.append(EvalRecord(step: state.step, eval: e))
+            }
+            if state.step % options.checkpointEvery == 0 || state.step == options.steps {
+                try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
+            }
+            if let p = progress {
+                let done = Double(state.step - startStep)
+                let eta = Date().timeIntervalSince(wallStart) / max(done, 1) * Double(end - state.step)
+                let ev = state.evals.last.map { String(format: " | eval@%d mlm %.1f%% nsp %.1f%%", $0.step, $0.mlmAccuracy, $0.nspAccuracy) } ?? ""
+                p.show(String(format: "step %d/%d loss %.4f (mlm %.3f nsp %.3f) lr %.2e | %.0f tok/s | ETA %@",
+                              state.step, options.steps, r.totalLoss, r.mlmLoss, r.nspLoss, Double(lr),
+                              tokensPerStep / seconds, clock(eta)) + ev, final: state.step == end)
+            }
+        }
+        if let why = diverged {
+            try log.append(EventRecord(kind: "diverged", step: state.step + 1, message: why))
+            progress?.show("diverged: \(why)", final: true)
+        }
+        let steps = Double(max(state.step, 1))
+        let result = PretrainResult(
+            config: config, options: options, stepsCompleted: state.step,
+            complete: diverged == nil && state.step == options.steps, diverged: diverged != nil, divergence: diverged,
+            evals: state.evals, stepSeconds: state.stepSeconds,
+            tokensPerSecond: state.stepSeconds > 0 ? Double(state.step) * tokensPerStep / state.stepSeconds : 0,
+            stepFlops: state.stepFlops,
+            gflopsPerSecond: state.stepSeconds > 0 ? state.stepFlops * Double(state.step) / state.stepSeconds / 1e9 : 0,
+            dataSecondsPerStep: state.dataSeconds / steps, stallSecondsPerStep: state.stallSeconds / steps,
+            checkpoint: checkpointURL.path)
+        if diverged != nil || state.step == options.steps { try RunFiles.writeJSON(result, to: resultURL) }
+        return result
+    }
+
+    /// MLM and NSP accuracy and losses over the fixed held-out batches (eval mode: no dropout, eval capacity).
+    func evaluate(_ model: Model, _ batches: [Batch], step: Int) throws -> PretrainEval {
+        var correct = 0.0, weight = 0.0, mlmLoss = 0.0, nspCorrect = 0, nspLoss = 0.0, n = 0, aux = 0.0, z = 0.0
+        for b in batches {
+            let r = try model.forward(b, training: false)
+            correct += r.mlmCorrect; weight += r.mlmWeightSum; mlmLoss += r.mlmLoss * r.mlmWeightSum
+            nspCorrect += r.nspCorrect; nspLoss += r.nspLoss * Double(b.batchSize); n += b.batchSize
+            aux += r.auxLoss; z += r.zLoss
+        }
+        let k = Double(max(batches.count, 1))
+        return PretrainEval(step: step, mlmAccuracy: weight > 0 ? 100 * correct / weight : 0,
+                            nspAccuracy: n > 0 ? 100 * Double(nspCorrect) / Double(n) : 0,
+                            mlmLoss: weight > 0 ? mlmLoss / weight : 0, nspLoss: n > 0 ? nspLoss / Double(n) : 0,
+                            auxLoss: aux / k, zLoss: z / k)
+    }
+
+    /// The first top-level field (as `config.x` / `options.y`) in which two identities differ.
+    static func firstDifference(_ a: RunIdentity, _ b: RunIdentity) -> String? {
+        guard a != b else { return nil }
+        func dict<T: Encodable>(_ v: T) -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(v))) as? [String: Any] ?? [:]
+        }
+        for (label, x, y) in [("config", dict(a.config), dict(b.config)), ("options", dict(a.options), dict(b.options))] {
+            for key in Set(x.keys).union(y.keys).sorted() {
+                let u = x[key].map { "\($0)" }, v = y[key].map { "\($0)" }
+                if u != v { return "\(label).\(key) (checkpointed \(u ?? "none"), now \(v ?? "none"))" }
+            }
+        }
+        return "the run identity"
+    }
+}

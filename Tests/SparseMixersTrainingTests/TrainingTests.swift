@@ -1,0 +1,292 @@
+import Foundation
+import XCTest
+import SparseMixersCore
+import SparseMixers
+@testable import SparseMixersData
+import SparseMixersHarness
+@testable import SparseMixersTraining
+
+/// A fresh temporary directory, removed at the end of the test.
+func makeTempDir(_ test: XCTestCase) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smx-train-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+    return dir
+}
+
+enum TinyRun {
+    /// A 2-layer hybrid with one attention layer and one Experts-Choose MoE layer, dropout on.
+    static func config(vocab: Int = 40, moe: Bool = true) -> ModelConfig {
+        var c = ModelConfig()
+        c.modelArch = .linear; c.vocabSize = vocab; c.maxSeqLength = 16; c.maxPredictionsPerSeq = 3
+        c.dEmb = 8; c.dModel = 8; c.dFF = 16; c.numHeads = 2; c.numLayers = 2
+        c.numAttentionLayers = 1; c.attentionLayout = .top
+        c.numMoELayers = moe ? 1 : 0; c.moeLayout = .middle; c.numExperts = moe ? 4 : 0; c.expertDFF = 8
+        c.maxGroupSize = 32; c.minExpertCapacity = 1
+        return c
+    }
+
+    /// Random documents of short lines over ids 5..<vocab (0-4 are the specials).
+    static func corpus(documents: Int, vocab: Int = 40, seed: UInt64) -> TokenizedCorpus {
+        var r = RNG(seed: seed)
+        let docs: [[[Int32]]] = (0..<documents).map { _ in
+            (0..<(4 + r.int(5))).map { _ in (0..<(2 + r.int(5))).map { _ in Int32(5 + r.int(vocab - 5)) } }
+        }
+        return TokenizedCorpus(documents: docs)
+    }
+
+    static let specials = SpecialTokens(pad: 0, cls: 2, sep: 3, mask: 4, normalTokenIDs: (5..<40).map(Int32.init))
+
+    static func trainer(_ dir: URL, _ options: PretrainOptions, config: ModelConfig = config()) throws -> Pretrainer {
+        let t = try Pretrainer(config: config, options: options, directory: dir, train: corpus(documents: 40, seed: 1),
+                               heldOut: corpus(documents: 6, seed: 2), specials: specials)
+        t.progress = nil
+        return t
+    }
+}
+
+final class PretrainerTests: XCTestCase {
+    let options = PretrainOptions(steps: 12, batchSize: 4, learningRate: 3e-3, warmupSteps: 3, evalEvery: 6, evalBatches: 2,
+                                  checkpointEvery: 4, logEvery: 2, seed: 11)
+
+    func params(_ url: URL) throws -> [Float] {
+        let meta = try Checkpoint.metadata(at: url)
+        let m = try Model(config: meta.config, head: meta.head)
+        try Checkpoint.load(url, into: m)
+        return Array(UnsafeBufferPointer(start: m.params.base, count: m.params.count))
+    }
+
+    /// Killed after step 6 (last checkpoint at 4), resumed: same parameters, Adam state, losses and evals, bit for bit.
+    func testInterruptedThenResumedRunEqualsUninterruptedRun() throws {
+        let root = try makeTempDir(self)
+        let a = try TinyRun.trainer(root.appendingPathComponent("a"), options)
+        let ra = try a.run(resume: false)
+        XCTAssertTrue(ra.complete)
+        XCTAssertEqual(ra.stepsCompleted, 12)
+        XCTAssertEqual(ra.evals.map(\.step), [6, 12])
+
+        let bDir = root.appendingPathComponent("b")
+        let partial = try TinyRun.trainer(bDir, options).run(resume: false, stopAfter: 6)
+        XCTAssertFalse(partial.complete)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: bDir.appendingPathComponent("result.json").path))
+        let rb = try TinyRun.trainer(bDir, options).run(resume: true)
+        XCTAssertTrue(rb.complete)
+
+        XCTAssertEqual(try params(a.checkpointURL), try params(bDir.appendingPathComponent("checkpoint.bin")))
+        XCTAssertEqual(ra.evals, rb.evals)
+        let la = JSONLLog(unchecked: a.logURL).records(TrainRecordView.self).map { [$0.step: $0.loss] }
+        let lb = JSONLLog(unchecked: bDir.appendingPathComponent("log.jsonl")).records(TrainRecordView.self).map { [$0.step: $0.loss] }
+        XCTAssertEqual(la.count, 6)
+        XCTAssertEqual(la, lb, "the resumed log must read like the uninterrupted one (steps 5-6 replayed once)")
+        // Training moved the parameters and the model learned something on held-out text.
+        XCTAssertNotEqual(try params(a.checkpointURL), try Model(config: TinyRun.config(), seed: 11).paramsArray)
+    }
+
+    func testResumeRefusesADifferentRunAndFreshStartRefusesAnExistingRun() throws {
+        let dir = try makeTempDir(self).appendingPathComponent("run")
+        var o = options; o.steps = 4; o.checkpointEvery = 2
+        _ = try TinyRun.trainer(dir, o).run(resume: false)
+        XCTAssertThrowsError(try TinyRun.trainer(dir, o).run(resume: false)) { e in
+            XCTAssert("\(e)".contains("--resume"), "\(e)")
+        }
+        var other = o; other.learningRate = 1e-2
+        XCTAssertThrowsError(try TinyRun.trainer(dir, other).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("options.learningRate"), "\(e)")
+        }
+        var c = TinyRun.config(); c.dFF = 12
+        XCTAssertThrowsError(try TinyRun.trainer(dir, o, config: c).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("config.dFF"), "\(e)")
+        }
+    }
+
+    func testRunOrReuseReturnsTheFinishedResultWithoutTraining() throws {
+        let root = try makeTempDir(self)
+        var o = options; o.steps = 4
+        let dir = Pretrainer.directory(for: TinyRun.config(), options: o, under: root)
+        let first = try TinyRun.trainer(dir, o).runOrReuse()
+        let stamp = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("checkpoint.bin").path)[.modificationDate] as! Date
+        let again = try TinyRun.trainer(dir, o).runOrReuse()
+        XCTAssertEqual(first, again)
+        let stamp2 = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("checkpoint.bin").path)[.modificationDate] as! Date
+        XCTAssertEqual(stamp, stamp2)
+        XCTAssertNotEqual(dir, Pretrainer.directory(for: TinyRun.config(), options: options, under: root))
+    }
+
+    /// An absurd learning rate blows the loss up: the run ends cleanly, recorded as diverged with its step.
+    func testDivergenceEndsTheRunCleanly() throws {
+        let dir = try makeTempDir(self).appendingPathComponent("run")
+        var o = options; o.learningRate = 1e6; o.warmupSteps = 0; o.steps = 40
+        o.divergence = DivergenceRule(window: 2, factor: 2, minimumStep: 3)
+        let r = try TinyRun.trainer(dir, o).run(resume: false)
+        XCTAssertTrue(r.diverged, "loss never blew up")
+        XCTAssertFalse(r.complete)
+        XCTAssertLessThan(r.stepsCompleted, 40)
+        let saved = try RunFiles.readJSON(PretrainResult.self, from: dir.appendingPathComponent("result.json"))
+        XCTAssertEqual(saved.divergence, r.divergence)
+        XCTAssert(String(decoding: try Data(contentsOf: dir.appendingPathComponent("log.jsonl")), as: UTF8.self).contains("\"diverged\""))
+    }
+
+    func testDivergenceRule() {
+        var t = DivergenceTracker(rule: DivergenceRule(window: 3, factor: 2, minimumStep: 5))
+        for (i, l) in [8.0, 7, 6, 5, 4.5, 4.4, 4.6, 4.5].enumerated() { XCTAssertNil(t.observe(loss: l, step: i + 1)) }
+        XCTAssertNotNil(t.observe(loss: .nan, step: 9))
+        var u = DivergenceTracker(rule: DivergenceRule(window: 2, factor: 2, minimumStep: 2))
+        XCTAssertNil(u.observe(loss: 3, step: 1)); XCTAssertNil(u.observe(loss: 3, step: 2))
+        XCTAssertNil(u.observe(loss: 5, step: 3))           // mean 4 < 6
+        XCTAssertNotNil(u.observe(loss: 10, step: 4))        // mean 7.5 > 2 x 3
+        // Codable round trip keeps the infinity of a fresh tracker.
+        let fresh = DivergenceTracker(rule: DivergenceRule())
+        XCTAssertEqual(try JSONDecoder().decode(DivergenceTracker.self, from: JSONEncoder().encode(fresh)), fresh)
+    }
+
+    func testBadOptionsNameTheField() {
+        var o = options; o.batchSize = 0
+        XCTAssertThrowsError(try o.validate()) { XCTAssert("\($0)".contains("batchSize")) }
+        o = options; o.learningRate = .nan
+        XCTAssertThrowsError(try o.validate()) { XCTAssert("\($0)".contains("learningRate")) }
+    }
+
+    func testJSONLTruncationDropsLaterStepsAndTornLines() throws {
+        let url = try makeTempDir(self).appendingPathComponent("log.jsonl")
+        let log = try JSONLLog(url: url)
+        for s in 1...5 { try log.append(EventRecord(kind: "x", step: s, message: "m")) }
+        try Data((String(decoding: try Data(contentsOf: url), as: UTF8.self) + "{\"kind\":\"x\",\"st").utf8).write(to: url)
+        try log.truncate(after: 3)
+        XCTAssertEqual(log.records(EventRecord.self).map(\.step), [1, 2, 3])
+    }
+}
+
+/// The fields of a train record the tests compare.
+struct TrainRecordView: Decodable { var kind: String; var step: Int; var loss: Double }
+
+extension JSONLLog {
+    convenience init(unchecked url: URL) { try! self.init(url: url) }
+}
+
+extension Model {
+    var paramsArray: [Float] { Array(UnsafeBufferPointer(start: params.base, count: params.count)) }
+}
+
+final class FineTunerTests: XCTestCase {
+    /// A data root with an RTE whose label is readable from its first word (inside the 16-token window), and a
+    /// tokenizer trained on it.
+    func makeTask(_ dir: URL) throws -> (DataRoot, Tokenizer) {
+        var r = RNG(seed: 5)
+        let words = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "green", "swift", "table"]
+        func sentence() -> String { (0..<(3 + r.int(3))).map { _ in words[r.int(words.count)] }.joined(separator: " ") }
+        func file(_ n: Int) -> String {
+            var s = "index\tsentence1\tsentence2\tlabel\n"
+            for i in 0..<n {
+                let yes = r.int(2) == 0
+                s += "\(i)\t\(yes ? "yes" : "no") \(sentence())\t\(sentence())\t\(yes ? "entailment" : "not_entailment")\n"
+            }
+            return s
+        }
+        let root = DataRoot(url: dir, cacheURL: dir.appendingPathComponent("cache"))
+        for (name, n) in [("train.tsv", 200), ("dev.tsv", 60)] {
+            let url = dir.appendingPathComponent("glue/RTE/\(name)")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file(n).utf8).write(to: url)
+        }
+        var options = VocabularyOptions(vocabSize: 30, inputSentenceSize: 10_000)
+        options.numThreads = 1
+        let sentences = (0..<300).map { _ in Array((sentence() + (r.int(2) == 0 ? " yes" : " no")).utf8) }
+        try FileManager.default.createDirectory(at: root.cacheURL, withIntermediateDirectories: true)
+        let prefix = root.cacheURL.appendingPathComponent("spm").path
+        try Tokenizer.train(sentences: sentences, modelPrefix: prefix, options: options)
+        return (root, try Tokenizer(modelPath: prefix + ".model"))
+    }
+
+    func pretrained(_ dir: URL, vocab: Int) throws -> URL {
+        var c = TinyRun.config(vocab: vocab); c.dropoutRate = 0; c.mixingDropoutRate = 0
+        let o = PretrainOptions(steps: 2, batchSize: 4, learningRate: 1e-3, warmupSteps: 1, evalEvery: 2, evalBatches: 1,
+                                checkpointEvery: 2, logEvery: 1, seed: 3)
+        let specials = SpecialTokens(pad: 0, cls: 2, sep: 3, mask: 4, normalTokenIDs: (5..<Int32(vocab)).map { $0 })
+        let t = try Pretrainer(config: c, options: o, directory: dir, train: TinyRun.corpus(documents: 20, vocab: vocab, seed: 1),
+                               heldOut: TinyRun.corpus(documents: 3, vocab: vocab, seed: 2), specials: specials)
+        t.progress = nil
+        try t.run(resume: false)
+        return t.checkpointURL
+    }
+
+    func testFineTuningLearnsAReadableLabelAndTheGridSkipsMissingTasks() throws {
+        let dir = try makeTempDir(self)
+        let (root, tok) = try makeTask(dir.appendingPathComponent("data"))
+        let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
+        let settings = FineTuneGrid.Settings(
+            learningRates: [3e-2, 1e-4], batchSizes: [8],
+            protocolOptions: FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 8),
+            trainCap: 160, evalCap: nil)
+        let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte, .mnli], settings: settings, root: root,
+                                       tokenizer: tok, directory: dir.appendingPathComponent("ft"))
+        XCTAssertEqual(out.skipped.first?.item, "GLUE/MNLI")
+        XCTAssert(out.skipped.contains { $0.item == "glue_avg" })
+        XCTAssertEqual(out.runs.count, 2)
+        let run = try XCTUnwrap(out.runs.first { $0.options.learningRate == 3e-2 })
+        XCTAssertEqual(run.steps, 160 * 8 / 8)
+        XCTAssertEqual(run.evaluations.count, 8, "one evaluation per epoch")
+        XCTAssertEqual(run.trainRows, 160)
+        XCTAssertGreaterThanOrEqual(run.best!.primary, run.last!.primary)
+        let chosen = try XCTUnwrap(out.chosen.first)
+        XCTAssertEqual(chosen.learningRate, 3e-2, "the learning rate that learned the task wins")
+        XCTAssertGreaterThan(out.metrics["rte_acc"] ?? 0, 90, "\(out.metrics)")
+        XCTAssertNotNil(out.metrics["glue_avg_available"])
+        XCTAssertNil(out.metrics["glue_avg"])
+        // Cached: a second call reads the runs instead of training.
+        let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
+                                         directory: dir.appendingPathComponent("ft"))
+        XCTAssertEqual(again.runs, out.runs.filter { $0.task == .rte })
+    }
+
+    func testFreezingMoEKeepsRouterAndExpertsFixed() throws {
+        let dir = try makeTempDir(self)
+        let (root, tok) = try makeTask(dir.appendingPathComponent("data"))
+        let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
+        let data = try FineTuneData.load(.rte, root: root, tokenizer: tok, seqLen: 16, trainCap: 32, evalCap: 16)
+        let options = FineTuneOptions(learningRate: 1e-2, batchSize: 8, epochs: 1, freeze: .moe)
+        let r = try FineTuner.run(checkpoint: ckpt, data: data, options: options)
+        XCTAssertEqual(r.steps, 4)
+        // Rebuild what the run started from and check the frozen ranges by name.
+        let meta = try Checkpoint.metadata(at: ckpt)
+        let m = try Model(config: meta.config, head: .classification(outputs: 2))
+        let ranges = FineTuner.frozenRanges(m.layout, .moe)
+        XCTAssertFalse(ranges.isEmpty)
+        let names = m.layout.tensors.filter { t in ranges.contains { $0.lowerBound == t.offset } }.map(\.name)
+        XCTAssert(names.allSatisfy { $0.contains("expert_") || $0.contains("router_weights_") }, "\(names)")
+        XCTAssert(FineTuner.frozenRanges(m.layout, .denseMLP).allSatisfy { r in
+            m.layout.tensors.first { $0.offset == r.lowerBound }!.name.contains("feed_forward_") })
+        // AdamW leaves frozen parameters untouched (even by weight decay).
+        let adam = AdamW(parameterCount: m.params.count)
+        adam.frozen = ranges
+        let before = m.paramsArray
+        for i in 0..<m.grads.count { m.grads.base[i] = 1 }
+        adam.update(params: m.params, grads: m.grads, learningRate: 0.1)
+        let after = m.paramsArray
+        for r in ranges { XCTAssertEqual(Array(before[r]), Array(after[r])) }
+        XCTAssertNotEqual(before, after)
+    }
+
+    func testCappingKeepsWholeGroupsAndIsSeeded() {
+        let ex = (0..<30).map { TaskExample(segments: ["x"], label: .category($0 % 2), group: $0 / 3, line: $0 + 1) }
+        let a = FineTuneData.cap(ex, to: 10, seed: 1), b = FineTuneData.cap(ex, to: 10, seed: 1)
+        XCTAssertEqual(a.map(\.line), b.map(\.line))
+        XCTAssertLessThanOrEqual(a.count, 10)
+        XCTAssertEqual(a.count % 3, 0, "whole groups of 3")
+        XCTAssertEqual(a.map(\.line), a.map(\.line).sorted(), "file order kept")
+        XCTAssertEqual(FineTuneData.cap(ex, to: nil, seed: 1).count, 30)
+    }
+
+    func testMetricNamesMatchThePublishedCSV() {
+        XCTAssertEqual(TaskMetricNames.paper(.cola, .validation, "accuracy"), "cola_acc")
+        XCTAssertEqual(TaskMetricNames.paper(.mnli, .validationMismatched, "accuracy"), "mnli_mm")
+        XCTAssertEqual(TaskMetricNames.paper(.stsb, .validation, "spearman"), "stsb_spearman")
+        XCTAssertEqual(TaskMetricNames.paper(.superglueRTE, .validation, "accuracy"), "sg_rte_acc")
+        XCTAssertEqual(TaskMetricNames.paper(.multirc, .validation, "f1a"), "multirc_f1a")
+        XCTAssertEqual(TaskMetricNames.official(.cola, .validation, "mcc"), "cola_mcc")
+        let published = Set(FineTuneGrid.glueAverageMetrics + FineTuneGrid.superglueAverageMetrics)
+        let ours = Set(SparseMixersData.Task.glueScored.flatMap { t in t.evaluationSplits.flatMap { s in
+            ["accuracy", "f1", "spearman"].map { TaskMetricNames.paper(t, s, $0) } } }
+            + SparseMixersData.Task.superglueScored.flatMap { t in ["accuracy", "f1", "f1a", "em"].map { TaskMetricNames.paper(t, .validation, $0) } })
+        XCTAssert(published.isSubset(of: ours), "\(published.subtracting(ours))")
+    }
+}
