@@ -304,7 +304,7 @@ public final class Pretrainer {
             if state.step % options.checkpointEvery == 0 || state.step == options.steps {
                 try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
             }
-            if let p = progress {
+            if let p = progress, p.isTerminal || state.step % options.logEvery == 0 || state.step == end {
                 let done = Double(state.step - startStep)
                 let eta = Date().timeIntervalSince(wallStart) / max(done, 1) * Double(end - state.step)
                 let ev = state.evals.last.map { String(format: " | eval@%d mlm %.1f%% nsp %.1f%%", $0.step, $0.mlmAccuracy, $0.nspAccuracy) } ?? ""

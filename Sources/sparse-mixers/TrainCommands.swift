@@ -51,12 +51,16 @@ struct Pretrain: ParsableCommand {
         stderr("[pretrain] run directory \(dir.path)")
         let trainer = try Pretrainer(config: config, options: options, directory: dir, corpus: corpus)
         let r = try trainer.run(resume: resume)
+        let peak = Benchmark.sgemmPeak()
         if let e = r.finalEval {
             print(String(format: "step %d: MLM accuracy %.2f%%, NSP accuracy %.2f%%, MLM loss %.4f, NSP loss %.4f",
                          e.step, e.mlmAccuracy, e.nspAccuracy, e.mlmLoss, e.nspLoss))
         }
-        print(String(format: "throughput: %.0f tokens/s, %.1f GFLOP/s in gemms; data: %.2f ms/step to build (overlapped), %.2f ms/step stalled",
-                     r.tokensPerSecond, r.gflopsPerSecond, r.dataSecondsPerStep * 1e3, r.stallSecondsPerStep * 1e3))
+        let stepMs = r.stepSeconds / Double(max(r.stepsCompleted, 1)) * 1e3
+        print(String(format: "throughput: %.0f tokens/s, %.1f GFLOP/s in gemms = %.0f%% of the sgemm peak measured after the run (%.1f GFLOP/s, %d threads)",
+                     r.tokensPerSecond, r.gflopsPerSecond, 100 * r.gflopsPerSecond / peak, peak, threads))
+        print(String(format: "data pipeline: %.3f ms to build a batch on the prefetch thread, %.3f ms/step waited for it, against a %.1f ms step (%.2f%% stall)",
+                     r.dataSecondsPerStep * 1e3, r.stallSecondsPerStep * 1e3, stepMs, 100 * r.stallSecondsPerStep * 1e3 / max(stepMs, 1e-9)))
         if r.diverged { print("DIVERGED: \(r.divergence ?? "")") }
         print("result: \(trainer.resultURL.path)")
         print("checkpoint: \(r.checkpoint)")

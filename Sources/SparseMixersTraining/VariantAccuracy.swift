@@ -1,0 +1,120 @@
+import Foundation
+import SparseMixers
+import SparseMixersData
+import SparseMixersHarness
+
+/// One table variant's accuracy columns: pre-training (MLM/NSP accuracy), the stability count of Table 10, and
+/// the fine-tuning protocol on the benchmarks the table reports. Runs are cached by what determines them, so a
+/// variant shared by several tables (the Sparse Mixer of Tables 6–10) is pre-trained once per scale.
+public enum VariantAccuracy {
+    public struct Outcome: Sendable {
+        /// Names of published_numbers.csv (mlm_acc, nsp_acc, glue_avg, cola_acc, stable_64, ...), plus
+        /// "<metric>@bs<paper batch>" per fine-tuning batch size and "*_available" partial averages.
+        public var metrics: [String: Double] = [:]
+        public var skipped: [SkippedItem] = []
+        public var notes: [String] = []
+    }
+
+    static let glueTaskMetrics: Set<String> = ["cola_acc", "sst2_acc", "mrpc_f1", "mrpc_acc", "stsb_spearman", "qqp_f1",
+                                               "qqp_acc", "mnli_m", "mnli_mm", "qnli_acc", "rte_acc", "glue_avg"]
+    static let superglueTaskMetrics: Set<String> = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a", "multirc_em",
+                                                    "record_f1", "record_em", "sg_rte_acc", "wic_acc", "superglue_avg"]
+
+    /// `table` and `variant` are already scaled (`ScaleSettings.scaled`).
+    public static func run(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
+                           workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws -> Outcome {
+        var out = Outcome()
+        let wanted = Set(table.metrics)
+        let needsPretraining = !wanted.isDisjoint(with: ["mlm_acc", "nsp_acc", "stable_64", "stable_256"])
+        let glue = !wanted.isDisjoint(with: glueTaskMetrics)
+        let superglue = !wanted.isDisjoint(with: superglueTaskMetrics)
+        guard needsPretraining || glue || superglue else { return out }
+
+        let root = DataRoot.resolve(explicit: dataDirectory)
+        let corpus: PreparedCorpus
+        do { corpus = try ScalePlan.corpus(settings, root: root, log: log) } catch let e as MissingDataError {
+            out.skipped.append(SkippedItem(item: "pre-training and fine-tuning", reason: "corpus missing: \(e.description)"))
+            return out
+        }
+        let pt = table.pretraining
+        func options(batch: Int, seed: UInt64) -> PretrainOptions {
+            var o = ScalePlan.pretrainOptions(settings, batchSize: batch, steps: pt.steps, seed: seed)
+            o.learningRate = pt.learningRate
+            o.warmupSteps = min(pt.warmupSteps, max(pt.steps / 10, 1))
+            return o
+        }
+        func pretrain(batch: Int, seed: UInt64) throws -> (PretrainResult, URL) {
+            let o = options(batch: batch, seed: seed)
+            let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
+            log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(seed) -> \(dir.lastPathComponent)")
+            let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
+            return (try t.runOrReuse(), t.checkpointURL)
+        }
+
+        // Table 10: stable runs out of `stabilityRuns` per pre-training batch size (paper 64 and 256).
+        var stableCheckpoint: URL? = nil
+        if wanted.contains("stable_64") || wanted.contains("stable_256") {
+            for (paperBatch, batch) in zip([64, 256], pt.batchSizes) {
+                var stable = 0
+                for seed in 0..<settings.stabilityRuns {
+                    let (r, url) = try pretrain(batch: batch, seed: UInt64(seed))
+                    if !r.diverged { stable += 1; if stableCheckpoint == nil && paperBatch == 64 { stableCheckpoint = url } }
+                    else { out.notes.append("\(variant.name): pre-training batch \(batch) seed \(seed) diverged: \(r.divergence ?? "")") }
+                }
+                out.metrics["stable_\(paperBatch)"] = Double(stable)
+            }
+            out.notes.append("stable_64/stable_256: stable runs out of \(settings.stabilityRuns) at pre-training batch "
+                             + "\(pt.batchSizes.map(String.init).joined(separator: "/")) (\(DivergenceRule(minimumStep: 100).text))")
+            if stableCheckpoint == nil {
+                out.skipped.append(SkippedItem(item: "\(variant.name): fine-tuning", reason: "no stable pre-training run"))
+                return out
+            }
+        }
+
+        let checkpoint: URL
+        if let c = stableCheckpoint { checkpoint = c } else {
+            let (r, url) = try pretrain(batch: pt.batchSizes.first ?? settings.pretrainBatch, seed: 0)
+            if r.diverged {
+                out.skipped.append(SkippedItem(item: "\(variant.name): pre-training", reason: "diverged: \(r.divergence ?? "")"))
+                return out
+            }
+            if let e = r.finalEval {
+                out.metrics["mlm_acc"] = e.mlmAccuracy
+                out.metrics["nsp_acc"] = e.nspAccuracy
+            }
+            checkpoint = url
+        }
+
+        var tasks: [SparseMixersData.Task] = []
+        if glue { tasks += SparseMixersData.Task.glueScored }
+        if superglue { tasks += SparseMixersData.Task.superglueScored }
+        guard !tasks.isEmpty else { return out }
+        let grid = ScalePlan.gridSettings(settings, variant.fineTuning)
+        let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: tasks, settings: grid, root: root,
+                                     tokenizer: corpus.tokenizer,
+                                     directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
+                                     progress: nil, log: log)
+        out.metrics.merge(g.metrics) { _, new in new }
+        out.skipped += g.skipped
+        out.notes += g.notes.filter { !$0.contains("capped") }
+        if g.notes.contains(where: { $0.contains("capped") }) {
+            out.notes.append("fine-tuning examples capped at this scale: train \(settings.fineTuneTrainCap.map(String.init) ?? "all"), "
+                             + "eval \(settings.fineTuneEvalCap.map(String.init) ?? "all") per task (seeded subsets of whole groups)")
+        }
+        out.notes.append("fine-tuning metrics: best of the per-epoch evaluations (the last evaluation is in the run files); "
+                         + "batch per benchmark: " + g.batchByBenchmark.sorted { $0.key < $1.key }
+                            .map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        // Per fine-tuning batch size (Tables 17 and 18 print bs 16/32/64): best learning rate per task at that batch.
+        if grid.batchSizes.count > 1 {
+            for B in grid.batchSizes {
+                let paperBatch = B * settings.fineTuneBatchDivisor
+                var one = g
+                one.runs = g.runs.filter { $0.options.batchSize == B }
+                one.metrics = [:]; one.chosen = []; one.skipped = []; one.notes = []
+                FineTuneGrid.select(&one, tasks: tasks.filter { t in g.runs.contains { $0.task == t } }, batchSizes: [B])
+                for (k, v) in one.metrics { out.metrics["\(k)@bs\(paperBatch)"] = v }
+            }
+        }
+        return out
+    }
+}
