@@ -27,6 +27,7 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Data root (default: $SPARSE_MIXERS_DATA, else Data/, else ../shared/data).") var data: String?
     @Option(help: "Threads for BLAS and loops.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Continue the run in the output directory from its last checkpoint.") var resume = false
+    @Flag(help: "Print the rule of every scale and exit.") var showScales = false
 
     func validate() throws {
         if let s = steps, s < 1 { throw ValidationError("--steps must be at least 1") }
@@ -35,6 +36,7 @@ struct Pretrain: ParsableCommand {
     }
 
     func run() throws {
+        if showScales { print(Scale.allRulesText); return }
         Runtime.setThreads(threads)
         let settings = scale.settings
         let config = settings.scaledConfig(try ModelConfig.preset(named: preset))
