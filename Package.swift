@@ -9,6 +9,16 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// One thin executable per paper table under Tables/<Name>/main.swift (Figure2 also writes Figure4 and TableA5). Each calls
+/// `TableMain.run(<TableID>)`; the grids live in SparseMixersHarness.TableCatalog.
+var tableTargets: [Target] {
+    let names = (1...19).map { "Table\($0)" } + ["Figure2"]
+    return names.map {
+        .executableTarget(name: $0, dependencies: ["SparseMixersTables", "SparseMixersHarness"],
+                          path: "Tables/\($0)", swiftSettings: fastMath)
+    }
+}
+
 let package = Package(
     name: "SparseMixers",
     platforms: [.macOS(.v13)],
@@ -16,6 +26,7 @@ let package = Package(
         .library(name: "SparseMixers", targets: ["SparseMixers"]),
         .library(name: "SparseMixersData", targets: ["SparseMixersData"]),
         .library(name: "SparseMixersHarness", targets: ["SparseMixersHarness"]),
+        .library(name: "SparseMixersTables", targets: ["SparseMixersTables"]),
         .executable(name: "sparse-mixers", targets: ["sparse-mixers"]),
     ],
     dependencies: [
@@ -46,14 +57,24 @@ let package = Package(
         .target(name: "SparseMixersHarness", dependencies: ["SparseMixers", "SparseMixersData", "CCSV"],
                 swiftSettings: fastMath),
 
+        // The table runner shared by every TableN executable: flags, interleaved timing, accuracy seam, reports.
+        .target(name: "SparseMixersTables",
+                dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: fastMath),
+
         .executableTarget(name: "sparse-mixers",
                           dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness",
+                                         "SparseMixersTables",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
         .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers", "SparseMixersCore"]),
         .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData", "SparseMixersCore"]),
         .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
-    ],
+        .testTarget(name: "SparseMixersTablesTests",
+                    dependencies: ["SparseMixersTables", "SparseMixersHarness", "SparseMixers"]),
+    ] + tableTargets,
     swiftLanguageModes: [.v5]
 )
+
