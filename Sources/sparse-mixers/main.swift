@@ -5,6 +5,6 @@ import SparseMixersData
 struct SparseMixersCLI: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sparse-mixers",
         abstract: "Sparse Mixers (Lee-Thorp & Ainslie, 2022) reproduction and benchmark harness.",
-        subcommands: [VerifyGolden.self, Bench.self, DataCommand.self])
+        subcommands: [VerifyGolden.self, Bench.self, DataCommand.self, SpeedCheckCommand.self, IndexCommand.self])
 }
 SparseMixersCLI.main()
