@@ -150,9 +150,11 @@ public struct TableRunner {
                 + ([ref.name] + group.map { members[$0].name }).joined(separator: ", ") + " at \(shape.label)")
             var models = [try TimedModel(name: ref.name, config: refConfig, batchSize: B)]
             for i in group { models.append(try TimedModel(name: members[i].name, config: configs[i], batchSize: B)) }
-            let samples = try Interleaving.run(models.map(\.work), repeats: settings.repeats, warmup: settings.warmup,
-                                               progress: { self.log("  \($0)") })
+            var works = models.map(\.work)
             models.removeAll()
+            let samples = try Interleaving.run(works, repeats: settings.repeats, warmup: settings.warmup,
+                                               progress: { self.log("  \($0)") })
+            works.removeAll()   // frees this group's models before the next group is built
             let rt = TimingSummary(samples: samples[0].trainMs).median
             let ri = TimingSummary(samples: samples[0].inferenceMs).median
             refTrain += samples[0].trainMs; refInfer += samples[0].inferenceMs

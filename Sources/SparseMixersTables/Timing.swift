@@ -182,8 +182,10 @@ public final class TimedModel {
 
     public func inference() throws { _ = try model.forward(batch, training: false) }
 
+    /// The closures hold the model strongly (they are not stored in it, so no cycle): a caller's array of models
+    /// may be released as soon as it has made the works.
     public var work: TimedWork {
-        TimedWork(name: name, train: { [unowned self] in try self.trainStep($0) }, infer: { [unowned self] in try self.inference() })
+        TimedWork(name: name, train: { try self.trainStep($0) }, infer: { try self.inference() })
     }
 }
 

@@ -252,3 +252,16 @@ final class SpeedCheckTests: XCTestCase {
         XCTAssertTrue(b.entries.values.allSatisfy { $0.shape == SpeedCheck.shapeLabel(SpeedCheck.defaultShape, threads: SpeedCheck.defaultThreads) })
     }
 }
+
+final class SpeedCheckBaselineTests: XCTestCase {
+    func testFreshBaselineGivesInferenceTheWiderBand() {
+        let b = SpeedCheck.baseline([MeasuredSpeedup(variant: "train: SM", speedup: 2, shape: "s"),
+                                     MeasuredSpeedup(variant: "inference: SM", speedup: 2, shape: "s")], provenance: "test")
+        XCTAssertNil(b.entries["train: SM"]?.tolerance)
+        XCTAssertEqual(b.entries["inference: SM"]?.tolerance, SpeedCheck.inferenceTolerance)
+        // 30% slower: a training regression, within the inference band.
+        let v = SpeedCheck.evaluate(b, measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.4, shape: "s"),
+                                                  MeasuredSpeedup(variant: "inference: SM", speedup: 1.4, shape: "s")])
+        XCTAssertEqual(v.failures.map(\.variant), ["train: SM"])
+    }
+}
