@@ -23,7 +23,7 @@ public struct TableOptions: ParsableArguments {
     @Option(help: "Report directory.")
     public var output: String = "Reports"
     @Option(name: .customLong("memory-budget-gb"),
-            help: "Memory the timed models of one group may use together (default: 40% of RAM, at most 80% of what is free).")
+            help: "Memory the timed models of one group may use together (default: 60% of RAM, at most 80% of what is free).")
     public var memoryBudgetGB: Double?
 
     public init() {}
