@@ -9,6 +9,16 @@ let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// One thin executable per paper table under Tables/<Name>/main.swift (Figure2 also writes Figure4 and TableA5). Each calls
+/// `TableMain.run(<TableID>)`; the grids live in SparseMixersHarness.TableCatalog.
+var tableTargets: [Target] {
+    let names = (1...19).map { "Table\($0)" } + ["Figure2"]
+    return names.map {
+        .executableTarget(name: $0, dependencies: ["SparseMixersTables", "SparseMixersHarness"],
+                          path: "Tables/\($0)", swiftSettings: fastMath)
+    }
+}
+
 let package = Package(
     name: "SparseMixers",
     platforms: [.macOS(.v13)],
@@ -17,6 +27,7 @@ let package = Package(
         .library(name: "SparseMixersData", targets: ["SparseMixersData"]),
         .library(name: "SparseMixersHarness", targets: ["SparseMixersHarness"]),
         .library(name: "SparseMixersTraining", targets: ["SparseMixersTraining"]),
+        .library(name: "SparseMixersTables", targets: ["SparseMixersTables"]),
         .executable(name: "sparse-mixers", targets: ["sparse-mixers"]),
     ],
     dependencies: [
@@ -51,8 +62,15 @@ let package = Package(
         .target(name: "SparseMixersTraining", dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness"],
                 swiftSettings: fastMath),
 
+        // The table runner shared by every TableN executable: flags, interleaved timing, accuracy, reports.
+        .target(name: "SparseMixersTables",
+                dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness", "SparseMixersTraining",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: fastMath),
+
         .executableTarget(name: "sparse-mixers",
                           dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness", "SparseMixersTraining",
+                                         "SparseMixersTables",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
@@ -60,6 +78,9 @@ let package = Package(
         .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData", "SparseMixersCore"]),
         .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
         .testTarget(name: "SparseMixersTrainingTests", dependencies: ["SparseMixersTraining", "SparseMixersCore"]),
-    ],
+        .testTarget(name: "SparseMixersTablesTests",
+                    dependencies: ["SparseMixersTables", "SparseMixersHarness", "SparseMixers"]),
+    ] + tableTargets,
     swiftLanguageModes: [.v5]
 )
+

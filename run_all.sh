@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
-# Builds in release and runs the harness. Usage: ./run_all.sh [--scale ci|small|paper] [--threads N]
+# Builds in release once and runs every table. Usage: ./run_all.sh [--scale ci|small|paper] [--threads N] [--speed-only]
+# Writes Reports/TableN.{csv,md,json}, Figure2/Figure4 (.svg too), TableA5 and the index Reports/README.md.
 # Installs nothing: see the README's first command for the system packages.
+# On a shared machine set RUN_ALL_LOCK=/path/to/lockfile: every build and table run then holds that flock in turn.
 set -euo pipefail
 cd "$(dirname "$0")"
 SCALE=ci
 THREADS=$(nproc)
+EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
+    --speed-only) EXTRA+=(--speed-only); shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 case "$SCALE" in ci|small|paper) ;; *) echo "--scale must be ci, small or paper" >&2; exit 2 ;; esac
+locked() { if [ -n "${RUN_ALL_LOCK:-}" ]; then flock "$RUN_ALL_LOCK" "$@"; else "$@"; fi; }
+START=$(date +%s)
 mkdir -p Reports
-swift build -c release
-BIN=.build/release/sparse-mixers
+locked swift build -c release
+BIN=.build/release
 
 echo "== golden fixtures (authors' implementation)"
-if [ -d ../shared/golden ]; then "$BIN" verify-golden ../shared/golden --quiet | tee Reports/verify-golden.txt; fi
+if [ -d ../shared/golden ]; then locked "$BIN/sparse-mixers" verify-golden ../shared/golden --quiet | tee Reports/verify-golden.txt; fi
 
-echo "== speed (training step and inference), scale $SCALE"
-case "$SCALE" in
-  ci) BATCH=2; SEQ=128; REPEATS=2 ;;
-  small) BATCH=8; SEQ=512; REPEATS=3 ;;
-  paper) BATCH=8; SEQ=512; REPEATS=5 ;;
-esac
-{
-  for p in bert-base sparse-mixer-base fast-sparse-mixer-base; do
-    "$BIN" bench --preset "$p" --batch "$BATCH" --seq "$SEQ" --repeats "$REPEATS" --threads "$THREADS"
-  done
-} | tee Reports/bench.txt
+# Tables that run models first; the derived ones (6, 7, 16, 17, 18) re-tabulate their JSON afterwards.
+TABLES="Table1 Table2 Table3 Table4 Table5 Table11 Table12 Table13 Table14 Table15 Table8 Table9 Table10 Table19 Figure2 Table6 Table7 Table16 Table17 Table18"
+FAILED=()
+for t in $TABLES; do
+  echo "== $t (scale $SCALE)"
+  T0=$(date +%s)
+  if locked "$BIN/$t" --scale "$SCALE" --threads "$THREADS" ${EXTRA[@]+"${EXTRA[@]}"}; then
+    echo "   $t: $(( $(date +%s) - T0 )) s"
+  else
+    echo "   $t FAILED" >&2; FAILED+=("$t")
+  fi
+done
+
+ELAPSED=$(( $(date +%s) - START ))
+NOTE="./run_all.sh --scale $SCALE ${EXTRA[*]+${EXTRA[*]}} on $(nproc) cores ($THREADS threads): $((ELAPSED / 60)) min $((ELAPSED % 60)) s including the build, $(date -u +%Y-%m-%dT%H:%MZ)"
+"$BIN/sparse-mixers" index --output Reports --note "$NOTE"
+echo "== done: $NOTE"
+if [ ${#FAILED[@]} -gt 0 ]; then echo "failed: ${FAILED[*]}" >&2; exit 1; fi

@@ -174,6 +174,7 @@ public enum FineTuner {
         }
 
         var evaluations: [TaskEvaluation] = []
+        var undefined = Set<String>()
         var diverged: String? = nil
         var order: [Int] = [], epoch = 0, cursor = 0
         let t0 = Date()
@@ -192,7 +193,8 @@ public enum FineTuner {
             model.backward()
             adam.update(params: model.params, grads: model.grads, learningRate: schedule(s))
             if (s + 1) % perEpoch == 0 || s + 1 == steps {
-                let e = try evaluate(model, data, batchSize: B, step: s + 1, epoch: Double(s + 1) * Double(B) / Double(data.trainExamples))
+                let e = try evaluate(model, data, batchSize: B, step: s + 1, epoch: Double(s + 1) * Double(B) / Double(data.trainExamples),
+                                     undefined: &undefined)
                 evaluations.append(e)
                 progress?.show(String(format: "%@ lr %.1e b%d step %d/%d: ", task.displayName, options.learningRate, B, s + 1, steps)
                                + e.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "),
@@ -200,7 +202,8 @@ public enum FineTuner {
             }
         }
         return FineTuneResult(task: task, options: options, steps: steps, trainRows: rows, evaluations: evaluations,
-                              diverged: diverged, seconds: Date().timeIntervalSince(t0), notes: data.notes)
+                              diverged: diverged, seconds: Date().timeIntervalSince(t0),
+                              notes: data.notes + undefined.sorted().map { "\($0) undefined in some evaluation (constant predictions): scored 0" })
     }
 
     /// Parameter ranges a freeze policy holds fixed (Table 19).
@@ -222,7 +225,8 @@ public enum FineTuner {
 
     /// Predictions on every evaluation split, in batches of the training batch size (the remainder at its own
     /// size, so no padding row competes for expert capacity), scored both ways.
-    static func evaluate(_ model: Model, _ data: FineTuneData, batchSize B: Int, step: Int, epoch: Double) throws -> TaskEvaluation {
+    static func evaluate(_ model: Model, _ data: FineTuneData, batchSize B: Int, step: Int, epoch: Double,
+                         undefined: inout Set<String>) throws -> TaskEvaluation {
         let task = data.task
         var paper: [String: Double] = [:], official: [String: Double] = [:]
         for split in data.evals {
@@ -244,11 +248,19 @@ public enum FineTuner {
                 start += B
             }
             let predictions: TaskPredictions = task.isRegression ? .scores(scores) : .classes(classes)
+            // A correlation of constant predictions (an untrained regression head) is undefined: scored 0, the
+            // convention of sklearn's matthews_corrcoef, and said so in the notes.
             for s in try TaskScores.paper(task: task, examples: split.examples, predictions: predictions) {
-                paper[TaskMetricNames.paper(task, split.split, s.name)] = s.value
+                let name = TaskMetricNames.paper(task, split.split, s.name)
+                if !s.value.isFinite { undefined.insert(name) }
+                paper[name] = s.value.isFinite ? s.value : 0
             }
             if let o = try? TaskScores.official(task: task, examples: split.examples, predictions: predictions) {
-                for s in o { official[TaskMetricNames.official(task, split.split, s.name)] = s.value }
+                for s in o {
+                    let name = TaskMetricNames.official(task, split.split, s.name)
+                    if !s.value.isFinite { undefined.insert(name) }
+                    official[name] = s.value.isFinite ? s.value : 0
+                }
             }
         }
         return TaskEvaluation(step: step, epoch: epoch, paper: paper, official: official)

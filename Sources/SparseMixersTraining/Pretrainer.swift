@@ -354,8 +354,13 @@ public final class Pretrainer {
             (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(v))) as? [String: Any] ?? [:]
         }
         for (label, x, y) in [("config", dict(a.config), dict(b.config)), ("options", dict(a.options), dict(b.options))] {
+            // Values as canonical JSON (sorted keys), so nested objects compare by content, not print order.
+            func text(_ v: Any?) -> String? {
+                v.flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: [.sortedKeys]) }
+                    .map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast().description }
+            }
             for key in Set(x.keys).union(y.keys).sorted() {
-                let u = x[key].map { "\($0)" }, v = y[key].map { "\($0)" }
+                let u = text(x[key]), v = text(y[key])
                 if u != v { return "\(label).\(key) (checkpointed \(u ?? "none"), now \(v ?? "none"))" }
             }
         }

@@ -1,0 +1,61 @@
+import Foundation
+import SparseMixersHarness
+import SparseMixersTraining
+
+// The seam between the table runner and the training drivers (issue 5). `TableRunner` calls
+// `AccuracyPhase.run` once per run variant (unless --speed-only) and turns the returned metrics into report rows
+// beside the published numbers; `VariantAccuracy` (SparseMixersTraining) does the pre-training and fine-tuning.
+
+/// What one variant's accuracy run needs.
+public struct AccuracyRequest {
+    /// The table, already scaled (`ScaleSettings.scaled(_:)`): pre-training steps, batch sizes, LR, warm-up.
+    public var table: TableSpec
+    /// The variant, already scaled: width-shrunk config, fine-tuning batch sizes and epochs of the scale.
+    public var variant: VariantSpec
+    /// Every number of the scale (fine-tuning caps, LR grids, eval batches, stability runs).
+    public var settings: ScaleSettings
+    /// `--data DIR`: the data root; nil lets SparseMixersData resolve it (Data/, then ../shared/data).
+    public var dataDirectory: String?
+    /// Where runs keep checkpoints and logs, e.g. Reports/runs. Reuse across tables is the driver's business.
+    public var workDirectory: URL
+
+    public init(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
+                workDirectory: URL) {
+        self.table = table; self.variant = variant; self.settings = settings
+        self.dataDirectory = dataDirectory; self.workDirectory = workDirectory
+    }
+}
+
+/// What came back for one variant.
+public struct AccuracyOutcome {
+    /// Metric name -> value, with the names of published_numbers.csv: mlm_acc, nsp_acc, glue_avg, superglue_avg,
+    /// cola_acc, mrpc_f1, stsb_spearman, boolq_acc, stable_64, ... Percentages as in the paper (0-100).
+    /// A value at one fine-tuning batch size uses the suffix "@bs<paper batch>", e.g. "cola_acc@bs16" (Tables 17
+    /// and 18 re-tabulate those); an unsuffixed name is the best batch size per benchmark.
+    public var metrics: [String: Double]
+    /// What was not produced and why (a dataset absent here, a diverged run, ...).
+    public var skipped: [SkippedItem]
+    public var notes: [String]
+
+    public init(metrics: [String: Double] = [:], skipped: [SkippedItem] = [], notes: [String] = []) {
+        self.metrics = metrics; self.skipped = skipped; self.notes = notes
+    }
+}
+
+public enum AccuracyPhase {
+    /// Pre-trains and fine-tunes `request.variant` at the request's scale and returns its metrics.
+    public static func run(_ request: AccuracyRequest) throws -> AccuracyOutcome {
+        let o = try VariantAccuracy.run(table: request.table, variant: request.variant, settings: request.settings,
+                                        dataDirectory: request.dataDirectory, workDirectory: request.workDirectory,
+                                        log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        return AccuracyOutcome(metrics: o.metrics, skipped: o.skipped, notes: o.notes)
+    }
+}
+
+extension AccuracyOutcome {
+    /// Splits "cola_acc@bs16" into ("cola_acc", 16); a plain name gives (name, nil).
+    public static func splitBatchSuffix(_ metric: String) -> (metric: String, batch: Int?) {
+        guard let r = metric.range(of: "@bs"), let b = Int(metric[r.upperBound...]) else { return (metric, nil) }
+        return (String(metric[..<r.lowerBound]), b)
+    }
+}

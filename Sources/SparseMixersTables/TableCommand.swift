@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import SparseMixersHarness
+
+/// The flags every `TableN` executable takes.
+public struct TableOptions: ParsableArguments {
+    @Option(help: "ci (quick look: tiny accuracy models, speed at 2 x 128), small (overnight), paper.")
+    public var scale: String = "ci"
+    @Flag(help: "Measure speed (and analytic cost) only; no pre-training or fine-tuning.")
+    public var speedOnly = false
+    @Option(help: "Data root (default: Data/, then ../shared/data).")
+    public var data: String?
+    @Option(help: "Sequences per timed batch (default 8; 2 at --scale ci).")
+    public var batch: Int?
+    @Option(help: "Tokens per timed sequence (default 512; 128 at --scale ci).")
+    public var seq: Int?
+    @Option(help: "Timed rounds (default 3 at ci, 5 otherwise).")
+    public var repeats: Int?
+    @Option(help: "Untimed warm-up steps per model.")
+    public var warmup: Int = 1
+    @Option(help: "Threads for OpenBLAS, FFTW and the element-wise loops.")
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Report directory.")
+    public var output: String = "Reports"
+    @Option(name: .customLong("memory-budget-gb"),
+            help: "Memory the timed models of one group may use together (default: 60% of RAM, at most 80% of what is free).")
+    public var memoryBudgetGB: Double?
+
+    public init() {}
+
+    public mutating func validate() throws {
+        guard Scale(rawValue: scale) != nil else { throw ValidationError("--scale must be ci, small or paper") }
+        if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
+        if let s = seq, s < 2 { throw ValidationError("--seq must be at least 2") }
+        if let r = repeats, r < 1 { throw ValidationError("--repeats must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must be at least 0") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let m = memoryBudgetGB, m <= 0 { throw ValidationError("--memory-budget-gb must be positive") }
+    }
+
+    public var settings: TableRunSettings {
+        let sc = Scale(rawValue: scale) ?? .ci
+        let d = SpeedShape.defaults(sc)
+        var s = TableRunSettings(scale: sc, shape: SpeedShape(batch: batch ?? d.batch, seq: seq ?? d.seq),
+                                 repeats: repeats, threads: threads,
+                                 output: URL(fileURLWithPath: output, isDirectory: true),
+                                 memoryBudget: memoryBudgetGB.map { $0 * 1e9 })
+        s.speedOnly = speedOnly
+        s.dataDirectory = data
+        s.warmup = warmup
+        return s
+    }
+}
+
+/// The body of every `Tables/<Name>/main.swift`: `TableMain.run(.t5)`.
+public enum TableMain {
+    nonisolated(unsafe) static var current: TableID = .t1
+
+    public static func run(_ id: TableID) {
+        current = id
+        TableCommand.main()
+    }
+}
+
+struct TableCommand: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        let spec = TableSpec.spec(TableMain.current)
+        let also = TableMain.current == .figure2 ? " Also writes Figure4 (NSP) and TableA5 (the sizes)." : ""
+        return CommandConfiguration(commandName: TableMain.current.fileStem,
+                                    abstract: "\(TableMain.current.fileStem): \(spec.title).",
+                                    discussion: "Writes <output>/\(TableMain.current.fileStem).{csv,md,json}.\(also)")
+    }
+
+    @OptionGroup var options: TableOptions
+
+    func run() throws {
+        let start = Date()
+        let reports = try TableRunner(settings: options.settings).runAndWrite(TableMain.current)
+        for r in reports {
+            let ran = r.rows.filter { $0.ours != nil }.count
+            print("\(r.tableID.fileStem): \(ran) value(s), \(r.speedRows.count) speed row(s), \(r.skipped.count) not run")
+            for h in r.headlines { print("  \(h)") }
+        }
+        print(String(format: "%@ done in %.0f s", TableMain.current.fileStem, Date().timeIntervalSince(start)))
+    }
+}

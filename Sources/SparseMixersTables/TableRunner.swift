@@ -1,0 +1,309 @@
+import Foundation
+import SparseMixers
+import SparseMixersHarness
+
+/// Everything a table run was asked to do, resolved from the command line (`TableOptions`).
+public struct TableRunSettings {
+    public var scale: Scale
+    public var speedOnly: Bool = false
+    public var dataDirectory: String? = nil
+    public var shape: SpeedShape
+    public var repeats: Int
+    public var warmup: Int = 1
+    public var threads: Int
+    public var output: URL
+    /// Bytes the timed models of one group may use together.
+    public var memoryBudget: Double
+    /// Only for tests: lets a debug build time (its numbers mean nothing, and the report says debug).
+    public var allowDebugTiming: Bool = false
+    /// Progress lines (stderr by default).
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    public init(scale: Scale, shape: SpeedShape? = nil, repeats: Int? = nil, threads: Int = 1,
+                output: URL = ReportWriter.defaultDirectory, memoryBudget: Double? = nil) {
+        self.scale = scale
+        self.shape = shape ?? SpeedShape.defaults(scale)
+        self.repeats = repeats ?? (scale == .ci ? 3 : 5)
+        self.threads = threads
+        self.output = output
+        self.memoryBudget = memoryBudget ?? SpeedMemory.defaultBudget()
+    }
+}
+
+public struct TableRunError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Runs one table: speed interleaved with the reference, analytic cost, accuracy through `AccuracyPhase`,
+/// derived re-tabulation, and hands the reports to `ReportWriter`.
+public struct TableRunner {
+    public var settings: TableRunSettings
+    public var published: PublishedNumbers?
+    /// Pre-training and fine-tuning of one variant (`AccuracyPhase.run`; tests pass a stand-in with known metrics).
+    public var accuracy: (AccuracyRequest) throws -> AccuracyOutcome
+
+    public init(settings: TableRunSettings, published: PublishedNumbers? = try? PublishedNumbers.load(),
+                accuracy: @escaping (AccuracyRequest) throws -> AccuracyOutcome = AccuracyPhase.run) {
+        self.settings = settings; self.published = published; self.accuracy = accuracy
+    }
+
+    var log: (String) -> Void { settings.log }
+
+    /// The reports a target produces: one, or for Figure 2 also Figure 4 and Table A5 (the same models).
+    public static func reportIDs(for id: TableID) -> [TableID] {
+        id == .figure2 ? [.figure2, .figure4, .a5] : [id]
+    }
+
+    /// Runs `id` and writes its reports (plus the figures' SVG). Returns the reports.
+    @discardableResult
+    public func runAndWrite(_ id: TableID) throws -> [Report] {
+        let reports = try run(id)
+        try FileManager.default.createDirectory(at: settings.output, withIntermediateDirectories: true)
+        let writer = ReportWriter(directory: settings.output)
+        for r in reports {
+            let w = try writer.write(r)
+            log("wrote \(w.markdown.path) (+ .csv, .json)")
+            if r.tableID == .figure2 || r.tableID == .figure4 {
+                let url = settings.output.appendingPathComponent(r.tableID.fileStem + ".svg")
+                try AtomicFile.write(Figures.svg(r, spec: TableSpec.spec(r.tableID)), to: url)
+                log("wrote \(url.path)")
+            }
+        }
+        return reports
+    }
+
+    /// Runs `id` and returns its reports without writing them.
+    public func run(_ id: TableID) throws -> [Report] {
+        if id == .figure2 || id == .figure4 || id == .a5 { return try runFigure() }
+        return [try report(for: TableSpec.spec(id))]
+    }
+
+    // MARK: One table
+
+    func environment() -> EnvironmentInfo {
+        EnvironmentInfo.capture(threadsUsed: settings.threads, fftwVersion: SpectralPlan.version)
+    }
+
+    func checkTimingAllowed(_ spec: TableSpec) throws {
+        if Benchmark.isDebugBuild && !settings.allowDebugTiming {
+            throw TableRunError("refusing to time a debug build: use `swift run -c release \(spec.id.fileStem) ...` "
+                                + "(or --speed-only is not enough: speed is what --speed-only measures)")
+        }
+    }
+
+    /// The report of a table spec (at paper scale; the runner scales it).
+    public func report(for spec: TableSpec) throws -> Report {
+        Runtime.setThreads(settings.threads)
+        var report = Report(spec: spec, scale: settings.scale, environment: environment())
+        let scaled = settings.scale.settings.scaled(spec)
+        if spec.hasSpeed {
+            try checkTimingAllowed(spec)
+            try measureSpeed(spec, into: &report)
+        }
+        if spec.kind == .cost {
+            report.rows += AnalyticCost.costRows(spec, published: published)
+        }
+        if spec.kind == .modelSizes { addModelSizes(spec, into: &report) }
+        if DerivedTables.isDerived(spec.id) {
+            DerivedTables.tabulate(spec, into: &report, directory: settings.output, published: published)
+        } else if spec.kind != .modelSizes {
+            try addAccuracy(spec, scaled: scaled, into: &report)
+        }
+        return report
+    }
+
+    // MARK: Speed
+
+    /// Times every run variant of `spec` (paper-size configs at `settings.shape`) interleaved with the speed
+    /// reference, in groups that fit the memory budget, and adds one training and one inference speed row each.
+    func measureSpeed(_ spec: TableSpec, into report: inout Report) throws {
+        guard let ref = spec.speedReference else { return }
+        let shape = settings.shape
+        let B = shape.batch
+        let perExample = spec.kind == .cost
+        let trainMetric = perExample ? "training_ms_per_ex" : "ms_per_batch"
+        let members = spec.runVariants.filter { $0.name != ref.name }
+        let refConfig = shape.config(ref.config)
+        let configs = members.map { shape.config($0.config) }
+        let plan = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(refConfig, batch: B),
+                                    memberBytes: configs.map { SpeedMemory.bytes($0, batch: B) },
+                                    budget: settings.memoryBudget)
+        for (i, bytes) in plan.tooLarge {
+            report.skip("speed: \(members[i].name)",
+                        because: "needs about \(SpeedMemory.gb(bytes)) for parameters, gradients, AdamW moments and "
+                            + "activations at \(shape.label) next to the reference's "
+                            + "\(SpeedMemory.gb(SpeedMemory.bytes(refConfig, batch: B))); the memory budget is "
+                            + "\(SpeedMemory.gb(settings.memoryBudget)) (--memory-budget-gb)")
+        }
+        report.notes.append(shape.ruleText)
+        report.notes.append("Timing: \(settings.warmup) warm-up step(s) per model, then \(settings.repeats) rounds; "
+            + "each round times one training step (forward + backward + AdamW) and one inference forward of every "
+            + "model of a group, the reference included, starting one model later each round. Speed-up = the "
+            + "reference's median / the variant's median, both from the same group's rounds. "
+            + "\(plan.groups.count) group(s) under a memory budget of \(SpeedMemory.gb(settings.memoryBudget)).")
+        report.notes.append("FLOP ratio: reference / variant FLOPs of the timed shapes as this CPU code runs them "
+            + "(gather/scatter MoE dispatch, FFT for Fourier/Hartley), training step (3x forward) or inference forward.")
+
+        let options = FLOPOptions(sequencesPerDevice: B, dispatch: .gatherScatter, spectral: .fft)
+        var refTrain: [Double] = [], refInfer: [Double] = []
+        var rows: [(index: Int, train: [Double], infer: [Double], trainSpeedup: Double, inferSpeedup: Double, group: Int)] = []
+        for (g, group) in plan.groups.enumerated() {
+            log("\(spec.id.fileStem): speed group \(g + 1)/\(plan.groups.count): "
+                + ([ref.name] + group.map { members[$0].name }).joined(separator: ", ") + " at \(shape.label)")
+            var models = [try TimedModel(name: ref.name, config: refConfig, batchSize: B)]
+            for i in group { models.append(try TimedModel(name: members[i].name, config: configs[i], batchSize: B)) }
+            var works = models.map(\.work)
+            models.removeAll()
+            let samples = try Interleaving.run(works, repeats: settings.repeats, warmup: settings.warmup,
+                                               progress: { self.log("  \($0)") })
+            works.removeAll()   // frees this group's models before the next group is built
+            let rt = TimingSummary(samples: samples[0].trainMs).median
+            let ri = TimingSummary(samples: samples[0].inferenceMs).median
+            refTrain += samples[0].trainMs; refInfer += samples[0].inferenceMs
+            for (k, i) in group.enumerated() {
+                let s = samples[k + 1]
+                rows.append((i, s.trainMs, s.inferenceMs, rt / TimingSummary(samples: s.trainMs).median,
+                             ri / TimingSummary(samples: s.inferenceMs).median, g + 1))
+            }
+        }
+        guard !refTrain.isEmpty else { return }
+        let scaleMs: (Double) -> Double = { $0 / Double(B) }
+        func add(_ name: String, _ train: [Double], _ infer: [Double], trainSpeedup: Double, inferSpeedup: Double,
+                 trainRatio: Double, inferRatio: Double, note: String) {
+            report.addSpeed(variant: name, msMetric: trainMetric,
+                            timing: TimingSummary(samples: perExample ? train.map(scaleMs) : train),
+                            flopRatio: trainRatio, shape: shape.label, published: published,
+                            notes: "training step" + (perExample ? " / \(B)" : "") + note)
+            report.speedRows[report.speedRows.count - 1].ourSpeedup = trainSpeedup
+            report.addSpeed(variant: name, msMetric: "inference_ms_per_ex", timing: TimingSummary(samples: infer.map(scaleMs)),
+                            flopRatio: inferRatio, shape: shape.label, published: published,
+                            notes: "inference forward / \(B)" + note)
+            report.speedRows[report.speedRows.count - 1].ourSpeedup = inferSpeedup
+        }
+        add(ref.name, refTrain, refInfer, trainSpeedup: 1, inferSpeedup: 1, trainRatio: 1, inferRatio: 1,
+            note: plan.groups.count > 1 ? "; pooled over \(plan.groups.count) groups" : "")
+        for r in rows.sorted(by: { $0.index < $1.index }) {
+            let c = configs[r.index]
+            add(members[r.index].name, r.train, r.infer, trainSpeedup: r.trainSpeedup, inferSpeedup: r.inferSpeedup,
+                trainRatio: FLOPCounter.flopRatio(reference: refConfig, variant: c, training: true, options: options),
+                inferRatio: FLOPCounter.flopRatio(reference: refConfig, variant: c, training: false, options: options),
+                note: plan.groups.count > 1 ? "; group \(r.group)" : "")
+        }
+    }
+
+    // MARK: Accuracy
+
+    /// Calls `AccuracyPhase` for every run variant (unless --speed-only) and adds one row per metric: every
+    /// metric the paper publishes for the variant (ours empty when not produced) and every extra metric returned.
+    func addAccuracy(_ spec: TableSpec, scaled: TableSpec, into report: inout Report) throws {
+        let excluded = Metric.speedMetrics.union(["gflops_per_ex", "params_m"])
+        let metrics = spec.metrics.filter { !excluded.contains($0) }
+        guard !metrics.isEmpty else { return }
+        var skippedBy: [String: [String]] = [:]   // "item\nreason" -> variants
+        var skippedOrder: [SkippedItem] = []
+        let variants = scaled.runVariants
+        for v in variants {
+            var outcome = AccuracyOutcome()
+            if settings.speedOnly {
+                outcome.skipped = [SkippedItem(item: "pre-training and fine-tuning", reason: "--speed-only")]
+            } else {
+                log("\(spec.id.fileStem): accuracy of \(v.name)")
+                let request = AccuracyRequest(table: scaled, variant: v, settings: settings.scale.settings,
+                                              dataDirectory: settings.dataDirectory,
+                                              workDirectory: settings.output.appendingPathComponent("runs"))
+                outcome = try accuracy(request)
+            }
+            let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
+            let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
+            for m in metrics where publishedMetrics.contains(m) || outcome.metrics[m] != nil {
+                report.add(variant: v.name, metric: m, ours: outcome.metrics[m], published: published)
+            }
+            for m in outcome.metrics.keys.sorted() where !metrics.contains(m) {
+                let base = AccuracyOutcome.splitBatchSuffix(m).metric
+                report.rows.append(ReportRow(variant: v.name, metric: m, ours: outcome.metrics[m], published: nil,
+                                             unit: Metric.unit(base)))
+            }
+            for s in outcome.skipped {
+                let key = s.item + "\n" + s.reason
+                if skippedBy[key] == nil { skippedOrder.append(s) }
+                skippedBy[key, default: []].append(v.name)
+            }
+            for n in outcome.notes { report.notes.append("\(v.name): \(n)") }
+        }
+        for s in skippedOrder {
+            let names = skippedBy[s.item + "\n" + s.reason]!
+            let who = names.count == variants.count && names.count > 1 ? "all \(names.count) variants"
+                : names.joined(separator: ", ")
+            report.skip("\(s.item) (\(who))", because: s.reason)
+        }
+    }
+
+    // MARK: A.5 sizes
+
+    func addModelSizes(_ spec: TableSpec, into report: inout Report) {
+        for v in spec.variants {
+            guard let bert = v.pairedConfig else { continue }
+            let sm = v.config
+            let values: [(String, Int)] = [
+                ("bert_layers", bert.numLayers), ("bert_d_model", bert.dModel), ("bert_d_ff", bert.dFF),
+                ("sm_layers", sm.numLayers), ("sm_d_model", sm.dModel), ("sm_d_ff", sm.dFF),
+                ("sm_attention_layers", sm.attentionLayers.count), ("sm_moe_layers", sm.moeLayers.count),
+                ("sm_num_experts", sm.numExperts),
+            ]
+            for (m, x) in values {
+                report.add(variant: v.name, metric: m, ours: Double(x), published: published, notes: "config used")
+            }
+            for (m, c) in [("bert_params_m", bert), ("sm_params_m", sm)] {
+                report.rows.append(ReportRow(variant: v.name, metric: m, ours: ParameterCounter.count(c).millions,
+                                             published: nil, unit: "M", notes: "analytic, seq 512, vocab 32k"))
+            }
+        }
+    }
+
+    // MARK: Figure 2 / Figure 4 / Table A5
+
+    /// One timing run of the twelve A.5 models serves Figure 2 (MLM) and Figure 4 (NSP); Table A5 lists the sizes.
+    func runFigure() throws -> [Report] {
+        let f2 = TableSpec.spec(.figure2)
+        var r2 = try report(for: f2)
+        r2.notes.append("Figure 4 (NSP accuracy) and Table A5 (the sizes) come from this same run.")
+        let f4 = TableSpec.spec(.figure4)
+        var r4 = Report(spec: f4, scale: settings.scale, environment: r2.environment)
+        r4.speedRows = r2.speedRows
+        r4.skipped = r2.skipped
+        r4.notes = f4.notes + r2.notes.filter { !f2.notes.contains($0) }
+        r4.rows = r2.rows.filter { $0.metric == "nsp_acc" }
+        r2.rows = r2.rows.filter { $0.metric != "nsp_acc" }
+        let a5 = try report(for: TableSpec.spec(.a5))
+        return [r2, r4, a5]
+    }
+}
+
+/// Figures 2 and 4 as SVG.
+public enum Figures {
+    /// Speed against accuracy (`SVGPlot.figure`) when the report has accuracies; otherwise, so the figure still
+    /// shows what was measured, speed against parameter count, titled as such.
+    public static func svg(_ report: Report, spec: TableSpec) -> String {
+        let metric = report.tableID == .figure4 ? "nsp_acc" : "mlm_acc"
+        if report.rows.contains(where: { $0.metric == metric && $0.ours != nil }) {
+            return SVGPlot.figure(report: report, spec: spec)
+        }
+        var bySeries: [String: [PlotPoint]] = [:]
+        var order: [String] = []
+        for v in spec.variants {
+            guard let series = v.series,
+                  let s = report.speedRows.first(where: { $0.variant == v.name && $0.msMetric == "ms_per_batch" }),
+                  s.timing.median > 0 else { continue }
+            if bySeries[series] == nil { order.append(series) }
+            bySeries[series, default: []].append(PlotPoint(x: ParameterCounter.count(v.config).millions,
+                                                           y: 1000 / s.timing.median, label: v.sizeLabel ?? v.name))
+        }
+        let colors = ["#1f77b4", "#d62728"]
+        let series = order.enumerated().map { PlotSeries(name: $1, color: colors[$0 % 2], points: bySeries[$1]!) }
+        let shape = report.speedRows.first?.shape ?? ""
+        return SVGPlot.scatter(title: "\(report.tableID.rawValue) (no \(metric == "mlm_acc" ? "MLM" : "NSP") "
+                                   + "accuracy yet): training speed vs size, \(shape)",
+                               xLabel: "parameters (M)", yLabel: "training steps / second", series: series)
+    }
+}

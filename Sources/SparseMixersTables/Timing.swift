@@ -1,0 +1,224 @@
+import Foundation
+import SparseMixers
+import SparseMixersHarness
+
+// Interleaved timing: every model of a group (the reference first) is built and warmed up, then each repeat
+// ("round") times one training step and one inference forward of every model in turn, starting one model later
+// each round. Drift of a shared machine (another job starting, thermal limits) then lands on all models alike,
+// and no model always runs right after the same neighbour.
+
+/// One thing to time: a training step and an inference forward, as closures (a real model, or a fake in tests).
+public struct TimedWork {
+    public var name: String
+    /// One training step (forward + backward + optimizer update). `step` counts from 0 over warm-up and repeats.
+    public var train: (_ step: Int) throws -> Void
+    /// One inference forward.
+    public var infer: () throws -> Void
+
+    public init(name: String, train: @escaping (_ step: Int) throws -> Void, infer: @escaping () throws -> Void) {
+        self.name = name; self.train = train; self.infer = infer
+    }
+}
+
+/// Raw samples of one `TimedWork`, in milliseconds, in the order they were taken.
+public struct TimedSamples: Equatable, Sendable {
+    public var name: String
+    public var trainMs: [Double] = []
+    public var inferenceMs: [Double] = []
+}
+
+public enum Interleaving {
+    /// The order of round `round` over `count` models: 0..<count rotated left by `round`
+    /// (round 0: 0,1,2; round 1: 1,2,0; round 2: 2,0,1; ...).
+    public static func order(count: Int, round: Int) -> [Int] {
+        guard count > 0 else { return [] }
+        let s = round % count
+        return Array(s..<count) + Array(0..<s)
+    }
+
+    /// Every round's order.
+    public static func schedule(count: Int, repeats: Int) -> [[Int]] {
+        (0..<repeats).map { order(count: count, round: $0) }
+    }
+
+    /// Monotonic nanoseconds.
+    public static func uptimeNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Warms every work up `warmup` times (train then infer, untimed, in list order), then times `repeats` rounds
+    /// in the rotated order of `order(count:round:)`: within a round each work runs its training step and then
+    /// its inference forward. `clock` is injectable for tests.
+    public static func run(_ works: [TimedWork], repeats: Int, warmup: Int,
+                           clock: () -> UInt64 = Interleaving.uptimeNanoseconds,
+                           progress: ((String) -> Void)? = nil) throws -> [TimedSamples] {
+        var out = works.map { TimedSamples(name: $0.name) }
+        for w in 0..<warmup {
+            for work in works {
+                progress?("warm-up \(w + 1)/\(warmup): \(work.name)")
+                try work.train(w); try work.infer()
+            }
+        }
+        for r in 0..<repeats {
+            progress?("round \(r + 1)/\(repeats)")
+            for i in order(count: works.count, round: r) {
+                let t0 = clock()
+                try works[i].train(warmup + r)
+                let t1 = clock()
+                try works[i].infer()
+                let t2 = clock()
+                out[i].trainMs.append(Double(t1 &- t0) * 1e-6)
+                out[i].inferenceMs.append(Double(t2 &- t1) * 1e-6)
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - Speed shapes and real models
+
+/// The shapes speed is measured at, and the rule that adapts a paper-size config to them.
+public struct SpeedShape: Codable, Equatable, Sendable {
+    public var batch: Int
+    public var seq: Int
+
+    public init(batch: Int, seq: Int) { self.batch = batch; self.seq = seq }
+
+    /// Defaults per scale: the paper's per-device batch (8 x 512, MoE groups of 4096 tokens as in the paper) at
+    /// `small` and `paper`; 2 x 128 at `ci` so the default run is a quick first look.
+    public static func defaults(_ scale: Scale) -> SpeedShape {
+        scale == .ci ? SpeedShape(batch: 2, seq: 128) : SpeedShape(batch: 8, seq: 512)
+    }
+
+    public var label: String { "B=\(batch) L=\(seq)" }
+
+    /// A paper-size config at this shape: widths, layers and experts unchanged; sequence length set; masked
+    /// predictions (80 of 512) and the routing group (4096 of 512) scaled with the sequence.
+    public func config(_ c: ModelConfig) -> ModelConfig {
+        var s = c
+        s.maxSeqLength = seq
+        s.maxPredictionsPerSeq = max(1, Int((Double(c.maxPredictionsPerSeq) * Double(seq) / Double(c.maxSeqLength)).rounded()))
+        s.maxGroupSize = max(1, c.maxGroupSize * seq / c.maxSeqLength)
+        return s
+    }
+
+    /// Sentence for reports.
+    public var ruleText: String {
+        "Speed is measured on the paper-size models (not the width-shrunk accuracy models) at batch \(batch) x "
+            + "\(seq) tokens; masked predictions and the MoE routing group scale with the sequence (80 and 4096 "
+            + "tokens at 512)" + (batch == 8 && seq == 512 ? "." :
+            "; the paper's per-device batch is 8 x 512 (use --batch 8 --seq 512). At this small batch the AdamW "
+            + "update, whose cost grows with the parameter count and not with the batch, weighs far more in a "
+            + "training step than at 8 x 512, so models with many expert parameters look slower in training here "
+            + "than they would at the paper's shape; inference speed-ups carry no optimizer cost.")
+    }
+}
+
+/// Memory a timed model needs: parameters, gradients and both AdamW moments (16 bytes per parameter) plus an
+/// estimate of the activations kept for the backward pass.
+public enum SpeedMemory {
+    public static func bytes(_ c: ModelConfig, batch: Int) -> Double {
+        let p = Double(ParameterCounter.count(c).total)
+        let T = Double(batch * c.maxSeqLength), D = Double(c.dModel)
+        let moe = Set(c.moeLayers), att = Set(c.attentionLayers)
+        var floats = 0.0
+        for l in 0..<c.numLayers {
+            floats += 16 * T * D
+            if moe.contains(l) {
+                // Expert slots at the larger capacity factor, each holding a D and two F_e activations.
+                let cf = Double(max(c.trainCapacityFactor, c.evalCapacityFactor))
+                floats += cf * T * (D + 2 * Double(c.expertDFF)) + T * Double(c.numExperts) * 2
+            } else {
+                floats += 3 * T * Double(c.dFF)
+            }
+            if att.contains(l) { floats += 3 * Double(batch * c.numHeads) * Double(c.maxSeqLength * c.maxSeqLength) }
+        }
+        floats += 3 * Double(batch * c.maxPredictionsPerSeq * c.vocabSize)
+        return 16 * p + 1.5 * 4 * floats
+    }
+
+    /// MemAvailable of /proc/meminfo in bytes, nil where unreadable.
+    public static func available(meminfo: String? = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) -> Double? {
+        guard let text = meminfo else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, let kb = Double(parts[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+
+    /// The default budget: 60% of physical memory (a shared machine runs other jobs), at most 80% of what is
+    /// available right now. On 23 GB that fits the 6-MoE-layer ablation models (about 8.8 GB each at 2 x 128)
+    /// beside BERT Base.
+    public static func defaultBudget() -> Double {
+        let physical = Double(ProcessInfo.processInfo.physicalMemory)
+        let budget = 0.6 * physical
+        if let a = available() { return min(budget, 0.8 * a) }
+        return budget
+    }
+
+    public static func gb(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
+}
+
+/// A paper-size model with its optimizer and a random batch, ready to time.
+public final class TimedModel {
+    public let name: String
+    public let config: ModelConfig
+    public let batch: Batch
+    let model: Model
+    let optimizer: AdamW
+
+    public init(name: String, config: ModelConfig, batchSize: Int, seed: UInt64 = 0) throws {
+        self.name = name
+        self.config = config
+        model = try Model(config: config, head: .pretraining, seed: seed)
+        optimizer = AdamW(parameterCount: model.params.count)
+        batch = Benchmark.randomBatch(config, batch: batchSize, seed: seed &+ 1)
+    }
+
+    public var parameterCount: Int { model.parameterCount }
+
+    /// Training step = forward (dropout on) + backward + AdamW, as `Benchmark.run` times it.
+    public func trainStep(_ step: Int) throws {
+        _ = try model.forward(batch, training: true, dropoutSeed: UInt64(step))
+        model.zeroGradients()
+        model.backward()
+        optimizer.update(params: model.params, grads: model.grads, learningRate: 1e-5)
+    }
+
+    public func inference() throws { _ = try model.forward(batch, training: false) }
+
+    /// The closures hold the model strongly (they are not stored in it, so no cycle): a caller's array of models
+    /// may be released as soon as it has made the works.
+    public var work: TimedWork {
+        TimedWork(name: name, train: { try self.trainStep($0) }, infer: { try self.inference() })
+    }
+}
+
+/// Splits timed models into groups that fit a memory budget. Each group is timed together with its own copy of
+/// the reference, so every speed-up is a ratio of times taken in the same rounds.
+public enum SpeedGroups {
+    public struct Plan: Equatable {
+        /// Indices of the members of each group (the reference is not among them).
+        public var groups: [[Int]]
+        /// Members that do not fit next to the reference, with their estimated bytes.
+        public var tooLarge: [(index: Int, bytes: Double)]
+        public static func == (a: Plan, b: Plan) -> Bool {
+            a.groups == b.groups && a.tooLarge.map(\.index) == b.tooLarge.map(\.index)
+        }
+    }
+
+    /// Greedy in list order: a group is the reference plus as many following members as fit in `budget`.
+    public static func plan(referenceBytes: Double, memberBytes: [Double], budget: Double,
+                            maxGroupSize: Int = .max) -> Plan {
+        var groups: [[Int]] = [], tooLarge: [(Int, Double)] = []
+        var current: [Int] = [], used = referenceBytes
+        for (i, b) in memberBytes.enumerated() {
+            if referenceBytes + b > budget { tooLarge.append((i, b)); continue }
+            if used + b > budget || current.count >= maxGroupSize {
+                groups.append(current); current = []; used = referenceBytes
+            }
+            current.append(i); used += b
+        }
+        if !current.isEmpty { groups.append(current) }
+        return Plan(groups: groups, tooLarge: tooLarge)
+    }
+}

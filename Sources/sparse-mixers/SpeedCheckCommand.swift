@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import SparseMixers
+import SparseMixersHarness
+import SparseMixersTables
+
+/// `sparse-mixers speed-check`: the CI regression check on speed ratios (SpeedCheck), or `--refresh` to rewrite
+/// the committed baseline from a fresh measurement.
+struct SpeedCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speed-check",
+        abstract: "Time BERT Base, SM, FSM, Fourier-12 and Linear-4 interleaved at 2 x 128 and compare the speed-ups with Tables/speed-baseline.json.",
+        discussion: "Fails (exit 1) when a speed-up is more than the tolerance below the baseline, or missing. "
+            + "Refresh after an intended change: swift run -c release sparse-mixers speed-check --refresh")
+
+    @Option(help: "Baseline file.") var baseline: String = SpeedCheck.defaultBaselineURL.path
+    @Flag(help: "Rewrite the baseline from this measurement instead of comparing.") var refresh = false
+    @Option(help: "Relative tolerance of training speed-ups written by --refresh (inference: max of this and 0.35).") var tolerance: Double = SpeedCheck.defaultTolerance
+    @Option(help: "Timed rounds.") var repeats: Int = SpeedCheck.defaultRepeats
+    @Option(help: "Threads (part of the baseline's shape).") var threads: Int = SpeedCheck.defaultThreads
+    @Option(help: "Sequences per batch.") var batch: Int = SpeedCheck.defaultShape.batch
+    @Option(help: "Tokens per sequence.") var seq: Int = SpeedCheck.defaultShape.seq
+
+    func validate() throws {
+        if repeats < 1 || threads < 1 || batch < 1 || seq < 2 { throw ValidationError("repeats, threads, batch >= 1; seq >= 2") }
+        if !(tolerance > 0 && tolerance < 1) { throw ValidationError("--tolerance must be in (0, 1)") }
+    }
+
+    func run() throws {
+        if Benchmark.isDebugBuild {
+            throw ValidationError("refusing to time a debug build: use `swift run -c release sparse-mixers speed-check`")
+        }
+        let start = Date()
+        let url = URL(fileURLWithPath: baseline)
+        let measured = try SpeedCheck.measure(shape: SpeedShape(batch: batch, seq: seq), repeats: repeats,
+                                              threads: threads, log: { FileHandle.standardError.write(Data("  \($0)\n".utf8)) })
+        let old = try? SpeedBaseline.load(from: url)
+        print("speed-up vs \(SpeedCheck.referenceName) (\(SpeedCheck.shapeLabel(SpeedShape(batch: batch, seq: seq), threads: threads)), median of \(repeats) interleaved rounds):")
+        for l in SpeedCheck.summary(old, measured: measured) { print("  " + l) }
+        let elapsed = String(format: "%.0f s", Date().timeIntervalSince(start))
+        if refresh {
+            let env = EnvironmentInfo.capture(threadsUsed: threads, fftwVersion: SpectralPlan.version)
+            try SpeedCheck.baseline(measured, tolerance: tolerance,
+                                    provenance: "commit \(env.gitCommit), \(env.date), \(env.cpuModel), "
+                                        + "\(threads) threads, \(repeats) rounds; refresh: swift run -c release "
+                                        + "sparse-mixers speed-check --refresh").write(to: url)
+            print("speed-check: baseline written to \(url.path) (\(elapsed))")
+            return
+        }
+        guard let base = old else {
+            throw ValidationError("no baseline at \(url.path); create one with `sparse-mixers speed-check --refresh`")
+        }
+        let v = SpeedCheck.evaluate(base, measured: measured)
+        for w in v.warnings { print("speed-check: note: \(w)") }
+        for n in v.unbaselined { print("speed-check: note: \(n) is not in the baseline") }
+        for f in v.failures { print("speed-check: FAIL: \(f)") }
+        print("speed-check: \(v.passed ? "passed" : "FAILED") (\(measured.count - v.failures.count) of \(measured.count) within "
+              + "tolerance of the baseline: " + String(format: "%.0f%%", base.tolerance * 100) + " training, "
+              + String(format: "%.0f%%", SpeedCheck.inferenceTolerance * 100) + " inference; \(elapsed))")
+        if !v.passed { throw ExitCode(1) }
+    }
+}
+
+/// `sparse-mixers index`: Reports/README.md from every report JSON in the directory.
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "index",
+        abstract: "Write <output>/README.md: every report's headline comparisons, the figures, and run notes.")
+    @Option(help: "Report directory.") var output: String = "Reports"
+    @Option(help: "A line about this run (repeatable), e.g. its duration.") var note: [String] = []
+
+    func run() throws {
+        let url = try ReportIndex.write(directory: URL(fileURLWithPath: output, isDirectory: true), runInfo: note)
+        print("wrote \(url.path)")
+    }
+}

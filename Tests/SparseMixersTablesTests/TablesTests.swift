@@ -1,0 +1,280 @@
+import Foundation
+import XCTest
+import SparseMixers
+import SparseMixersHarness
+@testable import SparseMixersTables
+
+final class InterleavingTests: XCTestCase {
+    func testScheduleRotatesOneModelPerRound() {
+        XCTAssertEqual(Interleaving.schedule(count: 3, repeats: 4), [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]])
+        XCTAssertEqual(Interleaving.order(count: 1, round: 5), [0])
+        XCTAssertEqual(Interleaving.order(count: 0, round: 0), [])
+    }
+
+    /// Fake works advance a fake clock by a fixed cost: the samples are exactly those costs, the warm-up is
+    /// untimed, and the events follow the rotated order with train before inference.
+    func testRunTimesEachWorkInRotatedOrderAfterWarmup() throws {
+        var now: UInt64 = 0
+        var events: [String] = []
+        let costs: [(String, UInt64, UInt64)] = [("ref", 4_000_000, 1_000_000), ("a", 2_000_000, 500_000),
+                                                 ("b", 8_000_000, 3_000_000)]
+        let works = costs.map { (name, train, infer) in
+            TimedWork(name: name, train: { step in events.append("\(name).train\(step)"); now += train },
+                      infer: { events.append("\(name).infer"); now += infer })
+        }
+        let samples = try Interleaving.run(works, repeats: 2, warmup: 1, clock: { now })
+        XCTAssertEqual(events, ["ref.train0", "ref.infer", "a.train0", "a.infer", "b.train0", "b.infer",
+                                "ref.train1", "ref.infer", "a.train1", "a.infer", "b.train1", "b.infer",
+                                "a.train2", "a.infer", "b.train2", "b.infer", "ref.train2", "ref.infer"])
+        XCTAssertEqual(samples.map(\.name), ["ref", "a", "b"])
+        XCTAssertEqual(samples[0].trainMs, [4, 4]); XCTAssertEqual(samples[0].inferenceMs, [1, 1])
+        XCTAssertEqual(samples[1].trainMs, [2, 2]); XCTAssertEqual(samples[1].inferenceMs, [0.5, 0.5])
+        XCTAssertEqual(samples[2].trainMs, [8, 8]); XCTAssertEqual(samples[2].inferenceMs, [3, 3])
+        let s = SpeedCheck.speedups(samples, shape: "B=1 L=2 threads=1")
+        XCTAssertEqual(s.map(\.variant), ["train: a", "inference: a", "train: b", "inference: b"])
+        XCTAssertEqual(s.map(\.speedup), [2, 2, 0.5, 1.0 / 3])
+    }
+
+    func testGroupsPackMembersUnderTheBudgetAndNameTheOnesThatNeverFit() {
+        let p = SpeedGroups.plan(referenceBytes: 2, memberBytes: [3, 3, 9, 1, 4], budget: 9)
+        XCTAssertEqual(p.groups, [[0, 1, 3], [4]])   // 2+3+3+1 = 9; 2+4 (next 2+4+... is the end)
+        XCTAssertEqual(p.tooLarge.map(\.index), [2])  // 2 + 9 > 9
+        XCTAssertEqual(SpeedGroups.plan(referenceBytes: 1, memberBytes: [1, 1, 1], budget: 100, maxGroupSize: 2).groups,
+                       [[0, 1], [2]])
+    }
+
+    func testMemoryEstimateCoversParametersGradientsAndMoments() {
+        let c = SpeedShape(batch: 2, seq: 128).config(.sparseMixerBase)
+        let p = Double(ParameterCounter.count(c).total)
+        XCTAssertGreaterThan(SpeedMemory.bytes(c, batch: 2), 16 * p)
+        XCTAssertLessThan(SpeedMemory.bytes(c, batch: 2), 16 * p * 1.5)
+        XCTAssertEqual(SpeedMemory.available(meminfo: "MemTotal: 10 kB\nMemAvailable:   2048 kB\n"), 2048 * 1024)
+        XCTAssertNil(SpeedMemory.available(meminfo: "nothing"))
+    }
+
+    func testSpeedShapeScalesPredictionsAndGroupWithTheSequence() {
+        let c = SpeedShape(batch: 2, seq: 128).config(.sparseMixerBase)
+        XCTAssertEqual(c.maxSeqLength, 128); XCTAssertEqual(c.maxPredictionsPerSeq, 20); XCTAssertEqual(c.maxGroupSize, 1024)
+        XCTAssertEqual(c.dModel, 512); XCTAssertEqual(c.numExperts, 16)
+        XCTAssertEqual(SpeedShape(batch: 8, seq: 512).config(.sparseMixerBase), ModelConfig.sparseMixerBase)
+        XCTAssertEqual(SpeedShape.defaults(.ci), SpeedShape(batch: 2, seq: 128))
+        XCTAssertEqual(SpeedShape.defaults(.small), SpeedShape(batch: 8, seq: 512))
+    }
+}
+
+final class TableRunnerTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tables-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func settings() -> TableRunSettings {
+        var s = TableRunSettings(scale: .ci, shape: SpeedShape(batch: 2, seq: 8), repeats: 1, threads: 1, output: dir,
+                                 memoryBudget: 1e12)
+        s.warmup = 0
+        s.allowDebugTiming = true
+        s.log = { _ in }
+        return s
+    }
+
+    static func tiny(_ c: ModelConfig) -> ModelConfig {
+        var t = c.scaled(dModel: 16, dFF: 32, expertDFF: 16, numHeads: 2, seq: 8, vocab: 40)
+        t.dEmb = 16; t.numLayers = 2
+        t.numAttentionLayers = min(t.numAttentionLayers, 2); t.numMoELayers = min(t.numMoELayers, 1)
+        if t.isSparse { t.numExperts = 4; t.maxGroupSize = 16 }
+        return t
+    }
+
+    /// Table 1's grid with tiny models in place of the paper's: real timings (1 round), speed-ups against the
+    /// reference of the same run, published values beside ours, and the accuracy seam's skipped item.
+    func tinyTable1() -> TableSpec {
+        var spec = TableSpec.spec(.t1)
+        spec.variants = Array(spec.variants.prefix(2)).map { var v = $0; v.config = Self.tiny(v.config); return v }
+        spec.speedReference!.config = Self.tiny(.bertBase)
+        return spec
+    }
+
+    func testSpeedTableReportFromTinyModels() throws {
+        let published = try PublishedNumbers.load()
+        let spec = tinyTable1()
+        // The accuracy phase stands in with known metrics: Fourier gets a GLUE average, Hartley a skipped item.
+        var requested: [String] = []
+        let r = try TableRunner(settings: settings(), published: published, accuracy: { req in
+            requested.append(req.variant.name)
+            XCTAssertEqual(req.table.pretraining.steps, Scale.ci.settings.coordinateDescentSteps, "the scaled table is passed")
+            return req.variant.name == "Fourier"
+                ? AccuracyOutcome(metrics: ["glue_avg": 61.5, "glue_avg_available": 61.5, "cola_acc@bs64": 69.0])
+                : AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "stand-in reason")])
+        }).report(for: spec)
+        XCTAssertEqual(Set(requested), ["Fourier", "Hartley", "BERT Base (speed-up reference)"],
+                       "every run variant is trained once, the reference too (our baseline for the accuracy columns)")
+        XCTAssertEqual(requested.count, 3)
+        let ref = "BERT Base (speed-up reference)"
+        XCTAssertEqual(r.referenceVariant, ref)
+        XCTAssertEqual(Set(r.speedRows.map(\.variant)), [ref, "Fourier", "Hartley"])
+        XCTAssertEqual(r.speedRows.count, 6)
+        for s in r.speedRows {
+            XCTAssertEqual(s.timing.count, 1)
+            XCTAssertGreaterThan(s.timing.median, 0)
+            XCTAssertNotNil(s.ourSpeedup); XCTAssertNotNil(s.flopRatio)
+            XCTAssertEqual(s.shape, "B=2 L=8")
+        }
+        XCTAssertEqual(r.speedRows.filter { $0.variant == ref }.map(\.ourSpeedup), [1, 1])
+        let fourier = r.speedRows.first { $0.variant == "Fourier" && $0.msMetric == "ms_per_batch" }!
+        XCTAssertEqual(fourier.paperSpeedup, published.value(table: "1", variant: "Fourier", metric: "speedup"))
+        XCTAssertNotNil(fourier.paperSpeedup)
+        // Accuracy rows: ours beside the published value, extra metrics kept, skipped items named with the variant.
+        let glue = r.rows.first { $0.variant == "Fourier" && $0.metric == "glue_avg" }!
+        XCTAssertEqual(glue.ours, 61.5)
+        XCTAssertEqual(glue.published, published.value(table: "1", variant: "Fourier", metric: "glue_avg"))
+        XCTAssertEqual(r.rows.first { $0.variant == "Fourier" && $0.metric == "cola_acc@bs64" }?.ours, 69.0)
+        XCTAssertNil(r.rows.first { $0.variant == "Hartley" && $0.metric == "glue_avg" }?.ours)
+        XCTAssertNotNil(r.rows.first { $0.variant == "Hartley" && $0.metric == "glue_avg" }?.published)
+        XCTAssertFalse(r.rows.contains { $0.variant == ref })  // no published accuracy and none returned
+        XCTAssertEqual(r.skipped, [SkippedItem(item: "pre-training and fine-tuning (Hartley, \(ref))", reason: "stand-in reason")])
+        let md = ReportWriter.markdown(r)
+        XCTAssertTrue(md.contains("Scale: **ci**"))
+        XCTAssertTrue(md.contains("stand-in reason"))
+        XCTAssertTrue(md.contains("B=2 x 8") || md.contains("batch 2 x 8"))
+        XCTAssertTrue(md.contains("Scale `ci`"))
+    }
+
+    func testSpeedOnlySkipsAccuracyAndMemoryBudgetSkipsLargeModels() throws {
+        var s = settings()
+        s.speedOnly = true
+        let spec = tinyTable1()
+        let refBytes = SpeedMemory.bytes(s.shape.config(spec.speedReference!.config), batch: 2)
+        s.memoryBudget = refBytes * 1.01   // the reference fits, nothing beside it
+        let r = try TableRunner(settings: s, published: nil).report(for: spec)
+        XCTAssertTrue(r.speedRows.isEmpty)
+        XCTAssertEqual(r.skipped.map(\.item), ["speed: Fourier", "speed: Hartley",
+                                               "pre-training and fine-tuning (all 3 variants)"])
+        XCTAssertEqual(r.skipped.last?.reason, "--speed-only")
+        XCTAssertTrue(r.skipped[0].reason.contains("--memory-budget-gb"))
+    }
+
+    func testDebugBuildRefusesToTimeUnlessAllowed() throws {
+        guard Benchmark.isDebugBuild else { return }
+        var s = settings(); s.allowDebugTiming = false
+        XCTAssertThrowsError(try TableRunner(settings: s, published: nil).report(for: tinyTable1())) {
+            XCTAssertTrue("\($0)".contains("refusing to time a debug build"))
+        }
+    }
+
+    func testCostTableHasAnalyticColumns() throws {
+        var spec = TableSpec.spec(.t8)
+        spec.variants = spec.variants.map { var v = $0; v.config = Self.tiny(v.config); return v }
+        spec.speedReference = spec.variants[0]
+        var s = settings(); s.speedOnly = true
+        let r = try TableRunner(settings: s, published: try PublishedNumbers.load()).report(for: spec)
+        XCTAssertEqual(Set(r.speedRows.map(\.msMetric)), ["training_ms_per_ex", "inference_ms_per_ex"])
+        XCTAssertEqual(r.rows.filter { $0.metric == "params_m" }.count, 3)
+        XCTAssertEqual(r.rows.first { $0.variant == "BERT" && $0.metric == "gflops_per_ex" }?.published, 102)
+    }
+
+    // MARK: Derived tables
+
+    func writeReport(_ id: TableID, scale: Scale = .ci, rows: [ReportRow], skipped: [SkippedItem] = []) throws {
+        var r = Report(spec: TableSpec.spec(id), scale: scale, environment: nil)
+        r.rows = rows; r.skipped = skipped
+        try ReportWriter(directory: dir).write(r)
+    }
+
+    func testTable17ReadsPerBatchValuesAndNamesMissingSources() throws {
+        try writeReport(.t9, rows: [ReportRow(variant: "BERT", metric: "cola_acc@bs16", ours: 41.5, published: nil),
+                                    ReportRow(variant: "BERT", metric: "cola_acc", ours: 43, published: nil)])
+        let published = try PublishedNumbers.load()
+        let r = try TableRunner(settings: settings(), published: published).report(for: TableSpec.spec(.t17))
+        let row = r.rows.first { $0.variant == "BERT bs16" && $0.metric == "cola_acc" }!
+        XCTAssertEqual(row.ours, 41.5)
+        XCTAssertEqual(row.published, published.value(table: "17", variant: "BERT bs16", metric: "cola_acc"))
+        XCTAssertNil(r.rows.first { $0.variant == "BERT bs32" && $0.metric == "cola_acc" }?.ours)
+        let missing = r.skipped.first { $0.item.hasPrefix("Table10 report") }!
+        XCTAssertTrue(missing.reason.contains("swift run -c release Table10 --scale ci"))
+        XCTAssertTrue(r.skipped.contains { $0.item == "SM variant B (unknown) bs16" })
+        XCTAssertTrue(r.speedRows.isEmpty)
+    }
+
+    func testTable6TakesBestBatchRowsOfTable9AndReportsEmptySources() throws {
+        try writeReport(.t9, rows: [ReportRow(variant: "Sparse Mixer", metric: "rte_acc", ours: 66, published: nil)],
+                        skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "not merged")])
+        let r = try TableRunner(settings: settings(), published: nil).report(for: TableSpec.spec(.t6))
+        XCTAssertEqual(r.rows.first { $0.variant == "Sparse Mixer" && $0.metric == "rte_acc" }?.ours, 66)
+        let empty = r.skipped.first { $0.item == "1 row(s) from Table9" }!
+        XCTAssertTrue(empty.reason.contains("not merged"))
+    }
+
+    func testSourceAtAnotherScaleIsNotUsed() throws {
+        try writeReport(.t9, scale: .small,
+                        rows: [ReportRow(variant: "BERT", metric: "rte_acc", ours: 60, published: nil)])
+        let r = try TableRunner(settings: settings(), published: nil).report(for: TableSpec.spec(.t6))
+        XCTAssertTrue(r.rows.allSatisfy { $0.ours == nil })
+        XCTAssertTrue(r.skipped.contains { $0.reason.contains("is at scale small") })
+    }
+
+    func testIndexListsReportsFiguresAndMissingTables() throws {
+        try writeReport(.t9, rows: [])
+        try "<svg/>".write(to: dir.appendingPathComponent("Figure2.svg"), atomically: true, encoding: .utf8)
+        let md = try ReportIndex.markdown(directory: dir, runInfo: ["took 1 s"])
+        XCTAssertTrue(md.contains("[9](Table9.md)"))
+        XCTAssertTrue(md.contains("![Figure2.svg](Figure2.svg)"))
+        XCTAssertTrue(md.contains("- Table5: run `swift run -c release Table5 --scale ci`"))
+        XCTAssertTrue(md.contains("- took 1 s"))
+    }
+
+    func testBatchSuffix() {
+        XCTAssertTrue(AccuracyOutcome.splitBatchSuffix("cola_acc@bs16") == ("cola_acc", 16))
+        XCTAssertTrue(AccuracyOutcome.splitBatchSuffix("glue_avg") == ("glue_avg", nil))
+    }
+}
+
+final class SpeedCheckTests: XCTestCase {
+    func baseline() -> SpeedBaseline {
+        SpeedBaseline(name: "speed-check", referenceVariant: "BERT Base", scale: .ci, tolerance: 0.25,
+                      measured: [MeasuredSpeedup(variant: "train: SM", speedup: 2.0, shape: "s"),
+                                 MeasuredSpeedup(variant: "train: FSM", speedup: 2.5, shape: "s")])
+    }
+
+    func testWithinToleranceAndFasterPass() {
+        let v = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.6, shape: "s"),
+                                                           MeasuredSpeedup(variant: "train: FSM", speedup: 3.5, shape: "s"),
+                                                           MeasuredSpeedup(variant: "new", speedup: 1, shape: "s")])
+        XCTAssertTrue(v.passed)
+        XCTAssertEqual(v.warnings.map(\.variant), ["train: FSM"])
+        XCTAssertEqual(v.unbaselined, ["new"])
+    }
+
+    func testSlowerMissingOrOtherShapesFail() {
+        let v = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.4, shape: "s")])
+        XCTAssertFalse(v.passed)
+        XCTAssertEqual(v.failures.map(\.kind), [.missing, .slower])  // sorted by name: FSM, SM
+        let w = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 2, shape: "t"),
+                                                           MeasuredSpeedup(variant: "train: FSM", speedup: 2.5, shape: "s")])
+        XCTAssertEqual(w.failures.map(\.kind), [.shapeMismatch])
+    }
+
+    func testCommittedBaselineIsReadableAndCoversTheCheckedModels() throws {
+        let b = try SpeedBaseline.load(from: SpeedCheck.defaultBaselineURL)
+        XCTAssertEqual(b.referenceVariant, SpeedCheck.referenceName)
+        let names = SpeedCheck.models.dropFirst().flatMap { [SpeedCheck.key("train", $0.name), SpeedCheck.key("inference", $0.name)] }
+        XCTAssertEqual(Set(b.entries.keys), Set(names))
+        XCTAssertTrue(b.entries.values.allSatisfy { $0.shape == SpeedCheck.shapeLabel(SpeedCheck.defaultShape, threads: SpeedCheck.defaultThreads) })
+    }
+}
+
+final class SpeedCheckBaselineTests: XCTestCase {
+    func testFreshBaselineGivesInferenceTheWiderBand() {
+        let b = SpeedCheck.baseline([MeasuredSpeedup(variant: "train: SM", speedup: 2, shape: "s"),
+                                     MeasuredSpeedup(variant: "inference: SM", speedup: 2, shape: "s")], provenance: "test")
+        XCTAssertNil(b.entries["train: SM"]?.tolerance)
+        XCTAssertEqual(b.entries["inference: SM"]?.tolerance, SpeedCheck.inferenceTolerance)
+        // 30% slower: a training regression, within the inference band.
+        let v = SpeedCheck.evaluate(b, measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.4, shape: "s"),
+                                                  MeasuredSpeedup(variant: "inference: SM", speedup: 1.4, shape: "s")])
+        XCTAssertEqual(v.failures.map(\.variant), ["train: SM"])
+    }
+}
