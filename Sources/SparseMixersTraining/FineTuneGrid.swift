@@ -116,6 +116,8 @@ public enum FineTuneGrid {
                 guard let r = bestRun(t, bestB) else { continue }
                 out.chosen.append(.init(task: t, batchSize: bestB, learningRate: r.options.learningRate, best: r.best,
                                         last: r.last, diverged: r.diverged))
+                out.notes += r.notes.filter { $0.contains("class-prior") || $0.contains("undefined") }
+                    .map { "\(t.displayName): \($0)" }
                 for (k, v) in r.best?.paper ?? [:] { out.metrics[k] = v }
                 for (k, v) in r.last?.paper ?? [:] { out.lastMetrics[k] = v }
                 for (k, v) in r.best?.official ?? [:] { out.official[k] = v }

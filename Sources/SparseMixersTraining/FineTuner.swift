@@ -203,7 +203,10 @@ public enum FineTuner {
         }
         return FineTuneResult(task: task, options: options, steps: steps, trainRows: rows, evaluations: evaluations,
                               diverged: diverged, seconds: Date().timeIntervalSince(t0),
-                              notes: data.notes + undefined.sorted().map { "\($0) undefined in some evaluation (constant predictions): scored 0" })
+                              notes: data.notes + undefined.sorted().map {
+                                  $0.hasPrefix("single-class:")
+                                      ? "the last evaluation on \($0.dropFirst(13)) predicted one class for every example: a class-prior baseline, nothing task-specific was learned"
+                                      : "\($0) undefined in some evaluation (constant predictions): scored 0" })
     }
 
     /// Parameter ranges a freeze policy holds fixed (Table 19).
@@ -248,6 +251,8 @@ public enum FineTuner {
                 start += B
             }
             let predictions: TaskPredictions = task.isRegression ? .scores(scores) : .classes(classes)
+            if !task.isRegression, Set(classes).count == 1 { undefined.insert("single-class:" + split.split.rawValue) }
+            else if !task.isRegression { undefined.remove("single-class:" + split.split.rawValue) }
             // A correlation of constant predictions (an untrained regression head) is undefined: scored 0, the
             // convention of sklearn's matthews_corrcoef, and said so in the notes.
             for s in try TaskScores.paper(task: task, examples: split.examples, predictions: predictions) {

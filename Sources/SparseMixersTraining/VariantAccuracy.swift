@@ -30,6 +30,11 @@ public enum VariantAccuracy {
         let superglue = !wanted.isDisjoint(with: superglueTaskMetrics)
         guard needsPretraining || glue || superglue else { return out }
 
+        if settings.scale == .ci {
+            out.notes.append("scale ci checks the pipeline, not the paper's claims: a few hundred pre-training steps of "
+                             + "\(settings.pretrainBatch) x \(settings.seqLength) tokens teach little beyond token frequencies, "
+                             + "so accuracies sit near class priors; compare accuracies at --scale small or paper")
+        }
         let root = DataRoot.resolve(explicit: dataDirectory)
         let corpus: PreparedCorpus
         do { corpus = try ScalePlan.corpus(settings, root: root, log: log) } catch let e as MissingDataError {

@@ -227,6 +227,7 @@ final class FineTunerTests: XCTestCase {
         XCTAssertEqual(run.evaluations.count, 8, "one evaluation per epoch")
         XCTAssertEqual(run.trainRows, 160)
         XCTAssertGreaterThanOrEqual(run.best!.primary, run.last!.primary)
+        XCTAssertFalse(run.notes.contains { $0.contains("class-prior") }, "a model that learned is not flagged: \(run.notes)")
         let chosen = try XCTUnwrap(out.chosen.first)
         XCTAssertEqual(chosen.learningRate, 3e-2, "the learning rate that learned the task wins")
         XCTAssertGreaterThan(out.metrics["rte_acc"] ?? 0, 90, "\(out.metrics)")
