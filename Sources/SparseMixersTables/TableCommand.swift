@@ -14,7 +14,7 @@ public struct TableOptions: ParsableArguments {
     public var batch: Int?
     @Option(help: "Tokens per timed sequence (default 512; 128 at --scale ci).")
     public var seq: Int?
-    @Option(help: "Timed rounds (default 3 at ci, 5 otherwise).")
+    @Option(help: "Timed rounds (default 2 at ci, 5 otherwise).")
     public var repeats: Int?
     @Option(help: "Untimed warm-up steps per model.")
     public var warmup: Int = 1

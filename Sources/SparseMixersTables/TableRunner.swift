@@ -23,7 +23,7 @@ public struct TableRunSettings {
                 output: URL = ReportWriter.defaultDirectory, memoryBudget: Double? = nil) {
         self.scale = scale
         self.shape = shape ?? SpeedShape.defaults(scale)
-        self.repeats = repeats ?? (scale == .ci ? 3 : 5)
+        self.repeats = repeats ?? (scale == .ci ? 2 : 5)
         self.threads = threads
         self.output = output
         self.memoryBudget = memoryBudget ?? SpeedMemory.defaultBudget()
