@@ -357,12 +357,15 @@ public final class Model {
         w.ids.withUnsafeBufferPointer { idsB in
         w.typeIds.withUnsafeBufferPointer { typesB in
             let ids = idsB.baseAddress!, types = typesB.baseAddress!
+            var pt = Profile.now()
             embeddingForward(w.embedding, ids: ids, typeIds: types, batch: B, seq: L, dEmb: cfg.dEmb, dModel: D,
                              embedding, P, dropoutRate: cfg.dropoutRate, dropoutSeed: training ? seed(dropoutSeed, 1) : nil)
+            Profile.add("fwd.embedding", since: pt)
             var x = UnsafePointer(w.embedding.output)
             for (l, bp) in blocks.enumerated() {
                 let bc = w.blocks[l]
                 let lseed = UInt64(l + 1) * 16
+                pt = Profile.now()
                 switch bp.mixing {
                 case .attention(let ap):
                     attentionForward(bc.mixOut, bc.attention!, x, ids: ids, padId: pad, batch: B, seq: L, dModel: D,
@@ -383,9 +386,11 @@ public final class Model {
                     matrixMixForward(bc.mixOut, z: bc.matrix!.z, x, seqMatrix: bc.matrix!.seqMatrix,
                                      hiddenMatrix: bc.matrix!.hiddenMatrix, batch: B, seq: L, dModel: D)
                 }
+                Profile.add("fwd.mixing", since: pt); pt = Profile.now()
                 add(x, bc.mixOut, into: bc.mixSum, count: T * D)
                 layerNormForward(bc.h, mean: bc.mean1, rstd: bc.rstd1, bc.mixSum, scale: P + bp.mixScale, bias: P + bp.mixBias,
                                  rows: T, cols: D)
+                Profile.add("fwd.add+layernorm", since: pt); pt = Profile.now()
                 if let fp = bp.ffn {
                     ffnForward(bc.ffOut, bc.ffn!, bc.h, rows: T, fp, P, dropoutRate: cfg.dropoutRate,
                                dropoutSeed: training ? seed(dropoutSeed, lseed + 3) : nil)
@@ -398,12 +403,16 @@ public final class Model {
                     result.moe[l] = st
                     result.auxLoss += Double(st.auxLoss); result.zLoss += Double(st.zLoss)
                 }
+                Profile.add(bp.ffn != nil ? "fwd.ffn" : "fwd.moe", since: pt); pt = Profile.now()
                 add(bc.h, bc.ffOut, into: bc.outSum, count: T * D)
                 layerNormForward(bc.out, mean: bc.mean2, rstd: bc.rstd2, bc.outSum, scale: P + bp.outScale, bias: P + bp.outBias,
                                  rows: T, cols: D)
+                Profile.add("fwd.add+layernorm", since: pt)
                 x = UnsafePointer(bc.out)
             }
+            pt = Profile.now()
             headsForward(x, w, batch, &result)
+            Profile.add("fwd.heads", since: pt)
         }}
         result.totalLoss = (head == .pretraining ? result.mlmLoss + result.nspLoss : result.taskLoss)
             + Double(cfg.auxiliaryLossFactor) * result.auxLoss + Double(cfg.routerZLossFactor) * result.zLoss
@@ -480,6 +489,7 @@ public final class Model {
         let B = batch.batchSize, L = cfg.maxSeqLength, D = cfg.dModel, De = cfg.dEmb, V = cfg.vocabSize, T = B * L
         let training = w.lastTraining
         let hc = w.heads, n = head.outputs
+        var pt = Profile.now()
         let G = w.gradA
         G.update(repeating: 0, count: T * D)
         // ---- Heads ----
@@ -530,6 +540,7 @@ public final class Model {
             let dst = G + b * L * D
             for k in 0..<D { dst[k] += hc.poolIn[b * D + k] }
         }
+        Profile.add("bwd.heads", since: pt)
         // ---- Blocks, top to bottom ----
         let A = w.gradB, Bf = w.gradC
         let pad = Int32(cfg.padId)
@@ -540,9 +551,11 @@ public final class Model {
                 let bp = blocks[l], bc = w.blocks[l]
                 let x = l == 0 ? UnsafePointer(w.embedding.output) : UnsafePointer(w.blocks[l - 1].out)
                 // out = LN_out(h + ffn(h))
+                pt = Profile.now()
                 layerNormBackward(dx: A, dscale: Gd + bp.outScale, dbias: Gd + bp.outBias, dy: G, x: bc.outSum,
                                   mean: bc.mean2, rstd: bc.rstd2, scale: P + bp.outScale, rows: T, cols: D)
                 Bf.update(from: A, count: T * D)
+                Profile.add("bwd.layernorm+copy", since: pt); pt = Profile.now()
                 if let fp = bp.ffn {
                     ffnBackward(dx: Bf, dOut: A, bc.ffn!, bc.h, rows: T, fp, P, Gd, dropout: training && cfg.dropoutRate > 0, work: w.work)
                 } else if let mp = bp.moe {
@@ -550,10 +563,12 @@ public final class Model {
                                 auxFactor: cfg.auxiliaryLossFactor, zFactor: cfg.routerZLossFactor,
                                 dropout: training, work: w.work, dLogits: w.routerGrad)
                 }
+                Profile.add(bp.ffn != nil ? "bwd.ffn" : "bwd.moe", since: pt); pt = Profile.now()
                 // h = LN_mix(x + mix(x))
                 layerNormBackward(dx: A, dscale: Gd + bp.mixScale, dbias: Gd + bp.mixBias, dy: Bf, x: bc.mixSum,
                                   mean: bc.mean1, rstd: bc.rstd1, scale: P + bp.mixScale, rows: T, cols: D)
                 G.update(from: A, count: T * D)
+                Profile.add("bwd.layernorm+copy", since: pt); pt = Profile.now()
                 switch bp.mixing {
                 case .attention(let ap):
                     attentionBackward(dx: G, dOut: A, bc.attention!, x, ids: ids, padId: pad, batch: B, seq: L, dModel: D,
@@ -578,9 +593,12 @@ public final class Model {
                         foldToeplitz(w.dHiddenMatrix, n: D, transpose: true, into: Gd + hid)
                     }
                 }
+                Profile.add("bwd.mixing", since: pt)
             }
+            pt = Profile.now()
             embeddingBackward(w.embedding, dOut: G, scratch: w.embScratch, ids: ids, typeIds: types, batch: B, seq: L,
                               dEmb: De, dModel: D, embedding, P, Gd, dropout: training && cfg.dropoutRate > 0)
+            Profile.add("bwd.embedding", since: pt)
         }}
     }
 }
