@@ -48,25 +48,7 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ c: AttentionCache, _
             let P = c.probs + bh * L * L
             // S = scale · q kᵀ  [L, L]
             BLAS.gemm(transB: true, m: L, n: L, k: hd, alpha: scale, a: qb, lda: D, b: kb, ldb: D, c: P, ldc: L)
-            let idb = ids + b * L
-            for i in 0..<L {
-                let row = P + i * L
-                if idb[i] == padId {
-                    // Every logit masked to the same value: uniform attention (junk that flows on, as in the reference).
-                    let u = 1 / Float(L)
-                    for j in 0..<L { row[j] = u }
-                    continue
-                }
-                var mx = -Float.greatestFiniteMagnitude
-                for j in 0..<L where idb[j] != padId { mx = max(mx, row[j]) }
-                var sum: Float = 0
-                for j in 0..<L {
-                    let e = idb[j] != padId ? FastMath.exp(row[j] - mx) : 0
-                    row[j] = e; sum += e
-                }
-                let inv = 1 / sum
-                for j in 0..<L { row[j] *= inv }
-            }
+            maskedSoftmaxRows(P, rows: L, cols: L, ids: ids + b * L, padId: padId)
             var A = UnsafePointer(P)
             if dropout {
                 for i in 0..<(L * L) { tmp[i] = P[i] * c.dropMask[i] }
@@ -77,6 +59,60 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ c: AttentionCache, _
         }
     }
     denseForward(out, c.context, rows: tokens, p.out, params)
+}
+
+/// Softmax of each row of S [L, L] in place over the non-pad keys (pad keys get 0); a pad query row becomes
+/// uniform 1/L (every logit masked to the same value, junk that flows on, as in the reference).
+/// p_j = exp(s_j − max_k s_k) / Σ_k exp(s_k − max) over non-pad k. The max and the exponentials run 8 wide; the
+/// sum is taken left to right as in `maskedSoftmaxRowsReference`, so the result is bit-for-bit the same.
+func maskedSoftmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int, ids idb: UnsafePointer<Int32>, padId: Int32) {
+    let lowest = -Float.greatestFiniteMagnitude
+    for i in 0..<rows {
+        let row = S + i * L
+        if idb[i] == padId {
+            let u = 1 / Float(L)
+            for j in 0..<L { row[j] = u }
+            continue
+        }
+        // max over non-pad keys (order-free: max is exact)
+        var mx8 = SIMD8<Float>(repeating: lowest)
+        var j = 0
+        while j + 8 <= L {
+            var v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+            let id8 = UnsafeRawPointer(idb + j).loadUnaligned(as: SIMD8<Int32>.self)
+            v.replace(with: lowest, where: id8 .== padId)
+            mx8 = pointwiseMax(mx8, v)
+            j += 8
+        }
+        var mx = mx8.max()
+        while j < L { if idb[j] != padId { mx = max(mx, row[j]) }; j += 1 }
+        for j in 0..<L { row[j] = idb[j] != padId ? FastMath.exp(row[j] - mx) : 0 }
+        var sum: Float = 0
+        for j in 0..<L { sum += row[j] }
+        let inv = 1 / sum
+        for j in 0..<L { row[j] *= inv }
+    }
+}
+
+/// The plain form of `maskedSoftmaxRows` (the simple path the fast one is pinned against).
+func maskedSoftmaxRowsReference(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int, ids idb: UnsafePointer<Int32>, padId: Int32) {
+    for i in 0..<rows {
+        let row = S + i * L
+        if idb[i] == padId {
+            let u = 1 / Float(L)
+            for j in 0..<L { row[j] = u }
+            continue
+        }
+        var mx = -Float.greatestFiniteMagnitude
+        for j in 0..<L where idb[j] != padId { mx = max(mx, row[j]) }
+        var sum: Float = 0
+        for j in 0..<L {
+            let e = idb[j] != padId ? FastMath.expReference(row[j] - mx) : 0
+            row[j] = e; sum += e
+        }
+        let inv = 1 / sum
+        for j in 0..<L { row[j] *= inv }
+    }
 }
 
 /// dx += ∂/∂x; `dOut` (B·L, D) is the gradient of the attention output. `work` holds 4·B·L·D floats.
