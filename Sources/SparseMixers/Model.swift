@@ -453,18 +453,32 @@ public final class Model {
                              rows: R, cols: De)
             BLAS.gemm(transB: true, m: R, n: V, k: De, a: hc.tNorm, lda: De, b: P + embedding.word, ldb: De, c: hc.mlmLogits, ldc: V)
             addBias(hc.mlmLogits, P + m.outputBias, rows: R, cols: V)
+            // Rows in parallel (each with its own scratch), then the weighted sums in row order.
+            var rowLoss = [Double](repeating: 0, count: R), rowArg = [Int](repeating: 0, count: R)
+            rowLoss.withUnsafeMutableBufferPointer { lossB in
+            rowArg.withUnsafeMutableBufferPointer { argB in
+            batch.maskedLMIds.withUnsafeBufferPointer { labels in
+                let lossP = lossB.baseAddress!, argP = argB.baseAddress!, lab = labels.baseAddress!
+                Parallel.forRange(R, grain: 8) { s, e in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: V)
+                    defer { scratch.deallocate() }
+                    for i in s..<e {
+                        (lossP[i], argP[i]) = crossEntropyRow(hc.mlmLogits + i * V, count: V, label: Int(lab[i]),
+                                                              gradScale: nil, scratch: scratch)
+                    }
+                }
+            }}}
             var lossSum: Double = 0, wSum: Double = 0, correct: Double = 0
             for i in 0..<R {
                 let wt = Double(batch.maskedLMWeights[i])
-                let (loss, arg) = crossEntropyRow(hc.mlmLogits + i * V, count: V, label: Int(batch.maskedLMIds[i]), gradScale: nil)
-                lossSum += wt * loss; wSum += wt
-                if arg == Int(batch.maskedLMIds[i]) { correct += wt }
+                lossSum += wt * rowLoss[i]; wSum += wt
+                if rowArg[i] == Int(batch.maskedLMIds[i]) { correct += wt }
             }
             r.mlmWeightSum = wSum; r.mlmCorrect = correct
             r.mlmLoss = wSum > 0 ? lossSum / wSum : 0
             var nsp: Double = 0
             for b in 0..<B {
-                let (loss, arg) = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: nil)
+                let (loss, arg) = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: nil, scratch: nil)
                 nsp += loss
                 if arg == Int(batch.nextSentenceLabels[b]) { r.nspCorrect += 1 }
             }
@@ -475,7 +489,7 @@ public final class Model {
                 if n == 1 {
                     let d = Double(hc.logits[b]) - Double(batch.labels[b]); loss += d * d
                 } else {
-                    loss += crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: nil).0
+                    loss += crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: nil, scratch: nil).0
                 }
             }
             r.taskLoss = loss / Double(B)
@@ -497,12 +511,17 @@ public final class Model {
         case .pretraining:
             let m = mlm!, Pn = cfg.maxPredictionsPerSeq, R = B * Pn
             let wSum = batch.maskedLMWeights.reduce(0, +)
-            for i in 0..<R {
-                let wt = batch.maskedLMWeights[i]
-                let row = hc.mlmLogits + i * V
-                if wt == 0 || wSum == 0 { row.update(repeating: 0, count: V); continue }
-                _ = crossEntropyRow(row, count: V, label: Int(batch.maskedLMIds[i]), gradScale: wt / wSum)
-            }
+            batch.maskedLMWeights.withUnsafeBufferPointer { wts in
+            batch.maskedLMIds.withUnsafeBufferPointer { labels in
+                let wt = wts.baseAddress!, lab = labels.baseAddress!
+                Parallel.forRange(R, grain: 8) { s, e in
+                    for i in s..<e {
+                        let row = hc.mlmLogits + i * V
+                        if wt[i] == 0 || wSum == 0 { row.update(repeating: 0, count: V); continue }
+                        _ = crossEntropyRow(row, count: V, label: Int(lab[i]), gradScale: wt[i] / wSum, scratch: row)
+                    }
+                }
+            }}
             let dLogits = UnsafePointer(hc.mlmLogits)
             // logits = t·Eᵀ + b  ⇒  dE += dlogitsᵀ·t, dt = dlogits·E, db += Σ dlogits
             BLAS.gemm(transA: true, m: V, n: De, k: R, a: dLogits, lda: V, b: hc.tNorm, ldb: De, beta: 1, c: Gd + embedding.word, ldc: De)
@@ -518,14 +537,14 @@ public final class Model {
                 for k in 0..<D { dst[k] += src[k] }
             } }
             for b in 0..<B {
-                _ = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: 1 / Float(B))
+                _ = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: 1 / Float(B), scratch: nil)
             }
         case .classification:
             for b in 0..<B {
                 if n == 1 {
                     hc.logits[b] = 2 * (hc.logits[b] - batch.labels[b]) / Float(B)
                 } else {
-                    _ = crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: 1 / Float(B))
+                    _ = crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: 1 / Float(B), scratch: nil)
                 }
             }
         }

@@ -50,4 +50,24 @@ final class FastPathTests: XCTestCase {
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "L = \(L)")
         }
     }
+
+    /// Cross-entropy through a scratch row (forward) and in place (gradient) equals the plain form bit-for-bit.
+    func testCrossEntropyRowBitwiseEqualsReference() {
+        var r = RNG(seed: 5)
+        for n in [2, 7, 31, 1000] {
+            let logits = (0..<n).map { _ in 4 * r.normal() }
+            let label = r.int(n)
+            var scratch = [Float](repeating: 0, count: n)
+            var a = logits, b = logits
+            let fa = a.withUnsafeMutableBufferPointer { p in scratch.withUnsafeMutableBufferPointer { s in
+                crossEntropyRow(p.baseAddress!, count: n, label: label, gradScale: nil, scratch: s.baseAddress!) } }
+            let fb = b.withUnsafeMutableBufferPointer { crossEntropyRowReference($0.baseAddress!, count: n, label: label, gradScale: nil) }
+            XCTAssertEqual(fa.0.bitPattern, fb.0.bitPattern); XCTAssertEqual(fa.1, fb.1)
+            XCTAssertEqual(a, logits)
+            let ga = a.withUnsafeMutableBufferPointer { crossEntropyRow($0.baseAddress!, count: n, label: label, gradScale: 0.37, scratch: nil) }
+            let gb = b.withUnsafeMutableBufferPointer { crossEntropyRowReference($0.baseAddress!, count: n, label: label, gradScale: 0.37) }
+            XCTAssertEqual(ga.0.bitPattern, gb.0.bitPattern); XCTAssertEqual(ga.1, gb.1)
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "n = \(n)")
+        }
+    }
 }
