@@ -97,3 +97,22 @@ extension FastPathTests {
         XCTAssertEqual(v1.map(\.bitPattern), v2.map(\.bitPattern))
     }
 }
+
+extension FastPathTests {
+    /// The row-interleaved softmax backward equals the plain loop bit-for-bit (pad queries, ragged row counts).
+    func testSoftmaxBackwardBitwiseEqualsReference() {
+        var r = RNG(seed: 17)
+        for L in [1, 5, 8, 13, 64, 77] {
+            var ids = (0..<L).map { _ in Int32(1 + r.int(9)) }
+            for j in 0..<L where r.uniform() < 0.3 { ids[j] = 0 }
+            let p = (0..<(L * L)).map { _ in r.uniform() }
+            let dp = (0..<(L * L)).map { _ in r.normal() }
+            var a = dp, b = dp
+            ids.withUnsafeBufferPointer { idp in p.withUnsafeBufferPointer { pp in
+                a.withUnsafeMutableBufferPointer { softmaxBackwardRows($0.baseAddress!, pp.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
+                b.withUnsafeMutableBufferPointer { softmaxBackwardRowsReference($0.baseAddress!, pp.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
+            } }
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "L = \(L)")
+        }
+    }
+}
