@@ -30,15 +30,55 @@ public final class AdamW {
         let ranges = trainableRanges(params.count)
         for r in ranges {
         Parallel.forRange(r.count, grain: 1 << 16) { s0, e0 in
-            for i in (r.lowerBound + s0)..<(r.lowerBound + e0) {
-                let gi = g[i]
-                let mi = b1 * mp[i] + (1 - b1) * gi
-                let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                mp[i] = mi; vp[i] = vi
-                let upd = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * p[i]
-                p[i] -= lr * upd
-            }
+            AdamW.kernel(p: p, g: g, m: mp, v: vp, range: (r.lowerBound + s0)..<(r.lowerBound + e0),
+                         b1: b1, b2: b2, eps: eps, wd: wd, lr: lr, bc1: bc1, bc2: bc2)
         }
+        }
+    }
+
+    /// One fused pass over `range`, 8 lanes at a time (the four streams may alias as far as the compiler knows, so
+    /// it would not vectorise the scalar loop on its own). Each lane evaluates exactly the scalar expression of
+    /// `kernelReference`, operation by operation, so the result is bit-for-bit the same:
+    /// m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g·g;  θ ← θ − lr·((m/bc1)/(√(v/bc2) + eps) + wd·θ).
+    @inline(__always)
+    static func kernel(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m mp: UnsafeMutablePointer<Float>,
+                       v vp: UnsafeMutablePointer<Float>, range: Range<Int>,
+                       b1: Float, b2: Float, eps: Float, wd: Float, lr: Float, bc1: Float, bc2: Float) {
+        typealias V8 = SIMD8<Float>
+        let b1v = V8(repeating: b1), c1v = V8(repeating: 1 - b1), b2v = V8(repeating: b2), c2v = V8(repeating: 1 - b2)
+        let bc1v = V8(repeating: bc1), bc2v = V8(repeating: bc2), epsv = V8(repeating: eps)
+        let wdv = V8(repeating: wd), lrv = V8(repeating: lr)
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V8.self)
+            let m0 = UnsafeRawPointer(mp + i).loadUnaligned(as: V8.self)
+            let v0 = UnsafeRawPointer(vp + i).loadUnaligned(as: V8.self)
+            let p0 = UnsafeRawPointer(p + i).loadUnaligned(as: V8.self)
+            let mi = b1v * m0 + c1v * gi
+            let vi = b2v * v0 + c2v * gi * gi
+            let upd = (mi / bc1v) / ((vi / bc2v).squareRoot() + epsv) + wdv * p0
+            UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: V8.self)
+            UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: V8.self)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: p0 - lrv * upd, as: V8.self)
+            i += 8
+        }
+        if i < range.upperBound {
+            kernelReference(p: p, g: g, m: mp, v: vp, range: i..<range.upperBound, b1: b1, b2: b2, eps: eps, wd: wd, lr: lr,
+                            bc1: bc1, bc2: bc2)
+        }
+    }
+
+    /// The scalar form of `kernel` (the simple path the fast one is pinned against).
+    static func kernelReference(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m mp: UnsafeMutablePointer<Float>,
+                                v vp: UnsafeMutablePointer<Float>, range: Range<Int>,
+                                b1: Float, b2: Float, eps: Float, wd: Float, lr: Float, bc1: Float, bc2: Float) {
+        for i in range {
+            let gi = g[i]
+            let mi = b1 * mp[i] + (1 - b1) * gi
+            let vi = b2 * vp[i] + (1 - b2) * gi * gi
+            mp[i] = mi; vp[i] = vi
+            let upd = (mi / bc1) / ((vi / bc2).squareRoot() + eps) + wd * p[i]
+            p[i] -= lr * upd
         }
     }
 

@@ -62,10 +62,10 @@ public enum Benchmark {
     public static func run(model: Model, batch: Batch, repeats: Int, warmup: Int = 1) throws -> Result {
         let opt = AdamW(parameterCount: model.params.count)
         func trainStep(_ seed: UInt64) throws -> ForwardResult {
-            let r = try model.forward(batch, training: true, dropoutSeed: seed)
-            model.zeroGradients()
-            model.backward()
-            opt.update(params: model.params, grads: model.grads, learningRate: 1e-5)
+            let r = try Profile.time("forward (train)") { try model.forward(batch, training: true, dropoutSeed: seed) }
+            Profile.time("zeroGradients") { model.zeroGradients() }
+            Profile.time("backward") { model.backward() }
+            Profile.time("AdamW") { opt.update(params: model.params, grads: model.grads, learningRate: 1e-5) }
             return r
         }
         for i in 0..<warmup { _ = try trainStep(UInt64(i)); _ = try model.forward(batch, training: false) }
@@ -76,6 +76,7 @@ public enum Benchmark {
         _ = try model.forward(batch, training: false)
         let infFlops = BLAS.flops
         BLAS.countFlops = false
+        Profile.reset()
         var train: [Double] = [], inf: [Double] = []
         var last = ForwardResult()
         for i in 0..<repeats {
@@ -83,6 +84,9 @@ public enum Benchmark {
             var t0 = DispatchTime.now().uptimeNanoseconds
             last = try trainStep(UInt64(100 + i))
             train.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            let profiling = Profile.enabled
+            Profile.enabled = false   // the phase profile covers training steps only
+            defer { Profile.enabled = profiling }
             t0 = DispatchTime.now().uptimeNanoseconds
             _ = try model.forward(batch, training: false)
             inf.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)

@@ -357,12 +357,15 @@ public final class Model {
         w.ids.withUnsafeBufferPointer { idsB in
         w.typeIds.withUnsafeBufferPointer { typesB in
             let ids = idsB.baseAddress!, types = typesB.baseAddress!
+            var pt = Profile.now()
             embeddingForward(w.embedding, ids: ids, typeIds: types, batch: B, seq: L, dEmb: cfg.dEmb, dModel: D,
                              embedding, P, dropoutRate: cfg.dropoutRate, dropoutSeed: training ? seed(dropoutSeed, 1) : nil)
+            Profile.add("fwd.embedding", since: pt)
             var x = UnsafePointer(w.embedding.output)
             for (l, bp) in blocks.enumerated() {
                 let bc = w.blocks[l]
                 let lseed = UInt64(l + 1) * 16
+                pt = Profile.now()
                 switch bp.mixing {
                 case .attention(let ap):
                     attentionForward(bc.mixOut, bc.attention!, x, ids: ids, padId: pad, batch: B, seq: L, dModel: D,
@@ -383,9 +386,11 @@ public final class Model {
                     matrixMixForward(bc.mixOut, z: bc.matrix!.z, x, seqMatrix: bc.matrix!.seqMatrix,
                                      hiddenMatrix: bc.matrix!.hiddenMatrix, batch: B, seq: L, dModel: D)
                 }
+                Profile.add("fwd.mixing", since: pt); pt = Profile.now()
                 add(x, bc.mixOut, into: bc.mixSum, count: T * D)
                 layerNormForward(bc.h, mean: bc.mean1, rstd: bc.rstd1, bc.mixSum, scale: P + bp.mixScale, bias: P + bp.mixBias,
                                  rows: T, cols: D)
+                Profile.add("fwd.add+layernorm", since: pt); pt = Profile.now()
                 if let fp = bp.ffn {
                     ffnForward(bc.ffOut, bc.ffn!, bc.h, rows: T, fp, P, dropoutRate: cfg.dropoutRate,
                                dropoutSeed: training ? seed(dropoutSeed, lseed + 3) : nil)
@@ -398,12 +403,16 @@ public final class Model {
                     result.moe[l] = st
                     result.auxLoss += Double(st.auxLoss); result.zLoss += Double(st.zLoss)
                 }
+                Profile.add(bp.ffn != nil ? "fwd.ffn" : "fwd.moe", since: pt); pt = Profile.now()
                 add(bc.h, bc.ffOut, into: bc.outSum, count: T * D)
                 layerNormForward(bc.out, mean: bc.mean2, rstd: bc.rstd2, bc.outSum, scale: P + bp.outScale, bias: P + bp.outBias,
                                  rows: T, cols: D)
+                Profile.add("fwd.add+layernorm", since: pt)
                 x = UnsafePointer(bc.out)
             }
+            pt = Profile.now()
             headsForward(x, w, batch, &result)
+            Profile.add("fwd.heads", since: pt)
         }}
         result.totalLoss = (head == .pretraining ? result.mlmLoss + result.nspLoss : result.taskLoss)
             + Double(cfg.auxiliaryLossFactor) * result.auxLoss + Double(cfg.routerZLossFactor) * result.zLoss
@@ -444,18 +453,32 @@ public final class Model {
                              rows: R, cols: De)
             BLAS.gemm(transB: true, m: R, n: V, k: De, a: hc.tNorm, lda: De, b: P + embedding.word, ldb: De, c: hc.mlmLogits, ldc: V)
             addBias(hc.mlmLogits, P + m.outputBias, rows: R, cols: V)
+            // Rows in parallel (each with its own scratch), then the weighted sums in row order.
+            var rowLoss = [Double](repeating: 0, count: R), rowArg = [Int](repeating: 0, count: R)
+            rowLoss.withUnsafeMutableBufferPointer { lossB in
+            rowArg.withUnsafeMutableBufferPointer { argB in
+            batch.maskedLMIds.withUnsafeBufferPointer { labels in
+                let lossP = lossB.baseAddress!, argP = argB.baseAddress!, lab = labels.baseAddress!
+                Parallel.forRange(R, grain: 8) { s, e in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: V)
+                    defer { scratch.deallocate() }
+                    for i in s..<e {
+                        (lossP[i], argP[i]) = crossEntropyRow(hc.mlmLogits + i * V, count: V, label: Int(lab[i]),
+                                                              gradScale: nil, scratch: scratch)
+                    }
+                }
+            }}}
             var lossSum: Double = 0, wSum: Double = 0, correct: Double = 0
             for i in 0..<R {
                 let wt = Double(batch.maskedLMWeights[i])
-                let (loss, arg) = crossEntropyRow(hc.mlmLogits + i * V, count: V, label: Int(batch.maskedLMIds[i]), gradScale: nil)
-                lossSum += wt * loss; wSum += wt
-                if arg == Int(batch.maskedLMIds[i]) { correct += wt }
+                lossSum += wt * rowLoss[i]; wSum += wt
+                if rowArg[i] == Int(batch.maskedLMIds[i]) { correct += wt }
             }
             r.mlmWeightSum = wSum; r.mlmCorrect = correct
             r.mlmLoss = wSum > 0 ? lossSum / wSum : 0
             var nsp: Double = 0
             for b in 0..<B {
-                let (loss, arg) = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: nil)
+                let (loss, arg) = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: nil, scratch: nil)
                 nsp += loss
                 if arg == Int(batch.nextSentenceLabels[b]) { r.nspCorrect += 1 }
             }
@@ -466,7 +489,7 @@ public final class Model {
                 if n == 1 {
                     let d = Double(hc.logits[b]) - Double(batch.labels[b]); loss += d * d
                 } else {
-                    loss += crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: nil).0
+                    loss += crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: nil, scratch: nil).0
                 }
             }
             r.taskLoss = loss / Double(B)
@@ -480,6 +503,7 @@ public final class Model {
         let B = batch.batchSize, L = cfg.maxSeqLength, D = cfg.dModel, De = cfg.dEmb, V = cfg.vocabSize, T = B * L
         let training = w.lastTraining
         let hc = w.heads, n = head.outputs
+        var pt = Profile.now()
         let G = w.gradA
         G.update(repeating: 0, count: T * D)
         // ---- Heads ----
@@ -487,12 +511,17 @@ public final class Model {
         case .pretraining:
             let m = mlm!, Pn = cfg.maxPredictionsPerSeq, R = B * Pn
             let wSum = batch.maskedLMWeights.reduce(0, +)
-            for i in 0..<R {
-                let wt = batch.maskedLMWeights[i]
-                let row = hc.mlmLogits + i * V
-                if wt == 0 || wSum == 0 { row.update(repeating: 0, count: V); continue }
-                _ = crossEntropyRow(row, count: V, label: Int(batch.maskedLMIds[i]), gradScale: wt / wSum)
-            }
+            batch.maskedLMWeights.withUnsafeBufferPointer { wts in
+            batch.maskedLMIds.withUnsafeBufferPointer { labels in
+                let wt = wts.baseAddress!, lab = labels.baseAddress!
+                Parallel.forRange(R, grain: 8) { s, e in
+                    for i in s..<e {
+                        let row = hc.mlmLogits + i * V
+                        if wt[i] == 0 || wSum == 0 { row.update(repeating: 0, count: V); continue }
+                        _ = crossEntropyRow(row, count: V, label: Int(lab[i]), gradScale: wt[i] / wSum, scratch: row)
+                    }
+                }
+            }}
             let dLogits = UnsafePointer(hc.mlmLogits)
             // logits = t·Eᵀ + b  ⇒  dE += dlogitsᵀ·t, dt = dlogits·E, db += Σ dlogits
             BLAS.gemm(transA: true, m: V, n: De, k: R, a: dLogits, lda: V, b: hc.tNorm, ldb: De, beta: 1, c: Gd + embedding.word, ldc: De)
@@ -508,14 +537,14 @@ public final class Model {
                 for k in 0..<D { dst[k] += src[k] }
             } }
             for b in 0..<B {
-                _ = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: 1 / Float(B))
+                _ = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]), gradScale: 1 / Float(B), scratch: nil)
             }
         case .classification:
             for b in 0..<B {
                 if n == 1 {
                     hc.logits[b] = 2 * (hc.logits[b] - batch.labels[b]) / Float(B)
                 } else {
-                    _ = crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: 1 / Float(B))
+                    _ = crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: 1 / Float(B), scratch: nil)
                 }
             }
         }
@@ -530,6 +559,7 @@ public final class Model {
             let dst = G + b * L * D
             for k in 0..<D { dst[k] += hc.poolIn[b * D + k] }
         }
+        Profile.add("bwd.heads", since: pt)
         // ---- Blocks, top to bottom ----
         let A = w.gradB, Bf = w.gradC
         let pad = Int32(cfg.padId)
@@ -540,9 +570,11 @@ public final class Model {
                 let bp = blocks[l], bc = w.blocks[l]
                 let x = l == 0 ? UnsafePointer(w.embedding.output) : UnsafePointer(w.blocks[l - 1].out)
                 // out = LN_out(h + ffn(h))
+                pt = Profile.now()
                 layerNormBackward(dx: A, dscale: Gd + bp.outScale, dbias: Gd + bp.outBias, dy: G, x: bc.outSum,
                                   mean: bc.mean2, rstd: bc.rstd2, scale: P + bp.outScale, rows: T, cols: D)
                 Bf.update(from: A, count: T * D)
+                Profile.add("bwd.layernorm+copy", since: pt); pt = Profile.now()
                 if let fp = bp.ffn {
                     ffnBackward(dx: Bf, dOut: A, bc.ffn!, bc.h, rows: T, fp, P, Gd, dropout: training && cfg.dropoutRate > 0, work: w.work)
                 } else if let mp = bp.moe {
@@ -550,10 +582,12 @@ public final class Model {
                                 auxFactor: cfg.auxiliaryLossFactor, zFactor: cfg.routerZLossFactor,
                                 dropout: training, work: w.work, dLogits: w.routerGrad)
                 }
+                Profile.add(bp.ffn != nil ? "bwd.ffn" : "bwd.moe", since: pt); pt = Profile.now()
                 // h = LN_mix(x + mix(x))
                 layerNormBackward(dx: A, dscale: Gd + bp.mixScale, dbias: Gd + bp.mixBias, dy: Bf, x: bc.mixSum,
                                   mean: bc.mean1, rstd: bc.rstd1, scale: P + bp.mixScale, rows: T, cols: D)
                 G.update(from: A, count: T * D)
+                Profile.add("bwd.layernorm+copy", since: pt); pt = Profile.now()
                 switch bp.mixing {
                 case .attention(let ap):
                     attentionBackward(dx: G, dOut: A, bc.attention!, x, ids: ids, padId: pad, batch: B, seq: L, dModel: D,
@@ -578,9 +612,12 @@ public final class Model {
                         foldToeplitz(w.dHiddenMatrix, n: D, transpose: true, into: Gd + hid)
                     }
                 }
+                Profile.add("bwd.mixing", since: pt)
             }
+            pt = Profile.now()
             embeddingBackward(w.embedding, dOut: G, scratch: w.embScratch, ids: ids, typeIds: types, batch: B, seq: L,
                               dEmb: De, dModel: D, embedding, P, Gd, dropout: training && cfg.dropoutRate > 0)
+            Profile.add("bwd.embedding", since: pt)
         }}
     }
 }

@@ -14,6 +14,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "List presets and exit.") var list = false
     @Flag(help: "Allow timing a debug build (numbers are meaningless).") var allowDebug = false
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Print an FNV-1a digest of the parameters and gradients after the run (bitwise reproducibility checks).") var digest = false
+    @Flag(help: "Print per-phase wall times of the timed training steps (mean per step).") var profile = false
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -34,7 +36,9 @@ struct Bench: ParsableCommand {
         let model = try Model(config: cfg, head: .pretraining, seed: 0)
         let b = Benchmark.randomBatch(cfg, batch: batch)
         let peak = Benchmark.sgemmPeak()
+        Profile.enabled = profile
         let r = try Benchmark.run(model: model, batch: b, repeats: repeats)
+        Profile.enabled = false
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(data: try enc.encode(r), encoding: .utf8)!)
@@ -50,6 +54,20 @@ struct Bench: ParsableCommand {
         print("inference      : median \(ms(r.inference.median)) ms (min \(ms(r.inference.min)), max \(ms(r.inference.max))), "
               + String(format: "%.2f ms/example, %.1f GFLOP counted, %.1f GFLOP/s = %.0f%% of peak",
                        r.inference.median * 1e3 / Double(batch), r.inferenceFlops / 1e9, ig, 100 * ig / peak))
+        if digest {
+            func fnv(_ a: FloatArena) -> String {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for i in 0..<a.count { h = (h ^ UInt64(a[i].bitPattern)) &* 0x100_0000_01b3 }
+                return String(h, radix: 16)
+            }
+            print("digest: params \(fnv(model.params)) grads \(fnv(model.grads))")
+        }
+        if profile {
+            print("phases of a training step (mean over \(repeats) timed steps):")
+            for (name, sec) in Profile.report {
+                print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%9.1f ms", sec * 1e3 / Double(repeats)))
+            }
+        }
         if model.config.isSparse {
             let moe = r.moeRouting + r.moeDispatch + r.moeExpert
             print(String(format: "MoE forward (all MoE layers): routing %.1f ms, dispatch/combine %.1f ms, experts %.1f ms; routing+dispatch = %.0f%% of the MoE sublayer",

@@ -4,8 +4,33 @@ import Foundation
 /// functions over the whole float range (pinned by tests against `Foundation.exp` / `tanh`).
 public enum FastMath {
     /// e^x via 2^n · p(r), r = x − n·ln2 ∈ [−ln2/2, ln2/2], degree-6 polynomial (Cephes expf coefficients).
+    /// Branch- and call-free so loops over it vectorise: n = round_half_even(x·log2 e) comes from the shifter
+    /// 1.5·2²³ (adding it rounds any |t| < 2²² to an integer, ties to even, exactly as `rounded(.toNearestOrEven)`;
+    /// here |t| ≤ 128), and 2ⁿ's bits come from the shifted value's low mantissa bits, so there is neither a libm
+    /// `rintf` call nor a trapping Float→Int conversion. Bit-for-bit equal to `expReference` (pinned by a test).
     @inline(__always)
     public static func exp(_ x: Float) -> Float {
+        let xc = min(max(x, -87.3), 88.7)
+        let shifted = xc * 1.442_695_04 + 12_582_912   // 1.5·2²³ + n, exact
+        let n = shifted - 12_582_912
+        var r = xc - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4
+        let r2 = r * r
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * r2 + r + 1
+        // The low 9 mantissa bits of `shifted` hold n (two's complement); + 127 and << 23 give 2ⁿ's exponent field.
+        let bits = (shifted.bitPattern &+ 127) << 23
+        let y = p * Float(bitPattern: bits)
+        return x < -87.3 ? 0 : y
+    }
+
+    /// The straightforward form of `exp` (the simple path the fast one is pinned against).
+    public static func expReference(_ x: Float) -> Float {
         let xc = min(max(x, -87.3), 88.7)
         let n = (xc * 1.442_695_04).rounded(.toNearestOrEven)
         var r = xc - n * 0.693_359_375

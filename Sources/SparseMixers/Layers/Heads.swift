@@ -27,9 +27,33 @@ struct HeadCache {
     }
 }
 
-/// Softmax cross-entropy of one row; returns (loss, argmax) and, with `grad`, writes scale·(softmax − onehot).
+/// Softmax cross-entropy of one row; returns (loss, argmax) and, with `gradScale`, writes scale·(softmax − onehot).
+/// `scratch` (n floats, may be nil for short rows) lets the exponentials run vectorised: e_i = exp(l_i − max) is
+/// written out first, then Σ e_i is taken left to right in Double as in `crossEntropyRowReference`, so losses and
+/// gradients are bit-for-bit the same. With `gradScale` the row itself serves as the scratch.
 @inline(__always)
-func crossEntropyRow(_ logits: UnsafeMutablePointer<Float>, count n: Int, label: Int, gradScale: Float?) -> (Double, Int) {
+func crossEntropyRow(_ logits: UnsafeMutablePointer<Float>, count n: Int, label: Int, gradScale: Float?,
+                     scratch: UnsafeMutablePointer<Float>?) -> (Double, Int) {
+    let buf = gradScale != nil ? logits : scratch
+    guard let e = buf else { return crossEntropyRowReference(logits, count: n, label: label, gradScale: gradScale) }
+    var mx = -Float.infinity, arg = 0
+    for i in 0..<n where logits[i] > mx { mx = logits[i]; arg = i }
+    let label0 = logits[label]
+    for i in 0..<n { e[i] = FastMath.exp(logits[i] - mx) }
+    var sum: Double = 0
+    for i in 0..<n { sum += Double(e[i]) }
+    let lse = Double(mx) + Foundation.log(sum)
+    let loss = lse - Double(label0)
+    if let s = gradScale {
+        let inv = Float(1 / sum)
+        for i in 0..<n { logits[i] = s * e[i] * inv }
+        logits[label] -= s
+    }
+    return (loss, arg)
+}
+
+/// The plain form of `crossEntropyRow` (the simple path the fast one is pinned against).
+func crossEntropyRowReference(_ logits: UnsafeMutablePointer<Float>, count n: Int, label: Int, gradScale: Float?) -> (Double, Int) {
     var mx = -Float.infinity, arg = 0
     for i in 0..<n where logits[i] > mx { mx = logits[i]; arg = i }
     var sum: Double = 0
