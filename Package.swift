@@ -9,10 +9,18 @@ import Foundation
 /// Release builds also target AVX2 (`-target-cpu haswell`; the reproduction machine is an AVX2+FMA EPYC): the
 /// hand loops between BLAS calls vectorise 8 floats wide instead of SSE2's 4. Swift never contracts a·b + c into
 /// an FMA on its own, so every result stays bit-for-bit the same (checked with `bench --digest`). Set
-/// SMX_PORTABLE=1 in the environment to build for baseline x86-64.
+/// SMX_PORTABLE=1 in the environment to build for baseline x86-64. A build machine whose /proc/cpuinfo lacks avx2
+/// or fma (an older CI runner) gets the baseline build automatically, so a binary never meets an illegal instruction
+/// where it was built.
 let avx2: [String] = {
     #if arch(x86_64)
-    return ProcessInfo.processInfo.environment["SMX_PORTABLE"] == nil ? ["-target-cpu", "haswell"] : []
+    if ProcessInfo.processInfo.environment["SMX_PORTABLE"] != nil { return [] }
+    #if os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+          flags.split(separator: " ").contains("avx2"), flags.split(separator: " ").contains("fma") else { return [] }
+    #endif
+    return ["-target-cpu", "haswell"]
     #else
     return []
     #endif
