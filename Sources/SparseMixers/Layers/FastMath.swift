@@ -13,26 +13,16 @@ public enum FastMath {
         let xc = min(max(x, -87.3), 88.7)
         let shifted = xc * 1.442_695_04 + 12_582_912   // 1.5·2²³ + n, exact
         let n = shifted - 12_582_912
-        var r = xc - n * 0.693_359_375
-        r = r + n * 2.121_944_4e-4
-        let r2 = r * r
-        var p: Float = 1.987_569_15e-4
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        p = p * r2 + r + 1
+        let p = expPolynomial(xc, n)
         // The low 9 mantissa bits of `shifted` hold n (two's complement); + 127 and << 23 give 2ⁿ's exponent field.
         let bits = (shifted.bitPattern &+ 127) << 23
         let y = p * Float(bitPattern: bits)
         return x < -87.3 ? 0 : y
     }
 
-    /// The straightforward form of `exp` (the simple path the fast one is pinned against).
-    public static func expReference(_ x: Float) -> Float {
-        let xc = min(max(x, -87.3), 88.7)
-        let n = (xc * 1.442_695_04).rounded(.toNearestOrEven)
+    /// e^r for r = x − n·ln2 (Cody–Waite split of ln2), the degree-6 Cephes polynomial both forms of `exp` share.
+    @inline(__always)
+    static func expPolynomial(_ xc: Float, _ n: Float) -> Float {
         var r = xc - n * 0.693_359_375
         r = r + n * 2.121_944_4e-4
         let r2 = r * r
@@ -42,7 +32,14 @@ public enum FastMath {
         p = p * r + 4.166_579_589_4e-2
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
-        p = p * r2 + r + 1
+        return p * r2 + r + 1
+    }
+
+    /// The straightforward form of `exp` (the simple path the fast one is pinned against).
+    public static func expReference(_ x: Float) -> Float {
+        let xc = min(max(x, -87.3), 88.7)
+        let n = (xc * 1.442_695_04).rounded(.toNearestOrEven)
+        let p = expPolynomial(xc, n)
         // A NaN input (a diverging run) must give NaN, not trap in the Int32 conversion: p is already NaN.
         let bits = UInt32(bitPattern: Int32(n.isNaN ? 0 : n) &+ 127) << 23
         let y = p * Float(bitPattern: bits)
