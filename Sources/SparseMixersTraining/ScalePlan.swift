@@ -22,8 +22,13 @@ public enum ScalePlan {
 
     /// The prepared corpus with the scale's vocabulary (trained once and cached under the data root's cache).
     public static func corpus(_ s: ScaleSettings, root: DataRoot, log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
+        try corpus(vocabSize: s.vocabSize, root: root, log: log)
+    }
+
+    /// The prepared corpus with a vocabulary of `vocabSize` pieces (a checkpoint's, when fine-tuning).
+    public static func corpus(vocabSize: Int, root: DataRoot, log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
         var o = CorpusPrepareOptions()
-        o.vocabulary.vocabSize = s.vocabSize
+        o.vocabulary.vocabSize = vocabSize
         return try PreparedCorpus.prepare(root: root, options: o, log: log)
     }
 

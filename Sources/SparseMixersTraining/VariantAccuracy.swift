@@ -42,14 +42,9 @@ public enum VariantAccuracy {
             return out
         }
         let pt = table.pretraining
-        func options(batch: Int, seed: UInt64) -> PretrainOptions {
-            var o = ScalePlan.pretrainOptions(settings, batchSize: batch, steps: pt.steps, seed: seed)
-            o.learningRate = pt.learningRate
-            o.warmupSteps = min(pt.warmupSteps, max(pt.steps / 10, 1))
-            return o
-        }
+        // The scaled table's learning rate and warm-up are the scale's (ScaleSettings.scaled), as pretrainOptions sets.
         func pretrain(batch: Int, seed: UInt64) throws -> (PretrainResult, URL) {
-            let o = options(batch: batch, seed: seed)
+            let o = ScalePlan.pretrainOptions(settings, batchSize: batch, steps: pt.steps, seed: seed)
             let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
             log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(seed) -> \(dir.lastPathComponent)")
             let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
@@ -113,9 +108,8 @@ public enum VariantAccuracy {
         if grid.batchSizes.count > 1 {
             for B in grid.batchSizes {
                 let paperBatch = B * settings.fineTuneBatchDivisor
-                var one = g
+                var one = GridOutcome()
                 one.runs = g.runs.filter { $0.options.batchSize == B }
-                one.metrics = [:]; one.chosen = []; one.skipped = []; one.notes = []
                 FineTuneGrid.select(&one, tasks: tasks.filter { t in g.runs.contains { $0.task == t } }, batchSizes: [B])
                 for (k, v) in one.metrics { out.metrics["\(k)@bs\(paperBatch)"] = v }
             }

@@ -5,7 +5,6 @@ import SparseMixersData
 import SparseMixersHarness
 import SparseMixersTraining
 
-private func stderr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 extension Scale: ExpressibleByArgument {}
 extension PretrainingRegime: ExpressibleByArgument {}
@@ -44,13 +43,13 @@ struct Pretrain: ParsableCommand {
         if let e = evalEvery { options.evalEvery = e }
         if let c = checkpointEvery { options.checkpointEvery = c }
         let root = DataRoot.resolve(explicit: data)
-        let corpus = try ScalePlan.corpus(settings, root: root, log: stderr)
+        let corpus = try ScalePlan.corpus(settings, root: root, log: DataCommand.log)
         let dir = output.map { URL(fileURLWithPath: $0) }
             ?? Pretrainer.directory(for: config, options: options, under: URL(fileURLWithPath: "Reports/runs"))
-        stderr("[pretrain] \(preset) at scale \(scale.rawValue): d_model \(config.dModel), \(config.numLayers) layers, "
+        DataCommand.log("[pretrain] \(preset) at scale \(scale.rawValue): d_model \(config.dModel), \(config.numLayers) layers, "
                + "\(config.numExperts) experts, seq \(config.maxSeqLength), vocab \(config.vocabSize); "
                + "\(options.steps) steps of \(options.batchSize) sequences, lr \(options.learningRate), warmup \(options.warmupSteps)")
-        stderr("[pretrain] run directory \(dir.path)")
+        DataCommand.log("[pretrain] run directory \(dir.path)")
         let trainer = try Pretrainer(config: config, options: options, directory: dir, corpus: corpus)
         let r = try trainer.run(resume: resume)
         let peak = Benchmark.sgemmPeak()
@@ -113,18 +112,16 @@ struct Finetune: ParsableCommand {
         guard let fz = FreezePolicy(rawValue: freeze) else { throw ValidationError("--freeze must be none, moe or denseMLP") }
         let ckpt = URL(fileURLWithPath: checkpoint)
         let meta = try Checkpoint.metadata(at: ckpt)
-        var p = FineTuningOptions(expertDropoutRate: expertDropout, learningRateSet: set, capacityFactor: capacityFactor,
+        let p = FineTuningOptions(expertDropoutRate: expertDropout, learningRateSet: set, capacityFactor: capacityFactor,
                                   freeze: fz, batchSizes: batch.isEmpty ? [settings.fineTuneBatch(64)] : batch)
-        p.epochs = epochs ?? settings.fineTuneEpochs
         var grid = ScalePlan.gridSettings(settings, p, seed: seed)
         if !lr.isEmpty { grid.learningRates = lr }
         if let e = epochs { grid.protocolOptions.epochs = e }
         let root = DataRoot.resolve(explicit: data)
-        var o = CorpusPrepareOptions(); o.vocabulary.vocabSize = meta.config.vocabSize
-        let corpus = try PreparedCorpus.prepare(root: root, options: o, log: stderr)
+        let corpus = try ScalePlan.corpus(vocabSize: meta.config.vocabSize, root: root, log: DataCommand.log)
         let dir = output.map { URL(fileURLWithPath: $0) } ?? ckpt.deletingLastPathComponent().appendingPathComponent("finetune")
         let outcome = try FineTuneGrid.run(checkpoint: ckpt, tasks: try Self.tasks(task), settings: grid, root: root,
-                                           tokenizer: corpus.tokenizer, directory: dir, progress: ProgressLine(), log: stderr)
+                                           tokenizer: corpus.tokenizer, directory: dir, progress: ProgressLine(), log: DataCommand.log)
         for c in outcome.chosen {
             let best = c.best?.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ") ?? "-"
             let last = c.last?.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ") ?? "-"
