@@ -55,12 +55,45 @@ public struct RNG: RandomNumberGenerator, Codable, Equatable, Sendable {
     @inline(__always)
     public mutating func uniformDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
 
-    /// Standard normal (Box-Muller).
+    /// Uniform in (0, 1), never 0 (for logarithms).
+    @inline(__always)
+    public mutating func uniformOpen() -> Double { (Double(next() >> 11) + 0.5) * (1.0 / 9_007_199_254_740_992.0) }
+
+    /// Standard normal: Marsaglia and Tsang's ziggurat (128 layers), about 10x faster than Box-Muller with
+    /// libm's log and cos, which made building a 540M-parameter model take half a minute. One 64-bit draw
+    /// gives the layer (low 7 bits) and the signed 32-bit position (high 32 bits), so the two are independent
+    /// (the original shares bits between them).
+    @inline(__always)
     public mutating func normal() -> Float {
-        var u1 = uniformDouble()
-        if u1 < 1e-300 { u1 = 1e-300 }
-        let u2 = uniformDouble()
-        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
+        let u = next()
+        let iz = Int(u & 127)
+        let hz = Int64(Int32(truncatingIfNeeded: u >> 32))
+        let z = Ziggurat.shared
+        if abs(hz) < z.k[iz] { return Float(Double(hz) * z.w[iz]) }
+        return Float(normalSlowPath(hz: hz, iz: iz))
+    }
+
+    /// The ziggurat's rejection steps: the base strip's tail (x > r) and the wedges between layers.
+    mutating func normalSlowPath(hz: Int64, iz: Int) -> Double {
+        let z = Ziggurat.shared
+        var hz = hz, iz = iz
+        while true {
+            let x = Double(hz) * z.w[iz]
+            if iz == 0 {
+                // Tail beyond r by Marsaglia's method.
+                var t: Double, y: Double
+                repeat {
+                    t = -Foundation.log(uniformOpen()) / Ziggurat.r
+                    y = -Foundation.log(uniformOpen())
+                } while y + y < t * t
+                return hz > 0 ? Ziggurat.r + t : -Ziggurat.r - t
+            }
+            if z.f[iz] + uniformOpen() * (z.f[iz - 1] - z.f[iz]) < Foundation.exp(-0.5 * x * x) { return x }
+            let u = next()
+            iz = Int(u & 127)
+            hz = Int64(Int32(truncatingIfNeeded: u >> 32))
+            if abs(hz) < z.k[iz] { return Double(hz) * z.w[iz] }
+        }
     }
 
     /// Uniform integer in 0..<n (Lemire's multiply-shift; unbiased enough for n << 2^64).
@@ -75,6 +108,35 @@ public struct RNG: RandomNumberGenerator, Codable, Equatable, Sendable {
         guard a.count > 1 else { return }
         for i in stride(from: a.count - 1, to: 0, by: -1) {
             a.swapAt(i, int(i + 1))
+        }
+    }
+}
+
+/// The 128-layer ziggurat tables for the standard normal (Marsaglia & Tsang 2000, "The Ziggurat Method for
+/// Generating Random Variables", J. Stat. Software 5(8)): layer i covers x in [x_{i+1}, x_i]; `k` is the
+/// acceptance threshold of a signed 32-bit position, `w` maps it to x, `f` = exp(-x^2/2) at the layer edge.
+final class Ziggurat: @unchecked Sendable {
+    static let r = 3.442619855899
+    static let shared = Ziggurat()
+    let k: UnsafeMutablePointer<Int64>
+    let w: UnsafeMutablePointer<Double>
+    let f: UnsafeMutablePointer<Double>
+
+    private init() {
+        k = .allocate(capacity: 128); w = .allocate(capacity: 128); f = .allocate(capacity: 128)
+        let m1 = 2_147_483_648.0
+        let v = 9.91256303526217e-3   // area of each layer
+        var dn = Ziggurat.r, tn = dn
+        let q = v / Foundation.exp(-0.5 * dn * dn)
+        k[0] = Int64(dn / q * m1); k[1] = 0
+        w[0] = q / m1; w[127] = dn / m1
+        f[0] = 1; f[127] = Foundation.exp(-0.5 * dn * dn)
+        for i in stride(from: 126, through: 1, by: -1) {
+            dn = (-2 * Foundation.log(v / dn + Foundation.exp(-0.5 * dn * dn))).squareRoot()
+            k[i + 1] = Int64(dn / tn * m1)
+            tn = dn
+            f[i] = Foundation.exp(-0.5 * dn * dn)
+            w[i] = dn / m1
         }
     }
 }

@@ -97,6 +97,10 @@ struct PretrainState: Codable {
 struct RunIdentity: Codable, Equatable {
     var config: ModelConfig
     var options: PretrainOptions
+    /// `ParameterLayout.initializationVersion`: runs saved before it was recorded decode as nil and differ.
+    var initialization: String? = ParameterLayout.initializationVersion
+
+    init(config: ModelConfig, options: PretrainOptions) { self.config = config; self.options = options }
 }
 
 /// Records of `log.jsonl`.
@@ -363,6 +367,9 @@ public final class Pretrainer {
                 let u = text(x[key]), v = text(y[key])
                 if u != v { return "\(label).\(key) (checkpointed \(u ?? "none"), now \(v ?? "none"))" }
             }
+        }
+        if a.initialization != b.initialization {
+            return "initialization (checkpointed \(a.initialization ?? "none"), now \(b.initialization ?? "none"))"
         }
         return "the run identity"
     }
