@@ -57,3 +57,37 @@ extension Parallel {
         }
     }
 }
+
+extension Parallel {
+    /// Calls `body(i)` for every i in 0..<count on `lanes` threads, each lane taking the next index when it is
+    /// free (so jobs of unequal cost balance), with OpenBLAS and the hand loops held to one thread inside. For
+    /// independent jobs on small models (the ci scale's pre-training and fine-tuning runs), where two
+    /// single-threaded jobs side by side finish about 1.6x sooner than one after the other on two threads.
+    /// Runs in order on the caller's thread settings when `lanes` <= 1, and inline when already nested.
+    public static func lanes(_ count: Int, lanes: Int, _ body: (Int) -> Void) {
+        let t = nested ? 1 : min(lanes, count)
+        if t <= 1 { for i in 0..<count { body(i) }; return }
+        let saved = BLAS.threads
+        BLAS.threads = 1
+        nested = true
+        defer { BLAS.threads = saved; nested = false }
+        let queue = LaneQueue(count: count)
+        DispatchQueue.concurrentPerform(iterations: t) { _ in
+            while let i = queue.take() { body(i) }
+        }
+    }
+}
+
+/// The shared next-index counter of `Parallel.lanes`.
+private final class LaneQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+    init(count: Int) { self.count = count }
+    func take() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard next < count else { return nil }
+        next += 1
+        return next - 1
+    }
+}

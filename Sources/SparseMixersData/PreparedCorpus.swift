@@ -98,9 +98,17 @@ public final class PreparedCorpus {
     }
 
     /// Returns the cached prepared corpus if complete, else builds what is missing. Progress goes to
-    /// `log` (the CLI prints it on stderr).
+    /// `log` (the CLI prints it on stderr). Holds `<cache>/prepare.lock` meanwhile, so concurrent callers (table
+    /// variants trained side by side, two commands at once) build the vocabulary and shards once.
     public static func prepare(root: DataRoot, options: CorpusPrepareOptions = CorpusPrepareOptions(),
                                log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
+        try FileLock.withLock(root.cacheURL.appendingPathComponent("prepare.lock").path) {
+            try prepareLocked(root: root, options: options, log: log)
+        }
+    }
+
+    private static func prepareLocked(root: DataRoot, options: CorpusPrepareOptions,
+                                      log: (String) -> Void) throws -> PreparedCorpus {
         let files = try GutenbergCorpus.listFiles(in: root.corpusDirectory)
         guard !files.isEmpty else { throw MissingDataError(dataset: "corpus/gutenberg", path: root.corpusDirectory) }
         let vKey = vocabularyKey(files: files, options: options)

@@ -22,6 +22,8 @@ public struct TableOptions: ParsableArguments {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Report directory.")
     public var output: String = "Reports"
+    @Option(help: "Variants pre-trained and fine-tuned side by side, one thread each (default: --threads at ci, 1 otherwise).")
+    public var jobs: Int?
     @Option(name: .customLong("memory-budget-gb"),
             help: "Memory the timed models of one group may use together (default: 60% of RAM, at most 80% of what is free).")
     public var memoryBudgetGB: Double?
@@ -36,6 +38,7 @@ public struct TableOptions: ParsableArguments {
         if warmup < 0 { throw ValidationError("--warmup must be at least 0") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let m = memoryBudgetGB, m <= 0 { throw ValidationError("--memory-budget-gb must be positive") }
+        if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
     public var settings: TableRunSettings {
@@ -48,6 +51,7 @@ public struct TableOptions: ParsableArguments {
         s.speedOnly = speedOnly
         s.dataDirectory = data
         s.warmup = warmup
+        if let j = jobs { s.accuracyLanes = j }
         return s
     }
 }

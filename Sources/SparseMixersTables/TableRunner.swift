@@ -14,6 +14,9 @@ public struct TableRunSettings {
     public var output: URL
     /// Bytes the timed models of one group may use together.
     public var memoryBudget: Double
+    /// Variants pre-trained and fine-tuned side by side, one thread each (`Parallel.lanes`). Default: `threads`
+    /// at ci, whose tiny models keep two threads busy poorly; 1 at small and paper.
+    public var accuracyLanes: Int
     /// Only for tests: lets a debug build time (its numbers mean nothing, and the report says debug).
     public var allowDebugTiming: Bool = false
     /// Progress lines (stderr by default).
@@ -27,6 +30,7 @@ public struct TableRunSettings {
         self.threads = threads
         self.output = output
         self.memoryBudget = memoryBudget ?? SpeedMemory.defaultBudget()
+        self.accuracyLanes = scale == .ci ? max(1, threads) : 1
     }
 }
 
@@ -203,17 +207,8 @@ public struct TableRunner {
         var skippedBy: [String: [String]] = [:]   // "item\nreason" -> variants
         var skippedOrder: [SkippedItem] = []
         let variants = scaled.runVariants
-        for v in variants {
-            var outcome = AccuracyOutcome()
-            if settings.speedOnly {
-                outcome.skipped = [SkippedItem(item: "pre-training and fine-tuning", reason: "--speed-only")]
-            } else {
-                log("\(spec.id.fileStem): accuracy of \(v.name)")
-                let request = AccuracyRequest(table: scaled, variant: v, settings: settings.scale.settings,
-                                              dataDirectory: settings.dataDirectory,
-                                              workDirectory: settings.output.appendingPathComponent("runs"))
-                outcome = try accuracy(request)
-            }
+        let outcomes = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
+        for (v, outcome) in zip(variants, outcomes) {
             let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
             let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
             for m in metrics where publishedMetrics.contains(m) || outcome.metrics[m] != nil {
@@ -237,6 +232,32 @@ public struct TableRunner {
                 : names.joined(separator: ", ")
             report.skip("\(s.item) (\(who))", because: s.reason)
         }
+    }
+
+    /// Every variant's outcome, in variant order; computed in `settings.accuracyLanes` lanes. Shared runs (the
+    /// same pre-training for several variants) are done once: the drivers lock each run while they make it.
+    func accuracyOutcomes(_ spec: TableSpec, scaled: TableSpec, variants: [VariantSpec]) throws -> [AccuracyOutcome] {
+        if settings.speedOnly {
+            return variants.map { _ in
+                AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "--speed-only")])
+            }
+        }
+        let lanes = min(settings.accuracyLanes, variants.count)
+        if lanes > 1 {
+            log("\(spec.id.fileStem): accuracy of \(variants.count) variants, \(lanes) side by side (one thread each)")
+        }
+        let lock = NSLock()
+        var results = [Result<AccuracyOutcome, Error>?](repeating: nil, count: variants.count)
+        Parallel.lanes(variants.count, lanes: lanes) { k in
+            let v = variants[k]
+            self.log("\(spec.id.fileStem): accuracy of \(v.name)")
+            let request = AccuracyRequest(table: scaled, variant: v, settings: self.settings.scale.settings,
+                                          dataDirectory: self.settings.dataDirectory,
+                                          workDirectory: self.settings.output.appendingPathComponent("runs"))
+            let r = Result { try self.accuracy(request) }
+            lock.lock(); results[k] = r; lock.unlock()
+        }
+        return try results.map { try $0!.get() }
     }
 
     // MARK: A.5 sizes

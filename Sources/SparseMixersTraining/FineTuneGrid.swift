@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersCore
 import SparseMixersData
 import SparseMixersHarness
 
@@ -74,12 +75,16 @@ public enum FineTuneGrid {
                 for lr in settings.learningRates {
                     let options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B, seed: settings.seed)
                     let url = directory.appendingPathComponent(runName(task, options, settings))
-                    if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
-                        out.runs.append(cached); continue
+                    // Locked: two table variants with the same protocol (Table 19) share the run, done once.
+                    let r = try FileLock.withLock(url.path + ".lock") { () throws -> FineTuneResult in
+                        if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
+                            return cached
+                        }
+                        log("[finetune] \(task.displayName) batch \(B) lr \(lr)")
+                        let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress)
+                        try RunFiles.writeJSON(r, to: url)
+                        return r
                     }
-                    log("[finetune] \(task.displayName) batch \(B) lr \(lr)")
-                    let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress)
-                    try RunFiles.writeJSON(r, to: url)
                     out.runs.append(r)
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersCore
 import SparseMixersData
 import SparseMixersHarness
 
@@ -51,12 +52,15 @@ extension Pretrainer {
     }
 
     /// The finished result if this exact run already completed (or diverged); otherwise runs it, resuming from
-    /// its last checkpoint if an earlier attempt was interrupted.
+    /// its last checkpoint if an earlier attempt was interrupted. Holds `<run directory>.lock` meanwhile, so a
+    /// second thread or process asking for the same run waits and then reuses it.
     public func runOrReuse() throws -> PretrainResult {
-        if let r = try? RunFiles.readJSON(PretrainResult.self, from: resultURL), r.config == config, r.options == options,
-           r.complete || r.diverged {
-            return r
+        try FileLock.withLock(directory.path + ".lock") {
+            if let r = try? RunFiles.readJSON(PretrainResult.self, from: resultURL), r.config == config,
+               r.options == options, r.complete || r.diverged {
+                return r
+            }
+            return try run(resume: true)
         }
-        return try run(resume: true)
     }
 }

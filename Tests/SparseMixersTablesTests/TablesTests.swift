@@ -143,6 +143,43 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertTrue(md.contains("Scale `ci`"))
     }
 
+    func testAccuracyLanesRunVariantsSideBySideAndKeepTheirOrder() throws {
+        var spec = TableSpec.spec(.t2)   // 12 variants; no speed reference, so only the accuracy phase runs
+        spec.speedReference = nil
+        final class Probe: @unchecked Sendable {
+            let lock = NSLock(); var running = 0; var most = 0; var blasThreads: Set<Int> = []
+        }
+        func standIn(_ probe: Probe, failOn: String? = nil) -> (AccuracyRequest) throws -> AccuracyOutcome {
+            { req in
+                probe.lock.lock(); probe.running += 1; probe.most = max(probe.most, probe.running)
+                probe.blasThreads.insert(BLAS.threads); probe.lock.unlock()
+                usleep(UInt32(2000 * (1 + req.variant.name.count % 3)))   // unequal durations
+                probe.lock.lock(); probe.running -= 1; probe.lock.unlock()
+                if req.variant.name == failOn { throw TableRunError("stand-in failure of \(req.variant.name)") }
+                let k = Double(req.variant.name.count)
+                return AccuracyOutcome(metrics: ["glue_avg": k, "mlm_acc": k / 2], notes: ["seen \(req.variant.name)"])
+            }
+        }
+        var one = settings(); one.accuracyLanes = 1
+        var two = settings(); two.accuracyLanes = 2
+        let p1 = Probe(), p2 = Probe()
+        let a = try TableRunner(settings: one, published: nil, accuracy: standIn(p1)).report(for: spec)
+        let b = try TableRunner(settings: two, published: nil, accuracy: standIn(p2)).report(for: spec)
+        XCTAssertEqual(p1.most, 1)
+        XCTAssertEqual(p2.most, 2, "two variants ran at once")
+        XCTAssertEqual(p2.blasThreads, [1], "one BLAS thread per lane")
+        XCTAssertEqual(a.rows.filter { $0.ours != nil }.count, 24)
+        XCTAssertEqual(a.rows, b.rows, "same rows in variant order")
+        XCTAssertEqual(a.notes, b.notes)
+        XCTAssertEqual(a.rows.first?.variant, "Hartley-0")
+        // A failure in one lane is the run's failure.
+        XCTAssertThrowsError(try TableRunner(settings: two, published: nil, accuracy: standIn(Probe(), failOn: "Linear-3"))
+            .report(for: spec)) { XCTAssertTrue("\($0)".contains("Linear-3")) }
+        // The default: lanes = threads at ci, 1 at small and paper.
+        XCTAssertEqual(TableRunSettings(scale: .ci, threads: 2).accuracyLanes, 2)
+        XCTAssertEqual(TableRunSettings(scale: .small, threads: 2).accuracyLanes, 1)
+    }
+
     func testSpeedOnlySkipsAccuracyAndMemoryBudgetSkipsLargeModels() throws {
         var s = settings()
         s.speedOnly = true
