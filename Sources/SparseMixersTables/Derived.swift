@@ -28,7 +28,7 @@ public enum DerivedTables {
     }
 
     /// Fills `report` (rows beside the published numbers, skipped items, notes) from the source reports found
-    /// in `directory` (Table<N>.json). A missing source, or one at another scale, is a skipped item naming the
+    /// in `directory` (Table<N>.json); the sources' own not-run items (other than speed) are carried over. A missing source, or one at another scale, is a skipped item naming the
     /// command that produces it; its rows still carry the published values with no value of ours.
     public static func tabulate(_ spec: TableSpec, into report: inout Report, directory: URL,
                                 published: PublishedNumbers?) {
@@ -52,6 +52,10 @@ public enum DerivedTables {
                 unusable.insert(t); continue
             }
             sources[t] = r
+            // What the source did not run is missing here too (a task without data, an average it could not form).
+            for item in r.skipped where !item.item.hasPrefix("speed") {
+                report.skip("\(item.item) [from \(t.fileStem)]", because: item.reason)
+            }
             report.notes.append("Source \(t.fileStem): commit \(r.environment?.gitCommit ?? "unknown"), "
                                 + "\(r.environment?.date ?? "date unknown").")
         }

@@ -243,6 +243,8 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(r.rows.first { $0.variant == "Sparse Mixer" && $0.metric == "rte_acc" }?.ours, 66)
         let empty = r.skipped.first { $0.item == "1 row(s) from Table9" }!
         XCTAssertTrue(empty.reason.contains("not merged"))
+        XCTAssertTrue(r.skipped.contains(SkippedItem(item: "pre-training and fine-tuning [from Table9]", reason: "not merged")),
+                      "the source's not-run items are carried over")
     }
 
     func testSourceAtAnotherScaleIsNotUsed() throws {
