@@ -180,6 +180,18 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(TableRunSettings(scale: .small, threads: 2).accuracyLanes, 1)
     }
 
+    func testStableRunCountsSayHowManyRunsTheScaleMade() throws {
+        var spec = TableSpec.spec(.t10)
+        spec.speedReference = nil
+        let r = try TableRunner(settings: settings(), published: try PublishedNumbers.load(), accuracy: { _ in
+            AccuracyOutcome(metrics: ["stable_64": 1, "stable_256": 0])
+        }).report(for: spec)
+        let row = r.rows.first { $0.variant == "Sparse Mixer" && $0.metric == "stable_64" }!
+        XCTAssertEqual(row.ours, 1)
+        XCTAssertEqual(row.published, 4)
+        XCTAssertEqual(row.notes, "ours: stable runs out of \(Scale.ci.settings.stabilityRuns) at this scale")
+    }
+
     func testSpeedOnlySkipsAccuracyAndMemoryBudgetSkipsLargeModels() throws {
         var s = settings()
         s.speedOnly = true
