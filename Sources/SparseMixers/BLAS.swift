@@ -4,10 +4,6 @@ import CBLAS
 /// Thin wrapper over OpenBLAS's cblas. Every matrix product of the model goes through `gemm`.
 /// All matrices are row-major. `C = alpha * op(A) * op(B) + beta * C` with op(A) [m, k], op(B) [k, n].
 public enum BLAS {
-    /// When true, every `gemm` adds 2·m·n·k to `flops` (for benchmarks: the FLOPs actually run).
-    nonisolated(unsafe) public static var countFlops = false
-    nonisolated(unsafe) public static var flops: Double = 0
-    static let flopLock = NSLock()
 
     /// C[m, n] = alpha * op(A)[m, k] · op(B)[k, n] + beta * C.
     @inline(__always)
@@ -16,7 +12,7 @@ public enum BLAS {
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        if countFlops { flopLock.lock(); flops += 2 * Double(m) * Double(n) * Double(k); flopLock.unlock() }
+        currentTally?.add(2 * Double(m) * Double(n) * Double(k))
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -41,5 +37,38 @@ public enum BLAS {
     public static var configuration: String {
         guard let s = openblas_get_config() else { return "unknown" }
         return String(cString: s)
+    }
+}
+
+/// The gemm FLOPs (2·m·n·k per call) of the work run under `BLAS.counting(into:)`: the counting thread's and those
+/// of the `Parallel` workers it fans out to, never another thread's. Two lanes counting at once (two pre-training
+/// runs side by side) each get their own count, which a process-wide counter could not give.
+public final class FlopTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0.0
+    public init() {}
+    func add(_ x: Double) { lock.lock(); value += x; lock.unlock() }
+    public var flops: Double { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+extension BLAS {
+    private static let tallyKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// The tally gemm calls on this thread add to (nil: not counting).
+    static var currentTally: FlopTally? {
+        pthread_getspecific(tallyKey).map { Unmanaged<FlopTally>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Runs `body` with `tally` (when not nil) counting the gemm FLOPs of this thread, then restores the previous one.
+    public static func counting<R>(into tally: FlopTally?, _ body: () throws -> R) rethrows -> R {
+        guard let tally else { return try body() }
+        let previous = pthread_getspecific(tallyKey)
+        pthread_setspecific(tallyKey, Unmanaged.passUnretained(tally).toOpaque())
+        defer { pthread_setspecific(tallyKey, previous) }
+        return try body()
     }
 }

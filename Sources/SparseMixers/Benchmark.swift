@@ -63,19 +63,14 @@ public enum Benchmark {
         let opt = AdamW(parameterCount: model.params.count)
         func trainStep(_ seed: UInt64) throws -> ForwardResult {
             let r = try Profile.time("forward (train)") { try model.forward(batch, training: true, dropoutSeed: seed) }
-            Profile.time("zeroGradients") { model.zeroGradients() }
-            Profile.time("backward") { model.backward() }
-            Profile.time("AdamW") { opt.update(params: model.params, grads: model.grads, learningRate: 1e-5) }
+            model.backwardAndUpdate(opt, learningRate: 1e-5)
             return r
         }
         for i in 0..<warmup { _ = try trainStep(UInt64(i)); _ = try model.forward(batch, training: false) }
-        BLAS.flops = 0; BLAS.countFlops = true
-        _ = try trainStep(99)
-        let trainFlops = BLAS.flops
-        BLAS.flops = 0
-        _ = try model.forward(batch, training: false)
-        let infFlops = BLAS.flops
-        BLAS.countFlops = false
+        let trainTally = FlopTally(), inferenceTally = FlopTally()
+        _ = try BLAS.counting(into: trainTally) { try trainStep(99) }
+        _ = try BLAS.counting(into: inferenceTally) { try model.forward(batch, training: false) }
+        let trainFlops = trainTally.flops, infFlops = inferenceTally.flops
         Profile.reset()
         var train: [Double] = [], inf: [Double] = []
         var last = ForwardResult()

@@ -282,6 +282,14 @@ public final class Model {
 
     public func zeroGradients() { grads.zero() }
 
+    /// The rest of a training step after `forward(training: true)`: zeroed gradients, the backward pass, one AdamW
+    /// update (each a phase of `Profile`).
+    public func backwardAndUpdate(_ optimizer: AdamW, learningRate: Float) {
+        Profile.time("zeroGradients") { zeroGradients() }
+        Profile.time("backward") { backward() }
+        Profile.time("AdamW") { optimizer.update(params: params, grads: grads, learningRate: learningRate) }
+    }
+
     /// Pointer to a named parameter (nil when absent).
     public func parameter(_ name: String) -> UnsafeMutablePointer<Float>? {
         layout.tensor(named: name).map { params.base + $0.offset }

@@ -15,10 +15,11 @@ public enum Parallel {
         let t = nested ? 1 : min(threads, count / max(grain, 1))
         if t <= 1 { if count > 0 { body(0, count) }; return }
         let chunk = (count + t - 1) / t
+        let tally = BLAS.currentTally
         DispatchQueue.concurrentPerform(iterations: t) { i in
             let s = i * chunk
             let e = min(count, s + chunk)
-            if s < e { body(s, e) }
+            if s < e { BLAS.counting(into: tally) { body(s, e) } }
         }
     }
 
@@ -26,7 +27,8 @@ public enum Parallel {
     @inline(__always)
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if nested || threads <= 1 || count <= 1 { for i in 0..<count { body(i) }; return }
-        DispatchQueue.concurrentPerform(iterations: count) { i in body(i) }
+        let tally = BLAS.currentTally
+        DispatchQueue.concurrentPerform(iterations: count) { i in BLAS.counting(into: tally) { body(i) } }
     }
 }
 
@@ -46,15 +48,22 @@ extension Parallel {
     public static func forChunks(_ count: Int, _ body: (Int, Int, Int) -> Void) {
         let t = nested ? 1 : min(threads, count)
         if t <= 1 { if count > 0 { body(0, 0, count) }; return }
+        let chunk = (count + t - 1) / t
+        sideBySide(t) { i in
+            let s = i * chunk, e = min(count, s + chunk)
+            if s < e { body(i, s, e) }
+        }
+    }
+
+    /// Runs `body(0..<t)` on `t` threads with OpenBLAS held to one thread and the hand loops inline (nested)
+    /// inside, then restores both; the caller's FLOP tally counts what the threads run.
+    static func sideBySide(_ t: Int, _ body: (Int) -> Void) {
         let saved = BLAS.threads
         BLAS.threads = 1
         nested = true
         defer { BLAS.threads = saved; nested = false }
-        let chunk = (count + t - 1) / t
-        DispatchQueue.concurrentPerform(iterations: t) { i in
-            let s = i * chunk, e = min(count, s + chunk)
-            if s < e { body(i, s, e) }
-        }
+        let tally = BLAS.currentTally
+        DispatchQueue.concurrentPerform(iterations: t) { i in BLAS.counting(into: tally) { body(i) } }
     }
 }
 
@@ -67,12 +76,8 @@ extension Parallel {
     public static func lanes(_ count: Int, lanes: Int, _ body: (Int) -> Void) {
         let t = nested ? 1 : min(lanes, count)
         if t <= 1 { for i in 0..<count { body(i) }; return }
-        let saved = BLAS.threads
-        BLAS.threads = 1
-        nested = true
-        defer { BLAS.threads = saved; nested = false }
         let queue = LaneQueue(count: count)
-        DispatchQueue.concurrentPerform(iterations: t) { _ in
+        sideBySide(t) { _ in
             while let i = queue.take() { body(i) }
         }
     }

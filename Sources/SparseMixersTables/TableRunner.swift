@@ -212,9 +212,10 @@ public struct TableRunner {
             let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
             let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
             let runs = settings.scale.settings.stabilityRuns
+            let paperRuns = Scale.paper.settings.stabilityRuns   // the published counts are out of 4
             for m in metrics where publishedMetrics.contains(m) || outcome.metrics[m] != nil {
                 report.add(variant: v.name, metric: m, ours: outcome.metrics[m], published: published,
-                           notes: m.hasPrefix("stable_") && runs != 4 ? "ours: stable runs out of \(runs) at this scale" : "")
+                           notes: m.hasPrefix("stable_") && runs != paperRuns ? "ours: stable runs out of \(runs) at this scale" : "")
             }
             for m in outcome.metrics.keys.sorted() where !metrics.contains(m) {
                 let base = AccuracyOutcome.splitBatchSuffix(m).metric

@@ -179,9 +179,7 @@ public final class TimedModel {
     /// Training step = forward (dropout on) + backward + AdamW, as `Benchmark.run` times it.
     public func trainStep(_ step: Int) throws {
         _ = try model.forward(batch, training: true, dropoutSeed: UInt64(step))
-        model.zeroGradients()
-        model.backward()
-        optimizer.update(params: model.params, grads: model.grads, learningRate: 1e-5)
+        model.backwardAndUpdate(optimizer, learningRate: 1e-5)
     }
 
     public func inference() throws { _ = try model.forward(batch, training: false) }

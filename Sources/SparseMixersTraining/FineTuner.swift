@@ -189,9 +189,7 @@ public enum FineTuner {
             var seedRNG = RNG(keys: options.seed, 0xF7D0, UInt64(s))
             let r = try model.forward(batch, training: true, dropoutSeed: seedRNG.next())
             guard r.totalLoss.isFinite else { diverged = "loss is \(r.totalLoss) at step \(s + 1)"; break }
-            model.zeroGradients()
-            model.backward()
-            adam.update(params: model.params, grads: model.grads, learningRate: schedule(s))
+            model.backwardAndUpdate(adam, learningRate: schedule(s))
             if (s + 1) % perEpoch == 0 || s + 1 == steps {
                 let e = try evaluate(model, data, batchSize: B, step: s + 1, epoch: Double(s + 1) * Double(B) / Double(data.trainExamples),
                                      undefined: &undefined)

@@ -274,21 +274,18 @@ public final class Pretrainer {
             let stall = Double(DispatchTime.now().uptimeNanoseconds - w0) * 1e-9
             if s + 1 < end { prefetch.request() }
             let batch = Batch(pb)
-            let countFlops = state.stepFlops == 0
-            if countFlops { BLAS.flops = 0; BLAS.countFlops = true }
+            // The first step's gemm FLOPs (this run's own, also when another run trains beside it).
+            let tally = state.stepFlops == 0 ? FlopTally() : nil
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let r = try model.forward(batch, training: true, dropoutSeed: dropoutSeed(s))
+            let r = try BLAS.counting(into: tally) { try model.forward(batch, training: true, dropoutSeed: dropoutSeed(s)) }
             if !r.totalLoss.isFinite {
                 diverged = "loss is \(r.totalLoss) at step \(s + 1)"
-                BLAS.countFlops = false
                 break
             }
-            model.zeroGradients()
-            model.backward()
             let lr = schedule(s)
-            adam.update(params: model.params, grads: model.grads, learningRate: lr)
+            BLAS.counting(into: tally) { model.backwardAndUpdate(adam, learningRate: lr) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            if countFlops { state.stepFlops = BLAS.flops; BLAS.countFlops = false }
+            if let tally { state.stepFlops = tally.flops }
             state.step = s + 1
             state.stream = position
             state.stepSeconds += seconds; state.dataSeconds += dataSeconds; state.stallSeconds += stall

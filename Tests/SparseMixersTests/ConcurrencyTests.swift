@@ -51,4 +51,39 @@ final class ConcurrencyTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("/proc/no-such-dir"))
         }
     }
+
+    func testFlopTalliesCountTheirOwnWorkAndItsWorkersOnly() {
+        let n = 16, perGemm = 2.0 * Double(n * n * n)
+        let a = [Float](repeating: 1, count: n * n)
+        func gemms(_ k: Int) {
+            var c = [Float](repeating: 0, count: n * n)
+            a.withUnsafeBufferPointer { ap in
+                c.withUnsafeMutableBufferPointer { cp in
+                    for _ in 0..<k { BLAS.gemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: ap.baseAddress!, ldb: n,
+                                               c: cp.baseAddress!, ldc: n) }
+                }
+            }
+        }
+        let alone = FlopTally()
+        BLAS.counting(into: alone) { gemms(10) }
+        XCTAssertEqual(alone.flops, 10 * perGemm)
+        gemms(3)   // outside any tally: nothing counted, nothing crashes
+        XCTAssertEqual(alone.flops, 10 * perGemm)
+        // Work fanned out to Parallel's workers counts for the caller.
+        let saved = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = saved }
+        let fanned = FlopTally()
+        BLAS.counting(into: fanned) { Parallel.forChunks(6) { _, s, e in gemms(e - s) } }
+        XCTAssertEqual(fanned.flops, 6 * perGemm)
+        // Two lanes counting at once each get their own count.
+        let lock = NSLock()
+        var counts = [0.0, 0.0]
+        Parallel.lanes(2, lanes: 2) { i in
+            let t = FlopTally()
+            BLAS.counting(into: t) { gemms(i == 0 ? 40 : 80) }
+            lock.lock(); counts[i] = t.flops; lock.unlock()
+        }
+        XCTAssertEqual(counts, [40 * perGemm, 80 * perGemm])
+    }
 }
