@@ -14,7 +14,7 @@ public struct TableOptions: ParsableArguments {
     public var batch: Int?
     @Option(help: "Tokens per timed sequence (default 512; 128 at --scale ci).")
     public var seq: Int?
-    @Option(help: "Timed rounds (default 2 at ci, 5 otherwise).")
+    @Option(help: "Timed rounds (default 2 at ci and small, 5 at paper).")
     public var repeats: Int?
     @Option(help: "Untimed warm-up steps per model.")
     public var warmup: Int = 1
@@ -22,7 +22,7 @@ public struct TableOptions: ParsableArguments {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Report directory.")
     public var output: String = "Reports"
-    @Option(help: "Variants pre-trained and fine-tuned side by side, one thread each (default: --threads at ci, 1 otherwise).")
+    @Option(help: "Variants pre-trained and fine-tuned side by side, one thread each (default: --threads at ci and small, 1 at paper).")
     public var jobs: Int?
     @Option(name: .customLong("memory-budget-gb"),
             help: "Memory the timed models of one group may use together (default: 60% of RAM, at most 80% of what is free).")

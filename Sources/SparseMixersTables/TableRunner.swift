@@ -15,7 +15,7 @@ public struct TableRunSettings {
     /// Bytes the timed models of one group may use together.
     public var memoryBudget: Double
     /// Variants pre-trained and fine-tuned side by side, one thread each (`Parallel.lanes`). Default: `threads`
-    /// at ci, whose tiny models keep two threads busy poorly; 1 at small and paper.
+    /// at ci and small, whose narrow models keep two threads busy poorly; 1 at paper.
     public var accuracyLanes: Int
     /// Only for tests: lets a debug build time (its numbers mean nothing, and the report says debug).
     public var allowDebugTiming: Bool = false
@@ -26,11 +26,11 @@ public struct TableRunSettings {
                 output: URL = ReportWriter.defaultDirectory, memoryBudget: Double? = nil) {
         self.scale = scale
         self.shape = shape ?? SpeedShape.defaults(scale)
-        self.repeats = repeats ?? (scale == .ci ? 2 : 5)
+        self.repeats = repeats ?? (scale == .paper ? 5 : 2)
         self.threads = threads
         self.output = output
         self.memoryBudget = memoryBudget ?? SpeedMemory.defaultBudget()
-        self.accuracyLanes = scale == .ci ? max(1, threads) : 1
+        self.accuracyLanes = scale == .paper ? 1 : max(1, threads)
     }
 }
 

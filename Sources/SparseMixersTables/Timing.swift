@@ -112,8 +112,13 @@ public struct SpeedShape: Codable, Equatable, Sendable {
     }
 }
 
-/// Memory a timed model needs: parameters, gradients and both AdamW moments (16 bytes per parameter) plus an
-/// estimate of the activations kept for the backward pass.
+/// Memory a timed model needs: parameters, gradients and both AdamW moments (16 bytes per parameter) plus the
+/// activations kept for the backward pass and the work buffers, 4 bytes each: per layer 8·T·D, plus 2·T·d_ff for
+/// a dense MLP or, for an MoE layer, the expert slots at the larger capacity factor (c·T·(D + 2·expert_d_ff))
+/// and the router's T·E logits and probabilities, plus 2·B·H·L² for attention; then the MLM logits. Calibrated on
+/// the peak resident set of `sparse-mixers bench` at 8 x 512 (2 threads): BERT Base 6.0 GB (estimate 6.9), Sparse
+/// Mixer 5.4 GB (5.6), the 6-MoE-layer ablation model 11.6 GB (11.8). The first version of this estimate was
+/// 2.3x too high for BERT, which at 8 x 512 left every variant "too large" to time beside it.
 public enum SpeedMemory {
     public static func bytes(_ c: ModelConfig, batch: Int) -> Double {
         let p = Double(ParameterCounter.count(c).total)
@@ -121,18 +126,17 @@ public enum SpeedMemory {
         let moe = Set(c.moeLayers), att = Set(c.attentionLayers)
         var floats = 0.0
         for l in 0..<c.numLayers {
-            floats += 16 * T * D
+            floats += 8 * T * D
             if moe.contains(l) {
-                // Expert slots at the larger capacity factor, each holding a D and two F_e activations.
                 let cf = Double(max(c.trainCapacityFactor, c.evalCapacityFactor))
                 floats += cf * T * (D + 2 * Double(c.expertDFF)) + T * Double(c.numExperts) * 2
             } else {
-                floats += 3 * T * Double(c.dFF)
+                floats += 2 * T * Double(c.dFF)
             }
-            if att.contains(l) { floats += 3 * Double(batch * c.numHeads) * Double(c.maxSeqLength * c.maxSeqLength) }
+            if att.contains(l) { floats += 2 * Double(batch * c.numHeads) * Double(c.maxSeqLength * c.maxSeqLength) }
         }
         floats += 3 * Double(batch * c.maxPredictionsPerSeq * c.vocabSize)
-        return 16 * p + 1.5 * 4 * floats
+        return 16 * p + 4 * floats
     }
 
     /// MemAvailable of /proc/meminfo in bytes, nil where unreadable.
@@ -145,13 +149,13 @@ public enum SpeedMemory {
         return nil
     }
 
-    /// The default budget: 60% of physical memory (a shared machine runs other jobs), at most 80% of what is
-    /// available right now. On 23 GB that fits the 6-MoE-layer ablation models (about 8.8 GB each at 2 x 128)
-    /// beside BERT Base.
+    /// The default budget: 75% of physical memory (a shared machine runs other jobs), at most 85% of what is
+    /// available right now. On 24 GiB (19.3 GB) that times the 6-MoE-layer ablation models (11.9 GB estimated at
+    /// 8 x 512, 11.6 GB measured) beside BERT Base (6.9 GB; 6.0 measured); 60% left them out at 8 x 512.
     public static func defaultBudget() -> Double {
         let physical = Double(ProcessInfo.processInfo.physicalMemory)
-        let budget = 0.6 * physical
-        if let a = available() { return min(budget, 0.8 * a) }
+        let budget = 0.75 * physical
+        if let a = available() { return min(budget, 0.85 * a) }
         return budget
     }
 
