@@ -6,7 +6,7 @@ import SparseMixers
 public enum Scale: String, Codable, CaseIterable, Sendable {
     /// Tiny models: a whole table in minutes on 2 cores. Smoke test of the pipeline and of speed ratios' signs.
     case ci
-    /// Hours per table on 2 cores. Large enough for accuracy differences to start to show.
+    /// One night for every table on 2 cores: models an eighth of the paper's width, thousands of steps.
     case small
     /// The paper: 64 x 512, 1M pre-training steps (coordinate descent: an unknown count, 200k guessed).
     case paper
@@ -62,13 +62,17 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             // Table 10's batch-256 runs are 4x the tokens of the others; one run per batch size checks the pipeline.
             stabilityRuns = 1
         case .small:
-            widthDivisor = 4; seqLength = 128; vocabSize = 8_000; pretrainBatch = 32
-            coordinateDescentSteps = 2_000; fullSteps = 5_000; warmupSteps = 200; pretrainLearningRate = 5e-4
-            pretrainEvalBatches = 50
-            fineTuneTrainCap = 20_000; fineTuneEvalCap = 2_000; fineTuneEpochs = 3; fineTuneBatchDivisor = 2
-            learningRates = [.standard: [1e-4, 3e-4, 1e-3], .large: [3e-4, 1e-3, 3e-3],
-                             .wide: [1e-4, 3e-4, 1e-3, 3e-3]]
-            stabilityRuns = 4
+            // Sized for one night on 2 cores (`sparse-mixers plan --scale small` counts and times it): models an
+            // eighth of the paper's width at 128 tokens, a few thousand pre-training steps, capped fine-tuning
+            // sets and two or three learning rates per set.
+            widthDivisor = 8; seqLength = 128; vocabSize = 8_000; pretrainBatch = 16
+            coordinateDescentSteps = 400; fullSteps = 600; warmupSteps = 40; pretrainLearningRate = 1e-3
+            pretrainEvalBatches = 10
+            fineTuneTrainCap = 500; fineTuneEvalCap = 300; fineTuneEpochs = 2; fineTuneBatchDivisor = 2
+            // One learning rate per set, as at ci (the large set stays 3x the standard one, which is Table 19's
+            // question); the full tables keep the paper's three fine-tuning batch sizes (Tables 17, 18).
+            learningRates = [.standard: [1e-3], .large: [3e-3], .wide: [1e-3]]
+            stabilityRuns = 1
         case .paper:
             widthDivisor = 1; seqLength = 512; vocabSize = 32_000; pretrainBatch = 64
             coordinateDescentSteps = PretrainingNotes.coordinateDescentStepsGuess

@@ -93,7 +93,8 @@ public enum FineTuneGrid {
         return out
     }
 
-    static func runName(_ task: SparseMixersData.Task, _ o: FineTuneOptions, _ s: Settings) -> String {
+    /// The cache file of one grid run: every option that determines it.
+    public static func runName(_ task: SparseMixersData.Task, _ o: FineTuneOptions, _ s: Settings) -> String {
         let cap: (Int?) -> String = { $0.map(String.init) ?? "all" }
         return "\(task.rawValue)-b\(o.batchSize)-lr\(o.learningRate)-e\(o.epochs)-ed\(o.expertDropoutRate)"
             + "-cf\(o.capacityFactor.map { "\($0)" } ?? "model")-fz\(o.freeze.rawValue)-tr\(cap(s.trainCap))"

@@ -70,6 +70,21 @@ public struct FineTuneData: Sendable {
                             evals: evals, trainExamples: n, notes: notes)
     }
 
+    /// Row counts `load` would produce, without encoding: train rows after the cap, N of SPEC §5.3 (source
+    /// examples), and evaluation rows over the evaluation split(s). For `sparse-mixers plan`.
+    public static func sizes(_ task: SparseMixersData.Task, root: DataRoot, trainCap: Int?, evalCap: Int?) throws
+        -> (trainRows: Int, trainExamples: Int, evalRows: Int) {
+        var trainSet = try TaskLoader.load(task, .train, root: root)
+        trainSet.examples = cap(trainSet.examples, to: trainCap, seed: 0x7EA1)
+        var evalRows = 0
+        for split in task.evaluationSplits {
+            let d = try TaskLoader.load(task, split, root: root)
+            evalRows += cap(d.examples, to: evalCap, seed: 0xE7A1).count
+        }
+        let n = (task == .copa || task == .record) ? trainSet.groupCount : trainSet.count
+        return (trainSet.count, n, evalRows)
+    }
+
     /// A seeded subset of whole groups holding at most `limit` rows (at least one group), in file order.
     static func cap(_ examples: [TaskExample], to limit: Int?, seed: UInt64) -> [TaskExample] {
         guard let limit, examples.count > limit else { return examples }

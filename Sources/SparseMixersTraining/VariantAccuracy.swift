@@ -20,20 +20,67 @@ public enum VariantAccuracy {
     static let superglueTaskMetrics: Set<String> = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a", "multirc_em",
                                                     "record_f1", "record_em", "sg_rte_acc", "wic_acc", "superglue_avg"]
 
-    /// `table` and `variant` are already scaled (`ScaleSettings.scaled`).
-    public static func run(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
-                           workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws -> Outcome {
-        var out = Outcome()
+    /// What `run` will do for a variant, without doing it: the pre-training runs in order (the first one at the
+    /// first batch size, seed 0, is the fine-tuning checkpoint when it does not diverge), the fine-tuning tasks
+    /// and the grid. `sparse-mixers plan` sums these over a scale; `run` follows the same plan.
+    public struct Plan: Sendable {
+        public struct PretrainRun: Sendable {
+            /// The paper's batch this run stands for (64 or 256 in Table 10; otherwise the table's first).
+            public var paperBatch: Int
+            public var options: PretrainOptions
+        }
+        public var pretraining: [PretrainRun] = []
+        /// Table 10: stable runs are counted per paper batch size.
+        public var countsStability = false
+        public var tasks: [SparseMixersData.Task] = []
+        public var grid: FineTuneGrid.Settings?
+    }
+
+    /// The plan of a scaled table's variant.
+    public static func plan(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> Plan {
+        var p = Plan()
         let wanted = Set(table.metrics)
         let needsPretraining = !wanted.isDisjoint(with: ["mlm_acc", "nsp_acc", "stable_64", "stable_256"])
         let glue = !wanted.isDisjoint(with: glueTaskMetrics)
         let superglue = !wanted.isDisjoint(with: superglueTaskMetrics)
-        guard needsPretraining || glue || superglue else { return out }
+        guard needsPretraining || glue || superglue else { return p }
+        let pt = table.pretraining
+        func options(_ batch: Int, _ seed: Int) -> PretrainOptions {
+            // The scaled table's learning rate and warm-up are the scale's (ScaleSettings.scaled), as pretrainOptions sets.
+            ScalePlan.pretrainOptions(settings, batchSize: batch, steps: pt.steps, seed: UInt64(seed))
+        }
+        if wanted.contains("stable_64") || wanted.contains("stable_256") {
+            p.countsStability = true
+            for (paperBatch, batch) in zip([64, 256], pt.batchSizes) {
+                for seed in 0..<settings.stabilityRuns {
+                    p.pretraining.append(.init(paperBatch: paperBatch, options: options(batch, seed)))
+                }
+            }
+        } else {
+            p.pretraining.append(.init(paperBatch: 64, options: options(pt.batchSizes.first ?? settings.pretrainBatch, 0)))
+        }
+        if glue { p.tasks += SparseMixersData.Task.glueScored }
+        if superglue { p.tasks += SparseMixersData.Task.superglueScored }
+        if !p.tasks.isEmpty { p.grid = ScalePlan.gridSettings(settings, variant.fineTuning) }
+        return p
+    }
 
+    /// `table` and `variant` are already scaled (`ScaleSettings.scaled`).
+    public static func run(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
+                           workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws -> Outcome {
+        var out = Outcome()
+        let plan = plan(table: table, variant: variant, settings: settings)
+        guard !plan.pretraining.isEmpty else { return out }
         if settings.scale == .ci {
             out.notes.append("scale ci checks the pipeline, not the paper's claims: a few hundred pre-training steps of "
                              + "\(settings.pretrainBatch) x \(settings.seqLength) tokens teach little beyond token frequencies, "
                              + "so accuracies sit near class priors; compare accuracies at --scale small or paper")
+        } else if settings.scale == .small {
+            out.notes.append("scale small is one night on 2 cores, not the paper's training: \(settings.coordinateDescentSteps)-"
+                             + "\(settings.fullSteps) pre-training steps of \(settings.pretrainBatch) x \(settings.seqLength) tokens "
+                             + "leave MLM accuracy a few points above predicting frequent tokens (wider models a little higher), "
+                             + "and fine-tuning on \(settings.fineTuneTrainCap.map(String.init) ?? "all") examples mostly "
+                             + "learns class priors; differences between variants are indicative only")
         }
         let root = DataRoot.resolve(explicit: dataDirectory)
         let corpus: PreparedCorpus
@@ -41,30 +88,29 @@ public enum VariantAccuracy {
             out.skipped.append(SkippedItem(item: "pre-training and fine-tuning", reason: "corpus missing: \(e.description)"))
             return out
         }
-        let pt = table.pretraining
-        // The scaled table's learning rate and warm-up are the scale's (ScaleSettings.scaled), as pretrainOptions sets.
-        func pretrain(batch: Int, seed: UInt64) throws -> (PretrainResult, URL) {
-            let o = ScalePlan.pretrainOptions(settings, batchSize: batch, steps: pt.steps, seed: seed)
+        func pretrain(_ o: PretrainOptions) throws -> (PretrainResult, URL) {
             let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
-            log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(seed) -> \(dir.lastPathComponent)")
+            log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) -> \(dir.lastPathComponent)")
             let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
             return (try t.runOrReuse(), t.checkpointURL)
         }
 
         // Table 10: stable runs out of `stabilityRuns` per pre-training batch size (paper 64 and 256).
         var stableCheckpoint: URL? = nil
-        if wanted.contains("stable_64") || wanted.contains("stable_256") {
-            for (paperBatch, batch) in zip([64, 256], pt.batchSizes) {
-                var stable = 0
-                for seed in 0..<settings.stabilityRuns {
-                    let (r, url) = try pretrain(batch: batch, seed: UInt64(seed))
-                    if !r.diverged { stable += 1; if stableCheckpoint == nil && paperBatch == 64 { stableCheckpoint = url } }
-                    else { out.notes.append("\(variant.name): pre-training batch \(batch) seed \(seed) diverged: \(r.divergence ?? "")") }
+        if plan.countsStability {
+            var stable = Dictionary(plan.pretraining.map { ($0.paperBatch, 0) }, uniquingKeysWith: { a, _ in a })
+            for run in plan.pretraining {
+                let (r, url) = try pretrain(run.options)
+                if !r.diverged {
+                    stable[run.paperBatch]! += 1
+                    if stableCheckpoint == nil && run.paperBatch == 64 { stableCheckpoint = url }
+                } else {
+                    out.notes.append("\(variant.name): pre-training batch \(run.options.batchSize) seed \(run.options.seed) diverged: \(r.divergence ?? "")")
                 }
-                out.metrics["stable_\(paperBatch)"] = Double(stable)
             }
+            for (paperBatch, n) in stable { out.metrics["stable_\(paperBatch)"] = Double(n) }
             out.notes.append("stable_64/stable_256: stable runs out of \(settings.stabilityRuns) at pre-training batch "
-                             + "\(pt.batchSizes.map(String.init).joined(separator: "/")) (\(DivergenceRule(minimumStep: 100).text))")
+                             + "\(table.pretraining.batchSizes.map(String.init).joined(separator: "/")) (\(DivergenceRule(minimumStep: 100).text))")
             if stableCheckpoint == nil {
                 out.skipped.append(SkippedItem(item: "\(variant.name): fine-tuning", reason: "no stable pre-training run"))
                 return out
@@ -73,7 +119,7 @@ public enum VariantAccuracy {
 
         let checkpoint: URL
         if let c = stableCheckpoint { checkpoint = c } else {
-            let (r, url) = try pretrain(batch: pt.batchSizes.first ?? settings.pretrainBatch, seed: 0)
+            let (r, url) = try pretrain(plan.pretraining[0].options)
             if r.diverged {
                 out.skipped.append(SkippedItem(item: "\(variant.name): pre-training", reason: "diverged: \(r.divergence ?? "")"))
                 return out
@@ -85,11 +131,8 @@ public enum VariantAccuracy {
             checkpoint = url
         }
 
-        var tasks: [SparseMixersData.Task] = []
-        if glue { tasks += SparseMixersData.Task.glueScored }
-        if superglue { tasks += SparseMixersData.Task.superglueScored }
-        guard !tasks.isEmpty else { return out }
-        let grid = ScalePlan.gridSettings(settings, variant.fineTuning)
+        let tasks = plan.tasks
+        guard let grid = plan.grid, !tasks.isEmpty else { return out }
         let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: tasks, settings: grid, root: root,
                                      tokenizer: corpus.tokenizer,
                                      directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),

@@ -1,0 +1,273 @@
+import Foundation
+import SparseMixers
+import SparseMixersData
+import SparseMixersHarness
+import SparseMixersTraining
+
+/// Everything `run_all.sh` would compute at a scale, counted without running it: the pre-training runs (each
+/// once, attributed to the first table that needs it, as the run cache shares them), the fine-tuning grid runs,
+/// and the timed speed rounds. `WorkloadEstimate` turns it into hours. `sparse-mixers plan` prints both.
+public struct Workload {
+    public struct Pretraining {
+        public var table: TableID
+        public var variant: String
+        public var config: ModelConfig
+        public var options: PretrainOptions
+        /// The run directory's name (what the run cache keys on).
+        public var key: String
+        /// Held-out evaluations the run makes (every `evalEvery` steps and at the last).
+        public var evaluations: Int { (options.steps + options.evalEvery - 1) / options.evalEvery }
+    }
+    public struct FineTuning {
+        public var table: TableID
+        public var variant: String
+        public var config: ModelConfig
+        public var task: SparseMixersData.Task
+        public var batchSize: Int
+        public var learningRate: Double
+        public var steps: Int
+        /// Evaluations (one per epoch) times evaluation rows.
+        public var evaluatedRows: Int
+        public var key: String
+    }
+    public struct Speed {
+        public var table: TableID
+        /// Paper-size configs at the timed shape, one array per group, the reference first in each.
+        public var groups: [[ModelConfig]]
+        public var rounds: Int
+        /// Variants the memory budget leaves out, with their estimated bytes.
+        public var tooLarge: [(name: String, bytes: Double)] = []
+    }
+
+    public var scale: Scale
+    public var tables: [TableID]
+    public var pretraining: [Pretraining] = []
+    public var fineTuning: [FineTuning] = []
+    public var speed: [Speed] = []
+    /// Fine-tuning tasks whose training data is absent (not run, so not counted).
+    public var missingTasks: Set<SparseMixersData.Task> = []
+    /// Pre-training runs a table reuses from an earlier table (not counted twice).
+    public var reusedPretraining: [TableID: Int] = [:]
+
+    /// The tables `run_all.sh` runs, in its order (the derived tables 6, 7, 16-18 only re-tabulate).
+    public static let runAllOrder: [TableID] = [.t1, .t2, .t3, .t4, .t5, .t11, .t12, .t13, .t14, .t15, .t8, .t9, .t10,
+                                                .t19, .figure2, .t6, .t7, .t16, .t17, .t18]
+
+    /// Counts the work of `tables` (in order) under `settings`. Fine-tuning row counts come from the task files
+    /// under `root` (capped as the scale caps them).
+    public static func count(_ tables: [TableID] = runAllOrder, settings: TableRunSettings, root: DataRoot) -> Workload {
+        let s = settings.scale.settings
+        var w = Workload(scale: settings.scale, tables: tables)
+        var seenPretraining = Set<String>(), seenFineTuning = Set<String>()
+        var sizes: [SparseMixersData.Task: (trainExamples: Int, evalRows: Int)?] = [:]
+        func size(_ t: SparseMixersData.Task) -> (trainExamples: Int, evalRows: Int)? {
+            if let known = sizes[t] { return known }
+            let v = (try? FineTuneData.sizes(t, root: root, trainCap: s.fineTuneTrainCap, evalCap: s.fineTuneEvalCap))
+                .map { ($0.trainExamples, $0.evalRows) }
+            sizes[t] = v
+            return v
+        }
+        let work = URL(fileURLWithPath: "/")
+        for id in tables where !DerivedTables.isDerived(id) {
+            let specs = id == .figure2 ? [TableSpec.spec(.figure2)] : [TableSpec.spec(id)]
+            for spec in specs {
+                if spec.hasSpeed, let ref = spec.speedReference {
+                    let shape = settings.shape
+                    let members = spec.runVariants.filter { $0.name != ref.name }
+                    let refConfig = shape.config(ref.config)
+                    let configs = members.map { shape.config($0.config) }
+                    let plan = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(refConfig, batch: shape.batch),
+                                                memberBytes: configs.map { SpeedMemory.bytes($0, batch: shape.batch) },
+                                                budget: settings.memoryBudget)
+                    w.speed.append(Speed(table: id, groups: plan.groups.map { [refConfig] + $0.map { configs[$0] } },
+                                         rounds: settings.warmup + settings.repeats,
+                                         tooLarge: plan.tooLarge.map { (members[$0.index].name, $0.bytes) }))
+                }
+                guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
+                let scaled = s.scaled(spec)
+                for v in scaled.runVariants {
+                    let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s)
+                    guard let first = plan.pretraining.first else { continue }
+                    for run in plan.pretraining {
+                        let key = Pretrainer.directory(for: v.config, options: run.options, under: work).lastPathComponent
+                        if seenPretraining.insert(key).inserted {
+                            w.pretraining.append(Pretraining(table: id, variant: v.name, config: v.config,
+                                                             options: run.options, key: key))
+                        } else {
+                            w.reusedPretraining[id, default: 0] += 1
+                        }
+                    }
+                    guard let grid = plan.grid else { continue }
+                    let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
+                    for B in grid.batchSizes {
+                        for task in plan.tasks {
+                            guard let n = size(task) else { w.missingTasks.insert(task); continue }
+                            for lr in grid.learningRates {
+                                let o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
+                                let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
+                                guard seenFineTuning.insert(key).inserted else { continue }
+                                var c = v.config
+                                c.expertDropoutRate = o.expertDropoutRate
+                                if let cf = o.capacityFactor { c.trainCapacityFactor = cf; c.evalCapacityFactor = cf }
+                                let steps = max(1, n.trainExamples * o.epochs / B)
+                                w.fineTuning.append(FineTuning(table: id, variant: v.name, config: c, task: task,
+                                                               batchSize: B, learningRate: lr, steps: steps,
+                                                               evaluatedRows: o.epochs * n.evalRows, key: key))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return w
+    }
+}
+
+/// Hours for a `Workload`, from step times measured on this machine:
+/// - every distinct accuracy model (width-shrunk config) is timed at every batch size it trains at: a training
+///   step (forward + backward + AdamW) and an inference forward, median of `repeats` after one warm-up, one copy
+///   per accuracy lane stepping side by side on one thread each (so the lanes' contention is in the time);
+///   pre-training = steps x step + evaluations x eval batches x forward; fine-tuning = steps x step + evaluated
+///   rows / batch x forward. A variant's new runs are one job, and a table's jobs are scheduled on the lanes in
+///   variant order, each to the lane that frees first (`Parallel.lanes`); the busiest lane is the table's time.
+/// - the speed rounds: the reference (BERT Base) is timed once at the speed shape and every other timed model is
+///   scaled from it by the analytic FLOP ratio (timing each paper-size model would cost as much as the rounds).
+/// Not counted: model construction, checkpoints, data loading, the one-time vocabulary and corpus preparation.
+public struct WorkloadEstimate {
+    public struct StepTime: Codable, Sendable { public var trainSeconds: Double; public var inferenceSeconds: Double }
+    public struct Line {
+        public var table: TableID
+        /// Lane-seconds (one lane's time of each run; lanes run side by side).
+        public var pretrainingRuns = 0, pretrainingSeconds = 0.0
+        public var fineTuningRuns = 0, fineTuningSeconds = 0.0
+        /// Wall time of the accuracy phase: the variants' jobs scheduled on the lanes.
+        public var accuracyWallSeconds = 0.0
+        public var speedModels = 0, speedSeconds = 0.0
+        public var total: Double { accuracyWallSeconds + speedSeconds }
+    }
+    public var lines: [Line] = []
+    public var referenceStep: StepTime?
+    public var measuredModels = 0
+    public var measuringSeconds = 0.0
+    public var total: Double { lines.map(\.total).reduce(0, +) }
+
+    /// Times what `workload` needs and sums it. `threads` is the table runs' thread count, `lanes` their
+    /// accuracy lanes (each lane gets threads / lanes).
+    /// `times` holds step times measured earlier on this machine (keyed by config, batch and threads); what is
+    /// missing is measured and added, so a second estimate of a changed plan times only the new models.
+    public static func estimate(_ w: Workload, shape: SpeedShape, threads: Int, lanes: Int, repeats: Int = 2,
+                                times: inout [String: StepTime],
+                                log: (String) -> Void = { _ in }) throws -> WorkloadEstimate {
+        var e = WorkloadEstimate()
+        let t0 = Date()
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        /// Median step and forward of `c` at `batch`: with `copies` > 1, that many copies step side by side
+        /// on one thread each, as the accuracy lanes run, so the time includes their contention.
+        func time(_ c: ModelConfig, batch: Int, threads: Int, copies: Int = 1) throws -> StepTime {
+            let key = String(decoding: try enc.encode(c), as: UTF8.self) + "|\(batch)|\(threads)|\(copies)"
+            if let t = times[key] { return t }
+            Runtime.setThreads(threads)
+            let models = try (0..<copies).map { _ in try TimedModel(name: "", config: c, batchSize: batch) }
+            let lock = NSLock()
+            var failure: Error?
+            func each(_ body: @escaping (TimedModel) throws -> Void) throws -> Double {
+                let a = Date()
+                if copies == 1 { try body(models[0]) } else {
+                    Parallel.lanes(copies, lanes: copies) { k in
+                        do { try body(models[k]) } catch { lock.lock(); failure = error; lock.unlock() }
+                    }
+                    if let failure { throw failure }
+                }
+                return Date().timeIntervalSince(a)
+            }
+            _ = try each { try $0.trainStep(0) }; _ = try each { try $0.inference() }
+            var train: [Double] = [], infer: [Double] = []
+            for r in 0..<repeats {
+                train.append(try each { try $0.trainStep(r + 1) })
+                infer.append(try each { try $0.inference() })
+            }
+            let t = StepTime(trainSeconds: TimingSummary(samples: train).median, inferenceSeconds: TimingSummary(samples: infer).median)
+            times[key] = t
+            e.measuredModels += 1
+            log(String(format: "  timed %@ d_model %d, batch %d x %d%@: step %.3f s, forward %.3f s",
+                       c.moeLayers.isEmpty ? "dense" : "MoE", c.dModel, batch, c.maxSeqLength,
+                       copies > 1 ? ", \(copies) side by side" : "", t.trainSeconds, t.inferenceSeconds))
+            return t
+        }
+        // Accuracy: each variant's new runs (pre-training not done by an earlier table, then its fine-tuning) are
+        // one job; a table hands its jobs in variant order to the lane that frees first, as Parallel.lanes does.
+        let L = max(1, min(lanes, threads))
+        let laneThreads = max(1, threads / L)
+        var byTable: [TableID: Line] = [:]
+        var jobs: [TableID: [(variant: String, seconds: Double)]] = [:]
+        func addJob(_ table: TableID, _ variant: String, _ seconds: Double) {
+            if let i = jobs[table]?.firstIndex(where: { $0.variant == variant }) { jobs[table]![i].seconds += seconds }
+            else { jobs[table, default: []].append((variant, seconds)) }
+        }
+        for p in w.pretraining {
+            let t = try time(p.config, batch: p.options.batchSize, threads: laneThreads, copies: L)
+            let sec = Double(p.options.steps) * t.trainSeconds
+                + Double(p.evaluations * p.options.evalBatches) * t.inferenceSeconds
+            byTable[p.table, default: Line(table: p.table)].pretrainingRuns += 1
+            byTable[p.table, default: Line(table: p.table)].pretrainingSeconds += sec
+            addJob(p.table, p.variant, sec)
+        }
+        for f in w.fineTuning {
+            let t = try time(f.config, batch: f.batchSize, threads: laneThreads, copies: L)
+            let evalBatches = (f.evaluatedRows + f.batchSize - 1) / f.batchSize
+            let sec = Double(f.steps) * t.trainSeconds + Double(evalBatches) * t.inferenceSeconds
+            byTable[f.table, default: Line(table: f.table)].fineTuningRuns += 1
+            byTable[f.table, default: Line(table: f.table)].fineTuningSeconds += sec
+            addJob(f.table, f.variant, sec)
+        }
+        for (table, list) in jobs {
+            var finish = [Double](repeating: 0, count: L)
+            for j in list { let i = finish.indices.min { finish[$0] < finish[$1] }!; finish[i] += j.seconds }
+            byTable[table, default: Line(table: table)].accuracyWallSeconds = finish.max() ?? 0
+        }
+        if let ref = w.speed.first?.groups.first?.first {
+            let r = try time(ref, batch: shape.batch, threads: threads)
+            e.referenceStep = r
+            let options = FLOPOptions(sequencesPerDevice: shape.batch, dispatch: .gatherScatter, spectral: .fft)
+            let refTrain = FLOPCounter.trainingStep(ref, options: options)
+            let refInfer = FLOPCounter.forward(ref, options: options).total
+            for s in w.speed {
+                var sec = 0.0, models = 0
+                for g in s.groups {
+                    for c in g {
+                        sec += r.trainSeconds * FLOPCounter.trainingStep(c, options: options) / refTrain
+                            + r.inferenceSeconds * FLOPCounter.forward(c, options: options).total / refInfer
+                        models += 1
+                    }
+                }
+                byTable[s.table, default: Line(table: s.table)].speedModels += models
+                byTable[s.table, default: Line(table: s.table)].speedSeconds += sec * Double(s.rounds)
+            }
+        }
+        e.lines = w.tables.compactMap { byTable[$0] }
+        e.measuringSeconds = Date().timeIntervalSince(t0)
+        return e
+    }
+
+    /// A Markdown table of the estimate, with its assumptions.
+    public func markdown(_ w: Workload) -> String {
+        func h(_ s: Double) -> String {
+            s >= 3600 ? String(format: "%.1f h", s / 3600) : s >= 60 ? String(format: "%.0f min", s / 60) : String(format: "%.0f s", s)
+        }
+        var out = "| table | pre-training runs | fine-tuning runs | pre-training, lane time | fine-tuning, lane time | "
+            + "accuracy wall time | timed models x rounds | speed | total |\n"
+        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        for l in lines {
+            let rounds = w.speed.first { $0.table == l.table }?.rounds ?? 0
+            let reused = w.reusedPretraining[l.table].map { " (+\($0) reused)" } ?? ""
+            out += "| \(l.table.fileStem) | \(l.pretrainingRuns)\(reused) | \(l.fineTuningRuns) | \(h(l.pretrainingSeconds)) | "
+                + "\(h(l.fineTuningSeconds)) | \(h(l.accuracyWallSeconds)) | \(l.speedModels) x \(rounds) | \(h(l.speedSeconds)) | "
+                + "\(h(l.total)) |\n"
+        }
+        func sum(_ k: KeyPath<Line, Double>) -> Double { lines.map { $0[keyPath: k] }.reduce(0, +) }
+        out += "| **all** | \(w.pretraining.count) | \(w.fineTuning.count) | \(h(sum(\.pretrainingSeconds))) | "
+            + "\(h(sum(\.fineTuningSeconds))) | \(h(sum(\.accuracyWallSeconds))) | "
+            + "\(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) | \(h(sum(\.speedSeconds))) | **\(h(total))** |\n"
+        return out
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+import SparseMixers
+import SparseMixersData
+import SparseMixersHarness
+import SparseMixersTables
+import SparseMixersTraining
+
+/// `sparse-mixers plan` counts what the tables would run; these pin the counting against the drivers' own plan.
+final class WorkloadTests: XCTestCase {
+    func emptyRoot() throws -> DataRoot {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("workload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return DataRoot.resolve(explicit: dir.path)
+    }
+
+    func testSharedPretrainingRunsAreCountedOnceAndMissingTasksAreNotCounted() throws {
+        let s = TableRunSettings(scale: .ci, threads: 2, memoryBudget: 1e12)
+        let root = try emptyRoot()
+        let once = Workload.count([.t3], settings: s, root: root)
+        let runVariants = TableSpec.spec(.t3).runVariants.count
+        XCTAssertEqual(once.pretraining.count, runVariants)
+        XCTAssertEqual(Set(once.pretraining.map(\.key)).count, runVariants)
+        XCTAssertTrue(once.pretraining.allSatisfy { $0.options.steps == Scale.ci.settings.coordinateDescentSteps })
+        // A second table asking for the same runs reuses them (the run cache's key is the run directory).
+        let twice = Workload.count([.t3, .t3], settings: s, root: root)
+        XCTAssertEqual(twice.pretraining.count, runVariants)
+        XCTAssertEqual(twice.reusedPretraining[.t3], runVariants)
+        // No task files under this root: nothing to fine-tune, and every scored task is named as missing.
+        XCTAssertTrue(once.fineTuning.isEmpty)
+        XCTAssertTrue(once.missingTasks.isSuperset(of: Set(SparseMixersData.Task.glueScored)))
+        // Speed: one group (ample budget) holding the reference and every other variant, warm-up + repeats rounds.
+        XCTAssertEqual(once.speed.count, 1)
+        XCTAssertEqual(once.speed[0].groups.map(\.count), [TableSpec.spec(.t3).runVariants.count])
+        XCTAssertEqual(once.speed[0].rounds, s.warmup + s.repeats)
+        // --speed-only counts no training at all.
+        var speedOnly = s; speedOnly.speedOnly = true
+        XCTAssertTrue(Workload.count([.t3], settings: speedOnly, root: root).pretraining.isEmpty)
+    }
+
+    func testStabilityTableRunsEverySeedAtBothBatchSizes() throws {
+        let small = Scale.small.settings
+        let spec = small.scaled(TableSpec.spec(.t10))
+        let plan = VariantAccuracy.plan(table: spec, variant: spec.runVariants[0], settings: small)
+        XCTAssertTrue(plan.countsStability)
+        XCTAssertEqual(plan.pretraining.map(\.options.batchSize),
+                       Array(repeating: small.pretrainBatch, count: small.stabilityRuns)
+                        + Array(repeating: small.pretrainBatch * 4, count: small.stabilityRuns))
+        XCTAssertEqual(plan.pretraining.map(\.paperBatch).first, 64)
+        XCTAssertFalse(plan.tasks.isEmpty)
+        XCTAssertEqual(plan.grid?.learningRates, small.learningRates(spec.runVariants[0].fineTuning.learningRateSet))
+        let w = Workload.count([.t10], settings: TableRunSettings(scale: .small, threads: 2, memoryBudget: 1e12),
+                               root: try emptyRoot())
+        XCTAssertEqual(w.pretraining.count, spec.runVariants.count * 2 * small.stabilityRuns)
+    }
+
+    func testFineTuningRunsFollowTheGridAndTheCaps() throws {
+        // Real GLUE files, when this checkout sits beside ../shared/data.
+        let root = DataRoot.resolve()
+        guard TaskLoader.isAvailable(.rte, .train, root: root) else { throw XCTSkip("no GLUE data here") }
+        let s = TableRunSettings(scale: .ci, threads: 2, memoryBudget: 1e12)
+        let w = Workload.count([.t3], settings: s, root: root)
+        let ci = Scale.ci.settings
+        let rte = w.fineTuning.filter { $0.task == .rte }
+        // One run per variant, batch size and learning rate of the coordinate-descent grid.
+        XCTAssertEqual(rte.count, TableSpec.spec(.t3).runVariants.count * ci.learningRates(.standard).count)
+        let B = ci.fineTuneBatch(64)
+        XCTAssertTrue(rte.allSatisfy { $0.batchSize == B && $0.steps == ci.fineTuneTrainCap! * ci.fineTuneEpochs / B })
+        XCTAssertTrue(rte.allSatisfy { $0.evaluatedRows == ci.fineTuneEpochs * ci.fineTuneEvalCap! })
+    }
+}
