@@ -63,8 +63,8 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             stabilityRuns = 1
         case .small:
             // Sized for one night on 2 cores (`sparse-mixers plan --scale small` counts and times it): models an
-            // eighth of the paper's width at 128 tokens, a few thousand pre-training steps, capped fine-tuning
-            // sets and two or three learning rates per set.
+            // eighth of the paper's width at 128 tokens, a few hundred pre-training steps and capped fine-tuning
+            // sets.
             widthDivisor = 8; seqLength = 128; vocabSize = 8_000; pretrainBatch = 16
             coordinateDescentSteps = 400; fullSteps = 600; warmupSteps = 40; pretrainLearningRate = 1e-3
             pretrainEvalBatches = 10

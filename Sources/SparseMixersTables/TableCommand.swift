@@ -25,7 +25,7 @@ public struct TableOptions: ParsableArguments {
     @Option(help: "Variants pre-trained and fine-tuned side by side, one thread each (default: --threads at ci and small, 1 at paper).")
     public var jobs: Int?
     @Option(name: .customLong("memory-budget-gb"),
-            help: "Memory the timed models of one group may use together (default: 60% of RAM, at most 80% of what is free).")
+            help: "Memory the timed models of one group may use together (default: 75% of RAM, at most 85% of what is free).")
     public var memoryBudgetGB: Double?
 
     public init() {}

@@ -122,17 +122,13 @@ public struct TableRunner {
     /// Times every run variant of `spec` (paper-size configs at `settings.shape`) interleaved with the speed
     /// reference, in groups that fit the memory budget, and adds one training and one inference speed row each.
     func measureSpeed(_ spec: TableSpec, into report: inout Report) throws {
-        guard let ref = spec.speedReference else { return }
         let shape = settings.shape
+        guard let table = SpeedGroups.TablePlan(spec, shape: shape, budget: settings.memoryBudget) else { return }
+        let ref = table.reference, refConfig = table.referenceConfig, members = table.members, configs = table.configs
+        let plan = table.groups
         let B = shape.batch
         let perExample = spec.kind == .cost
         let trainMetric = perExample ? "training_ms_per_ex" : "ms_per_batch"
-        let members = spec.runVariants.filter { $0.name != ref.name }
-        let refConfig = shape.config(ref.config)
-        let configs = members.map { shape.config($0.config) }
-        let plan = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(refConfig, batch: B),
-                                    memberBytes: configs.map { SpeedMemory.bytes($0, batch: B) },
-                                    budget: settings.memoryBudget)
         for (i, bytes) in plan.tooLarge {
             report.skip("speed: \(members[i].name)",
                         because: "needs about \(SpeedMemory.gb(bytes)) for parameters, gradients, AdamW moments and "

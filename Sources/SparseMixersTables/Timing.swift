@@ -198,6 +198,28 @@ public final class TimedModel {
 /// Splits timed models into groups that fit a memory budget. Each group is timed together with its own copy of
 /// the reference, so every speed-up is a ratio of times taken in the same rounds.
 public enum SpeedGroups {
+    /// A table's timed models at a shape: the reference, the other run variants, and their memory groups.
+    /// What `TableRunner` times and `Workload` counts.
+    public struct TablePlan {
+        public var reference: VariantSpec
+        public var referenceConfig: ModelConfig
+        public var members: [VariantSpec]
+        /// The members' paper-size configs at the shape.
+        public var configs: [ModelConfig]
+        public var groups: Plan
+
+        public init?(_ spec: TableSpec, shape: SpeedShape, budget: Double) {
+            guard let ref = spec.speedReference else { return nil }
+            reference = ref
+            referenceConfig = shape.config(ref.config)
+            members = spec.runVariants.filter { $0.name != ref.name }
+            configs = members.map { shape.config($0.config) }
+            groups = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(referenceConfig, batch: shape.batch),
+                                      memberBytes: configs.map { SpeedMemory.bytes($0, batch: shape.batch) },
+                                      budget: budget)
+        }
+    }
+
     public struct Plan: Equatable {
         /// Indices of the members of each group (the reference is not among them).
         public var groups: [[Int]]

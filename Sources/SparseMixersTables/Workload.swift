@@ -69,51 +69,41 @@ public struct Workload {
         }
         let work = URL(fileURLWithPath: "/")
         for id in tables where !DerivedTables.isDerived(id) {
-            let specs = id == .figure2 ? [TableSpec.spec(.figure2)] : [TableSpec.spec(id)]
-            for spec in specs {
-                if spec.hasSpeed, let ref = spec.speedReference {
-                    let shape = settings.shape
-                    let members = spec.runVariants.filter { $0.name != ref.name }
-                    let refConfig = shape.config(ref.config)
-                    let configs = members.map { shape.config($0.config) }
-                    let plan = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(refConfig, batch: shape.batch),
-                                                memberBytes: configs.map { SpeedMemory.bytes($0, batch: shape.batch) },
-                                                budget: settings.memoryBudget)
-                    w.speed.append(Speed(table: id, groups: plan.groups.map { [refConfig] + $0.map { configs[$0] } },
-                                         rounds: settings.warmup + settings.repeats,
-                                         tooLarge: plan.tooLarge.map { (members[$0.index].name, $0.bytes) }))
-                }
-                guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
-                let scaled = s.scaled(spec)
-                for v in scaled.runVariants {
-                    let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s)
-                    guard let first = plan.pretraining.first else { continue }
-                    for run in plan.pretraining {
-                        let key = Pretrainer.directory(for: v.config, options: run.options, under: work).lastPathComponent
-                        if seenPretraining.insert(key).inserted {
-                            w.pretraining.append(Pretraining(table: id, variant: v.name, config: v.config,
-                                                             options: run.options, key: key))
-                        } else {
-                            w.reusedPretraining[id, default: 0] += 1
-                        }
+            let spec = TableSpec.spec(id)
+            if spec.hasSpeed, let t = SpeedGroups.TablePlan(spec, shape: settings.shape, budget: settings.memoryBudget) {
+                w.speed.append(Speed(table: id,
+                                     groups: t.groups.groups.map { [t.referenceConfig] + $0.map { t.configs[$0] } },
+                                     rounds: settings.warmup + settings.repeats,
+                                     tooLarge: t.groups.tooLarge.map { (t.members[$0.index].name, $0.bytes) }))
+            }
+            guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
+            let scaled = s.scaled(spec)
+            for v in scaled.runVariants {
+                let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s)
+                guard let first = plan.pretraining.first else { continue }
+                for run in plan.pretraining {
+                    let key = Pretrainer.directory(for: v.config, options: run.options, under: work).lastPathComponent
+                    if seenPretraining.insert(key).inserted {
+                        w.pretraining.append(Pretraining(table: id, variant: v.name, config: v.config,
+                                                         options: run.options, key: key))
+                    } else {
+                        w.reusedPretraining[id, default: 0] += 1
                     }
-                    guard let grid = plan.grid else { continue }
-                    let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
-                    for B in grid.batchSizes {
-                        for task in plan.tasks {
-                            guard let n = size(task) else { w.missingTasks.insert(task); continue }
-                            for lr in grid.learningRates {
-                                let o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
-                                let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
-                                guard seenFineTuning.insert(key).inserted else { continue }
-                                var c = v.config
-                                c.expertDropoutRate = o.expertDropoutRate
-                                if let cf = o.capacityFactor { c.trainCapacityFactor = cf; c.evalCapacityFactor = cf }
-                                let steps = max(1, n.trainExamples * o.epochs / B)
-                                w.fineTuning.append(FineTuning(table: id, variant: v.name, config: c, task: task,
-                                                               batchSize: B, learningRate: lr, steps: steps,
-                                                               evaluatedRows: o.epochs * n.evalRows, key: key))
-                            }
+                }
+                guard let grid = plan.grid else { continue }
+                let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
+                for B in grid.batchSizes {
+                    for task in plan.tasks {
+                        guard let n = size(task) else { w.missingTasks.insert(task); continue }
+                        for lr in grid.learningRates {
+                            let o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
+                            let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
+                            guard seenFineTuning.insert(key).inserted else { continue }
+                            w.fineTuning.append(FineTuning(table: id, variant: v.name,
+                                                           config: FineTuner.config(v.config, o), task: task,
+                                                           batchSize: B, learningRate: lr,
+                                                           steps: FineTuner.steps(trainExamples: n.trainExamples, o),
+                                                           evaluatedRows: o.epochs * n.evalRows, key: key))
                         }
                     }
                 }

@@ -52,37 +52,42 @@ public struct FineTuneData: Sendable {
     /// absent. `trainCap`/`evalCap` keep a seeded random subset of whole groups (the same subset for every model).
     public static func load(_ task: SparseMixersData.Task, root: DataRoot, tokenizer: Tokenizer, seqLen: Int,
                             trainCap: Int?, evalCap: Int?) throws -> FineTuneData {
+        let c = try capped(task, root: root, trainCap: trainCap, evalCap: evalCap)
         var notes: [String] = []
-        var trainSet = try TaskLoader.load(task, .train, root: root)
-        let fullTrain = trainSet.count
-        trainSet.examples = cap(trainSet.examples, to: trainCap, seed: 0x7EA1)
-        if trainSet.count < fullTrain { notes.append("train capped to \(trainSet.count) of \(fullTrain) rows") }
+        if c.train.count < c.fullTrain { notes.append("train capped to \(c.train.count) of \(c.fullTrain) rows") }
         var evals: [EncodedTaskData] = []
-        for split in task.evaluationSplits {
-            var d = try TaskLoader.load(task, split, root: root)
-            let full = d.count
-            d.examples = cap(d.examples, to: evalCap, seed: 0xE7A1)
-            if d.count < full { notes.append("\(split.rawValue) capped to \(d.count) of \(full) rows") }
-            evals.append(EncodedTaskData(d, tokenizer: tokenizer, seqLen: seqLen))
+        for e in c.evals {
+            if e.data.count < e.full { notes.append("\(e.split.rawValue) capped to \(e.data.count) of \(e.full) rows") }
+            evals.append(EncodedTaskData(e.data, tokenizer: tokenizer, seqLen: seqLen))
         }
-        let n = (task == .copa || task == .record) ? trainSet.groupCount : trainSet.count
-        return FineTuneData(task: task, train: EncodedTaskData(trainSet, tokenizer: tokenizer, seqLen: seqLen),
-                            evals: evals, trainExamples: n, notes: notes)
+        return FineTuneData(task: task, train: EncodedTaskData(c.train, tokenizer: tokenizer, seqLen: seqLen),
+                            evals: evals, trainExamples: c.trainExamples, notes: notes)
     }
 
     /// Row counts `load` would produce, without encoding: train rows after the cap, N of SPEC §5.3 (source
     /// examples), and evaluation rows over the evaluation split(s). For `sparse-mixers plan`.
     public static func sizes(_ task: SparseMixersData.Task, root: DataRoot, trainCap: Int?, evalCap: Int?) throws
         -> (trainRows: Int, trainExamples: Int, evalRows: Int) {
-        var trainSet = try TaskLoader.load(task, .train, root: root)
-        trainSet.examples = cap(trainSet.examples, to: trainCap, seed: 0x7EA1)
-        var evalRows = 0
+        let c = try capped(task, root: root, trainCap: trainCap, evalCap: evalCap)
+        return (c.train.count, c.trainExamples, c.evals.map(\.data.count).reduce(0, +))
+    }
+
+    /// The train split and the evaluation split(s), each cut to a seeded subset of whole groups, with their full
+    /// row counts; N of SPEC §5.3 counts source examples (COPA/ReCoRD expand into several rows each).
+    static func capped(_ task: SparseMixersData.Task, root: DataRoot, trainCap: Int?, evalCap: Int?) throws
+        -> (train: TaskDataset, fullTrain: Int, trainExamples: Int, evals: [(split: Split, data: TaskDataset, full: Int)]) {
+        var train = try TaskLoader.load(task, .train, root: root)
+        let fullTrain = train.count
+        train.examples = cap(train.examples, to: trainCap, seed: 0x7EA1)
+        var evals: [(split: Split, data: TaskDataset, full: Int)] = []
         for split in task.evaluationSplits {
-            let d = try TaskLoader.load(task, split, root: root)
-            evalRows += cap(d.examples, to: evalCap, seed: 0xE7A1).count
+            var d = try TaskLoader.load(task, split, root: root)
+            let full = d.count
+            d.examples = cap(d.examples, to: evalCap, seed: 0xE7A1)
+            evals.append((split, d, full))
         }
-        let n = (task == .copa || task == .record) ? trainSet.groupCount : trainSet.count
-        return (trainSet.count, n, evalRows)
+        let n = (task == .copa || task == .record) ? train.groupCount : train.count
+        return (train, fullTrain, n, evals)
     }
 
     /// A seeded subset of whole groups holding at most `limit` rows (at least one group), in file order.
@@ -157,14 +162,25 @@ public enum TaskMetricNames {
 /// reference divides the mean CE by the per-device batch, which makes its z-loss relatively stronger; we use
 /// the plain mean (SPEC §5.2 documents both).
 public enum FineTuner {
+    /// The pre-trained config as fine-tuning runs it: the protocol's expert dropout and capacity factor.
+    public static func config(_ pretrained: ModelConfig, _ options: FineTuneOptions) -> ModelConfig {
+        var c = pretrained
+        c.expertDropoutRate = options.expertDropoutRate
+        if let cf = options.capacityFactor { c.trainCapacityFactor = cf; c.evalCapacityFactor = cf }
+        return c
+    }
+
+    /// SPEC §5.3: ⌊N·epochs/B⌋ steps (at least one).
+    public static func steps(trainExamples: Int, _ options: FineTuneOptions) -> Int {
+        max(1, trainExamples * options.epochs / options.batchSize)
+    }
+
     public static func run(checkpoint: URL, data: FineTuneData, options: FineTuneOptions,
                            progress: ProgressLine? = nil) throws -> FineTuneResult {
         try options.validate()
         let task = data.task
         let meta = try Checkpoint.metadata(at: checkpoint)
-        var config = meta.config
-        config.expertDropoutRate = options.expertDropoutRate
-        if let c = options.capacityFactor { config.trainCapacityFactor = c; config.evalCapacityFactor = c }
+        let config = self.config(meta.config, options)
         guard data.train.seqLen == config.maxSeqLength else {
             throw TrainingError("\(task.displayName): encoded at length \(data.train.seqLen) but the checkpoint's maxSeqLength is \(config.maxSeqLength)")
         }
@@ -178,7 +194,7 @@ public enum FineTuner {
         adam.frozen = frozenRanges(model.layout, options.freeze)
 
         let B = options.batchSize
-        let steps = max(1, data.trainExamples * options.epochs / B)
+        let steps = self.steps(trainExamples: data.trainExamples, options)
         let warmup = Int(options.warmupProportion * Double(steps))
         let schedule = LearningRateSchedule(base: Float(options.learningRate), warmupSteps: warmup, totalSteps: steps)
         let perEpoch = max(1, (steps + options.epochs - 1) / options.epochs)
