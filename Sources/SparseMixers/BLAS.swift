@@ -72,3 +72,61 @@ extension BLAS {
         return try body()
     }
 }
+
+/// OpenBLAS picks its kernels when the library loads, from the CPU's family and model. Debian 12's OpenBLAS 0.3.21
+/// does not know recent Intel Xeons (seen: family 6 model 207, AVX-512) and falls back to its Prescott (SSE3)
+/// kernels: 38 GFLOP/s of sgemm on two cores where its SkylakeX kernels give 228 on the same machine. The kernel
+/// can only be chosen before the library loads (`OPENBLAS_CORETYPE`), so an executable that finds the fallback
+/// restarts itself once with the best kernel the CPU's flags support. A user's own `OPENBLAS_CORETYPE` is kept;
+/// `SMX_KEEP_BLAS_CORE=1` keeps OpenBLAS's choice. The test suite never restarts (it runs whatever was loaded).
+public enum BLASKernel {
+    /// The kernel family OpenBLAS chose at load time, e.g. "Haswell", "SkylakeX", "Zen", "Prescott".
+    public static var coreName: String {
+        guard let s = openblas_get_corename() else { return "unknown" }
+        return String(cString: s)
+    }
+
+    /// OpenBLAS's names for kernels without AVX2: on a CPU with AVX2 and FMA these mean it did not recognise the CPU.
+    static let preAVX2Cores: Set<String> = ["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai",
+                                            "Coppermine", "Northwood", "Banias", "Sandybridge", "Barcelona",
+                                            "Opteron", "Opteron_SSE3", "Bobcat", "Bulldozer", "Piledriver",
+                                            "Steamroller", "Excavator", "Unknown"]
+
+    /// The best OpenBLAS kernel family `flags` (the `flags` line of /proc/cpuinfo) support, or nil for none
+    /// better than the generic ones.
+    public static func bestCore(flags: Set<String>) -> String? {
+        if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) { return "SkylakeX" }
+        if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
+        return nil
+    }
+
+    /// The kernel to restart with, when OpenBLAS chose a generic one that this CPU outgrows; nil otherwise.
+    public static func replacement(chosen: String, flags: Set<String>) -> String? {
+        guard preAVX2Cores.contains(chosen), let best = bestCore(flags: flags) else { return nil }
+        return best
+    }
+
+    static func cpuFlags() -> Set<String> {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+        return Set(line.split(separator: " ").map(String.init))
+    }
+
+    /// Call first thing in `main`: restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to
+    /// a generic kernel on a CPU that supports a better one. Returns (doing nothing) otherwise.
+    public static func ensureFastKernel() {
+        #if os(Linux)
+        let env = ProcessInfo.processInfo.environment
+        if env["OPENBLAS_CORETYPE"] != nil || env["SMX_KEEP_BLAS_CORE"] != nil { return }
+        let chosen = coreName
+        guard let better = replacement(chosen: chosen, flags: cpuFlags()) else { return }
+        FileHandle.standardError.write(Data(("note: OpenBLAS chose its \(chosen) kernels, which this CPU outgrows "
+            + "(it does not recognise the model); restarting with OPENBLAS_CORETYPE=\(better). Set OPENBLAS_CORETYPE "
+            + "to choose, or SMX_KEEP_BLAS_CORE=1 to keep OpenBLAS's choice.\n").utf8))
+        setenv("OPENBLAS_CORETYPE", better, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // execv returns only on failure: carry on with the kernels already loaded.
+        FileHandle.standardError.write(Data("note: restart failed (errno \(errno)); continuing with \(chosen)\n".utf8))
+        #endif
+    }
+}

@@ -309,16 +309,23 @@ public final class PretrainingStream {
 
 /// Deterministic evaluation batches from held-out documents (the reference draws eval batches from
 /// the C4 train stream; we use a fixed held-out set of books so eval text is never trained on).
-/// Passages are taken in order (cycling if needed), each with a generator keyed by (seed, index).
+/// Passages are taken round-robin across every held-out book (the first passage of each book, then the second
+/// of each, ...; cycling if needed), so even a small eval set spans all books, each with a generator keyed by
+/// (seed, index). Callers pass one seed for every run they compare, so every variant and seed of a table is
+/// scored on the same sequences, masks and NSP pairs.
 public func heldOutBatches(corpus: TokenizedCorpus, config: PretrainingConfig, specials: SpecialTokens,
                            seed: UInt64, batches: Int, batchSize: Int) -> [PretrainingBatch] {
-    var passages: [[ArraySlice<Int32>]] = []
+    var byDocument: [[[ArraySlice<Int32>]]] = []
     for d in 0..<corpus.documentCount {
         let range = corpus.lineRange(ofDocument: d)
         let lengths = range.map { corpus.lineLength($0) }
-        for r in PretrainingExamples.packLines(lengths: lengths, budget: config.seqLen - 3) {
-            passages.append(r.map { corpus.line(range.lowerBound + $0) })
-        }
+        byDocument.append(PretrainingExamples.packLines(lengths: lengths, budget: config.seqLen - 3).map { r in
+            r.map { corpus.line(range.lowerBound + $0) }
+        })
+    }
+    var passages: [[ArraySlice<Int32>]] = []
+    for k in 0..<(byDocument.map(\.count).max() ?? 0) {
+        for doc in byDocument where k < doc.count { passages.append(doc[k]) }
     }
     precondition(!passages.isEmpty, "the held-out corpus yields no passage")
     var out: [PretrainingBatch] = []

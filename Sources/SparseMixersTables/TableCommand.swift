@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SparseMixers
 import SparseMixersHarness
 
 /// The flags every `TableN` executable takes.
@@ -61,6 +62,7 @@ public enum TableMain {
     nonisolated(unsafe) static var current: TableID = .t1
 
     public static func run(_ id: TableID) {
+        BLASKernel.ensureFastKernel()
         current = id
         TableCommand.main()
     }

@@ -15,6 +15,9 @@ public struct PretrainOptions: Codable, Equatable, Sendable {
     public var evalEvery: Int
     /// Held-out batches per evaluation (fixed, deterministic batches of held-out books).
     public var evalBatches: Int
+    /// Sequences per held-out batch; `evalBatches` x `evalBatchSize` sequences are scored, the same ones for every
+    /// run (the eval set does not depend on the run's seed or training batch).
+    public var evalBatchSize: Int
     /// Checkpoint every this many steps, and always at the last step.
     public var checkpointEvery: Int
     /// A JSONL training record every this many steps.
@@ -25,9 +28,10 @@ public struct PretrainOptions: Codable, Equatable, Sendable {
 
     public init(steps: Int, batchSize: Int, learningRate: Double = 1e-4, warmupSteps: Int = 10_000,
                 evalEvery: Int = 2_000, evalBatches: Int = 1_000, checkpointEvery: Int = 20_000, logEvery: Int = 100,
-                seed: UInt64 = 0, divergence: DivergenceRule? = nil) {
+                seed: UInt64 = 0, divergence: DivergenceRule? = nil, evalBatchSize: Int? = nil) {
         self.steps = steps; self.batchSize = batchSize; self.learningRate = learningRate; self.warmupSteps = warmupSteps
-        self.evalEvery = evalEvery; self.evalBatches = evalBatches; self.checkpointEvery = checkpointEvery
+        self.evalEvery = evalEvery; self.evalBatches = evalBatches; self.evalBatchSize = evalBatchSize ?? batchSize
+        self.checkpointEvery = checkpointEvery
         self.logEvery = logEvery; self.seed = seed
         self.divergence = divergence ?? DivergenceRule(minimumStep: max(warmupSteps, 100))
     }
@@ -37,7 +41,8 @@ public struct PretrainOptions: Codable, Equatable, Sendable {
             if v < 1 { throw TrainingError("invalid pre-training option: \(name) must be at least 1, got \(v)") }
         }
         try positive(steps, "steps"); try positive(batchSize, "batchSize"); try positive(evalEvery, "evalEvery")
-        try positive(evalBatches, "evalBatches"); try positive(checkpointEvery, "checkpointEvery")
+        try positive(evalBatches, "evalBatches"); try positive(evalBatchSize, "evalBatchSize")
+        try positive(checkpointEvery, "checkpointEvery")
         try positive(logEvery, "logEvery"); try positive(divergence.window, "divergence.window")
         if warmupSteps < 0 { throw TrainingError("invalid pre-training option: warmupSteps must be >= 0, got \(warmupSteps)") }
         if !(learningRate > 0) || !learningRate.isFinite {
@@ -55,6 +60,45 @@ public struct PretrainEval: Codable, Equatable, Sendable {
     public var nspLoss: Double
     public var auxLoss: Double
     public var zLoss: Double
+    /// Counts behind the accuracies (masked predictions scored, NSP pairs scored), for binomial intervals.
+    public var mlmCount: Int? = nil
+    public var nspCount: Int? = nil
+    /// Training tokens seen and seconds spent inside training steps when this evaluation ran (learning curves).
+    public var tokens: Double? = nil
+    public var trainSeconds: Double? = nil
+
+    public init(step: Int, mlmAccuracy: Double, nspAccuracy: Double, mlmLoss: Double, nspLoss: Double,
+                auxLoss: Double, zLoss: Double, mlmCount: Int? = nil, nspCount: Int? = nil, tokens: Double? = nil,
+                trainSeconds: Double? = nil) {
+        self.step = step; self.mlmAccuracy = mlmAccuracy; self.nspAccuracy = nspAccuracy; self.mlmLoss = mlmLoss
+        self.nspLoss = nspLoss; self.auxLoss = auxLoss; self.zLoss = zLoss; self.mlmCount = mlmCount
+        self.nspCount = nspCount; self.tokens = tokens; self.trainSeconds = trainSeconds
+    }
+}
+
+/// The floors of a held-out set: the accuracy of the best constant predictor on it (always the most frequent
+/// masked piece; always the more frequent NSP label). A model that learned only token frequencies ends at
+/// `mlmMajorityAccuracy`.
+public struct HeldOutFloors: Codable, Equatable, Sendable {
+    public var mlmMajorityAccuracy: Double
+    public var mlmMajorityPiece: Int
+    public var nspMajorityAccuracy: Double
+    public var mlmCount: Int
+    public var nspCount: Int
+
+    public init(_ batches: [PretrainingBatch]) {
+        var counts: [Int32: Double] = [:], total = 0.0, nsp = [0, 0]
+        for b in batches {
+            for (id, w) in zip(b.maskedIDs, b.maskedWeights) where w > 0 { counts[id, default: 0] += Double(w); total += Double(w) }
+            for l in b.nspLabels { nsp[Int(l) == 0 ? 0 : 1] += 1 }
+        }
+        let top = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }
+        mlmMajorityPiece = Int(top?.key ?? 0)
+        mlmMajorityAccuracy = total > 0 ? 100 * (top?.value ?? 0) / total : 0
+        mlmCount = Int(total.rounded())
+        nspCount = nsp[0] + nsp[1]
+        nspMajorityAccuracy = nspCount > 0 ? 100 * Double(nsp.max()!) / Double(nspCount) : 0
+    }
 }
 
 /// What a pre-training run produced; written to `result.json` in the run directory.
@@ -68,6 +112,8 @@ public struct PretrainResult: Codable, Equatable, Sendable {
     public var divergence: String?
     public var evals: [PretrainEval]
     public var finalEval: PretrainEval? { evals.last }
+    /// The floors of the held-out set every evaluation used.
+    public var floors: HeldOutFloors? = nil
     /// Seconds inside training steps (forward, backward, AdamW), excluding evaluation and checkpoints.
     public var stepSeconds: Double
     public var tokensPerSecond: Double
@@ -211,6 +257,9 @@ public final class Pretrainer {
         PretrainingConfig(seqLen: config.maxSeqLength, maxPredictions: config.maxPredictionsPerSeq)
     }
 
+    /// The seed of the held-out set: one for every run, so all variants and seeds are scored on the same examples.
+    public static let evalSeed: UInt64 = 0xE7A1_0000
+
     /// The dropout seed of step `s` (0-based): a function of the run seed and the step only.
     func dropoutSeed(_ s: Int) -> UInt64 { var r = RNG(keys: options.seed, 0xD409, UInt64(s)); return r.next() }
 
@@ -255,9 +304,11 @@ public final class Pretrainer {
                                   evals: [], stepSeconds: 0, dataSeconds: 0, stallSeconds: 0, stepFlops: 0)
             try log.truncate(after: -1)
         }
-        let evalBatches = heldOutBatches(corpus: heldOut, config: pretrainingConfig, specials: specials,
-                                         seed: options.seed ^ 0xE7A1_0000, batches: options.evalBatches,
-                                         batchSize: options.batchSize).map(Batch.init)
+        let heldOutSet = heldOutBatches(corpus: heldOut, config: pretrainingConfig, specials: specials,
+                                        seed: Self.evalSeed, batches: options.evalBatches,
+                                        batchSize: options.evalBatchSize)
+        let floors = HeldOutFloors(heldOutSet)
+        let evalBatches = heldOutSet.map(Batch.init)
 
         let prefetch = BatchPrefetcher(stream: stream, batchSize: options.batchSize)
         defer { prefetch.drain() }
@@ -298,7 +349,9 @@ public final class Pretrainer {
                                            stallSeconds: stall))
             }
             if state.step % options.evalEvery == 0 || state.step == options.steps {
-                let e = try evaluate(model, evalBatches, step: state.step)
+                var e = try evaluate(model, evalBatches, step: state.step)
+                e.tokens = Double(state.step) * tokensPerStep
+                e.trainSeconds = state.stepSeconds
                 state.evals.append(e)
                 try log.append(EvalRecord(step: state.step, eval: e))
             }
@@ -319,15 +372,16 @@ public final class Pretrainer {
             progress?.show("diverged: \(why)", final: true)
         }
         let steps = Double(max(state.step, 1))
-        let result = PretrainResult(
+        let tokensPerSecond: Double = state.stepSeconds > 0 ? Double(state.step) * tokensPerStep / state.stepSeconds : 0
+        let gflops: Double = state.stepSeconds > 0 ? state.stepFlops * Double(state.step) / state.stepSeconds / 1e9 : 0
+        var result = PretrainResult(
             config: config, options: options, stepsCompleted: state.step,
             complete: diverged == nil && state.step == options.steps, diverged: diverged != nil, divergence: diverged,
             evals: state.evals, stepSeconds: state.stepSeconds,
-            tokensPerSecond: state.stepSeconds > 0 ? Double(state.step) * tokensPerStep / state.stepSeconds : 0,
-            stepFlops: state.stepFlops,
-            gflopsPerSecond: state.stepSeconds > 0 ? state.stepFlops * Double(state.step) / state.stepSeconds / 1e9 : 0,
+            tokensPerSecond: tokensPerSecond, stepFlops: state.stepFlops, gflopsPerSecond: gflops,
             dataSecondsPerStep: state.dataSeconds / steps, stallSecondsPerStep: state.stallSeconds / steps,
             checkpoint: checkpointURL.path)
+        result.floors = floors
         if diverged != nil || state.step == options.steps { try RunFiles.writeJSON(result, to: resultURL) }
         return result
     }
@@ -345,7 +399,7 @@ public final class Pretrainer {
         return PretrainEval(step: step, mlmAccuracy: weight > 0 ? 100 * correct / weight : 0,
                             nspAccuracy: n > 0 ? 100 * Double(nspCorrect) / Double(n) : 0,
                             mlmLoss: weight > 0 ? mlmLoss / weight : 0, nspLoss: n > 0 ? nspLoss / Double(n) : 0,
-                            auxLoss: aux / k, zLoss: z / k)
+                            auxLoss: aux / k, zLoss: z / k, mlmCount: Int(weight.rounded()), nspCount: n)
     }
 
     /// The first top-level field (as `config.x` / `options.y`) in which two identities differ.

@@ -18,7 +18,7 @@ public enum ScalePlan {
                                warmupSteps: min(s.warmupSteps, max(n / 10, 1)),
                                evalEvery: paper ? 2_000 : max(n / 5, 1), evalBatches: s.pretrainEvalBatches,
                                checkpointEvery: paper ? 20_000 : max(n / 4, 1), logEvery: paper ? 100 : max(n / 50, 1),
-                               seed: seed)
+                               seed: seed, evalBatchSize: s.pretrainEvalBatchSize)
     }
 
     /// The prepared corpus with the scale's vocabulary (trained once and cached under the data root's cache).

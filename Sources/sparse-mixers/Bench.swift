@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseMixers
+import SparseMixersHarness
 
 /// `sparse-mixers bench`: one training step (forward + backward + AdamW) and one inference forward, timed.
 struct Bench: ParsableCommand {
@@ -16,6 +17,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Print an FNV-1a digest of the parameters and gradients after the run (bitwise reproducibility checks).") var digest = false
     @Flag(help: "Print per-phase wall times of the timed training steps (mean per step).") var profile = false
+    @Option(help: "Shrink the preset by a scale's rule (ci, small): its width, heads, sequence length and vocabulary; --seq is then ignored.")
+    var scale: Scale?
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
@@ -31,8 +34,12 @@ struct Bench: ParsableCommand {
         }
         Runtime.setThreads(threads)
         var cfg = try ModelConfig.preset(named: preset)
-        cfg.maxSeqLength = seq
-        cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
+        if let scale {
+            cfg = scale.settings.scaledConfig(cfg)
+        } else {
+            cfg.maxSeqLength = seq
+            cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
+        }
         let model = try Model(config: cfg, head: .pretraining, seed: 0)
         let b = Benchmark.randomBatch(cfg, batch: batch)
         let peak = Benchmark.sgemmPeak()
@@ -45,7 +52,7 @@ struct Bench: ParsableCommand {
             return
         }
         func ms(_ s: Double) -> String { String(format: "%.1f", s * 1e3) }
-        print("preset \(preset): \(String(format: "%.1f", Double(model.parameterCount) / 1e6))M parameters, batch \(batch) x \(seq), threads \(threads)")
+        print("preset \(preset): \(String(format: "%.1f", Double(model.parameterCount) / 1e6))M parameters, batch \(batch) x \(cfg.maxSeqLength), d_model \(cfg.dModel), \(cfg.numHeads) heads, vocab \(cfg.vocabSize), threads \(threads)")
         print("sgemm peak (2048^3, same threads): \(String(format: "%.1f", peak)) GFLOP/s")
         let tg = r.trainFlops / r.train.median / 1e9
         print("training step  : median \(ms(r.train.median)) ms (min \(ms(r.train.min)), max \(ms(r.train.max))), "

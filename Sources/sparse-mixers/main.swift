@@ -8,4 +8,5 @@ struct SparseMixersCLI: ParsableCommand {
         subcommands: [VerifyGolden.self, Bench.self, DataCommand.self, Pretrain.self, Finetune.self,
                       SpeedCheckCommand.self, IndexCommand.self, PlanCommand.self])
 }
+BLASKernel.ensureFastKernel()
 SparseMixersCLI.main()
