@@ -104,6 +104,17 @@ public struct Report: Codable, Equatable, Sendable {
     public var speedRows: [SpeedRow]
     public var skipped: [SkippedItem]
     public var notes: [String]
+    /// Every pre-training run's held-out accuracy (one per variant, seed and metric), when the table pre-trains.
+    public var seedRuns: [SeedRun]? = nil
+    /// Mean over seeds and paired difference to `accuracyReference` per variant and metric.
+    public var comparisons: [AccuracyComparison]? = nil
+    /// The row the accuracy differences are taken against (the table's first row).
+    public var accuracyReference: String? = nil
+    /// Floors of the held-out set: the best constant predictor's MLM and NSP accuracy (percent).
+    public var mlmFloor: Double? = nil
+    public var nspFloor: Double? = nil
+    /// Held-out accuracy along every pre-training run.
+    public var curves: [LearningCurve]? = nil
 
     public init(tableID: TableID, title: String, scale: Scale, scaleRule: String? = nil,
                 environment: EnvironmentInfo? = nil, referenceVariant: String? = nil, rows: [ReportRow] = [],

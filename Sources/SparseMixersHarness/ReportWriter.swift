@@ -82,6 +82,7 @@ public struct ReportWriter: Sendable {
             }
             md.append("")
         }
+        if let cs = r.comparisons, !cs.isEmpty { md += seedSection(r, cs) }
         if !r.speedRows.isEmpty {
             md.append("## Speed (reference: \(r.referenceVariant ?? "none"), timed in the same run)")
             md.append("")
@@ -121,6 +122,79 @@ public struct ReportWriter: Sendable {
         if let e = r.environment { for l in e.summaryLines { md.append("- \(l)") } } else { md.append("Not recorded.") }
         md.append("")
         return md.joined(separator: "\n")
+    }
+
+    /// Accuracy over seeds: mean and 95% t interval per variant, the paired difference to the reference with
+    /// its interval beside the paper's difference and a verdict; then the floors and every seed's run.
+    static func seedSection(_ r: Report, _ cs: [AccuracyComparison]) -> [String] {
+        func pct(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "–" }
+        func pm(_ m: Double?, _ h: Double?) -> String {
+            guard let m else { return "–" }
+            return h.map { String(format: "%.2f ± %.2f", m, $0) } ?? String(format: "%.2f (1 seed)", m)
+        }
+        var md: [String] = []
+        md.append("## Pre-training accuracy over seeds (reference: \(Format.cell(r.accuracyReference ?? "")))")
+        md.append("")
+        md.append("Held-out accuracy in percent, the same held-out set for every run. Mean ± half-width of the 95% "
+            + "t interval over seeds; Δ = variant − reference, seed by seed (seeds are shared, so the difference is "
+            + "paired). Verdict: whether our paired interval excludes zero, with the paper's sign or against it.")
+        md.append("")
+        if r.mlmFloor != nil || r.nspFloor != nil {
+            md.append("Floors of this held-out set (best constant predictor): MLM \(pct(r.mlmFloor))% (always the most "
+                + "frequent masked piece), NSP \(pct(r.nspFloor))% (always the more frequent label).")
+            md.append("")
+        }
+        md.append("| variant | metric | seeds | ours (mean ± 95%) | × MLM floor | Δ vs reference (± 95%) | paper Δ | verdict |")
+        md.append("|---|---|---:|---:|---:|---:|---:|---|")
+        for c in cs {
+            let floor = c.metric == "mlm_acc" ? r.mlmFloor : r.nspFloor
+            let ratio = c.metric == "mlm_acc" ? floor.map { $0 > 0 ? String(format: "%.2f", c.mean / $0) : "–" } ?? "–" : ""
+            let diff = c.variant == c.reference ? "reference" : pm(c.difference, c.differenceHalfWidth)
+            md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | \(pm(c.mean, c.halfWidth)) | \(ratio) | "
+                + "\(diff) | \(c.paperDifference.map { String(format: "%+.1f", $0) } ?? "–") | \(c.verdict.rawValue) |")
+        }
+        md.append("")
+        if let runs = r.seedRuns, !runs.isEmpty {
+            md.append("<details><summary>Every run (binomial 95% interval of its held-out score)</summary>")
+            md.append("")
+            md.append("| variant | seed | metric | accuracy | 95% (Wilson) | scored |")
+            md.append("|---|---:|---|---:|---|---:|")
+            for x in runs {
+                md.append("| \(Format.cell(x.variant)) | \(x.seed) | \(x.metric) | \(pct(x.value)) | "
+                    + "\(pct(x.wilsonLow))–\(pct(x.wilsonHigh)) | \(x.count.map(String.init) ?? "–") |")
+            }
+            md.append("")
+            md.append("</details>")
+            md.append("")
+        }
+        if let curves = r.curves, !curves.isEmpty {
+            md.append("Learning curves: `\(r.tableID.fileStem)-curve-tokens.svg` (held-out MLM accuracy against "
+                + "training tokens) and `\(r.tableID.fileStem)-curve-seconds.svg` (against seconds inside training "
+                + "steps, one thread per run); the points are in the JSON.")
+            md.append("")
+        }
+        return md
+    }
+
+    /// The learning curves of a report as two SVGs: MLM accuracy against tokens and against training seconds.
+    public static func curveSVGs(_ r: Report) -> (tokens: String, seconds: String)? {
+        guard let curves = r.curves, !curves.isEmpty else { return nil }
+        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                      "#bcbd22", "#17becf"]
+        var order: [String] = []
+        for c in curves where !order.contains(c.variant) { order.append(c.variant) }
+        func series(_ x: (LearningCurve.Point) -> Double) -> [PlotSeries] {
+            curves.map { c in
+                let color = colors[(order.firstIndex(of: c.variant) ?? 0) % colors.count]
+                return PlotSeries(name: "\(c.variant) seed \(c.seed)", color: color,
+                                  points: c.points.map { PlotPoint(x: x($0), y: $0.mlmAccuracy, label: "") })
+            }
+        }
+        let title = "\(r.tableID.fileStem) (\(r.scale.rawValue)): held-out MLM accuracy"
+        return (SVGPlot.scatter(title: title, xLabel: "training tokens (millions)", yLabel: "MLM accuracy (%)",
+                                series: series { $0.tokens / 1e6 }, height: 480 + 16 * Double(curves.count)),
+                SVGPlot.scatter(title: title, xLabel: "seconds in training steps (one thread)", yLabel: "MLM accuracy (%)",
+                                series: series { $0.seconds }, height: 480 + 16 * Double(curves.count)))
     }
 
     // MARK: JSON

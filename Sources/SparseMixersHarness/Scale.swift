@@ -73,7 +73,7 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             // eighth of the paper's width at 128 tokens, a few hundred pre-training steps and capped fine-tuning
             // sets.
             widthDivisor = 8; seqLength = 128; vocabSize = 8_000; pretrainBatch = 32
-            coordinateDescentSteps = 1_200; fullSteps = 1_200; warmupSteps = 100; pretrainLearningRate = 1e-3
+            coordinateDescentSteps = 1_400; fullSteps = 1_400; warmupSteps = 140; pretrainLearningRate = 1e-3
             // 64 x 32 = 2,048 held-out sequences: about 38,000 masked predictions and 2,048 NSP pairs, so a
             // binomial 95% interval on MLM accuracy is about +-0.3 points; seeds 2 (reference 3) for paired intervals.
             pretrainEvalBatches = 64; pretrainEvalBatchSize = 32; seeds = 2; referenceSeeds = 3

@@ -18,11 +18,13 @@ public struct AccuracyRequest {
     public var dataDirectory: String?
     /// Where runs keep checkpoints and logs, e.g. Reports/runs. Reuse across tables is the driver's business.
     public var workDirectory: URL
+    /// False: pre-train only (`--no-finetune`); fine-tuning is named as not run.
+    public var fineTune: Bool
 
     public init(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
-                workDirectory: URL) {
+                workDirectory: URL, fineTune: Bool = true) {
         self.table = table; self.variant = variant; self.settings = settings
-        self.dataDirectory = dataDirectory; self.workDirectory = workDirectory
+        self.dataDirectory = dataDirectory; self.workDirectory = workDirectory; self.fineTune = fineTune
     }
 }
 
@@ -36,9 +38,16 @@ public struct AccuracyOutcome {
     /// What was not produced and why (a dataset absent here, a diverged run, ...).
     public var skipped: [SkippedItem]
     public var notes: [String]
+    /// Every seed's held-out accuracies (mlm_acc / nsp_acc in `metrics` are their means), learning curves, and the
+    /// floors of the held-out set.
+    public var seedRuns: [SeedRun] = []
+    public var curves: [LearningCurve] = []
+    public var mlmFloor: Double? = nil
+    public var nspFloor: Double? = nil
 
-    public init(metrics: [String: Double] = [:], skipped: [SkippedItem] = [], notes: [String] = []) {
-        self.metrics = metrics; self.skipped = skipped; self.notes = notes
+    public init(metrics: [String: Double] = [:], skipped: [SkippedItem] = [], notes: [String] = [],
+                seedRuns: [SeedRun] = []) {
+        self.metrics = metrics; self.skipped = skipped; self.notes = notes; self.seedRuns = seedRuns
     }
 }
 
@@ -47,8 +56,27 @@ public enum AccuracyPhase {
     public static func run(_ request: AccuracyRequest) throws -> AccuracyOutcome {
         let o = try VariantAccuracy.run(table: request.table, variant: request.variant, settings: request.settings,
                                         dataDirectory: request.dataDirectory, workDirectory: request.workDirectory,
+                                        fineTune: request.fineTune,
                                         log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-        return AccuracyOutcome(metrics: o.metrics, skipped: o.skipped, notes: o.notes)
+        var a = AccuracyOutcome(metrics: o.metrics, skipped: o.skipped, notes: o.notes, seedRuns: o.seedRuns)
+        a.curves = o.curves
+        a.mlmFloor = o.floors?.mlmMajorityAccuracy
+        a.nspFloor = o.floors?.nspMajorityAccuracy
+        return a
+    }
+
+    /// The number of pre-training seeds `run` will train for the request's variant.
+    public static func seeds(_ request: AccuracyRequest) -> Int {
+        VariantAccuracy.plan(table: request.table, variant: request.variant, settings: request.settings,
+                             fineTune: false).pretraining.count
+    }
+
+    /// Runs (or reuses) one seed's pre-training of the request's variant (the runner's first pass, in lanes).
+    public static func pretrain(_ request: AccuracyRequest, seedIndex: Int) throws {
+        try VariantAccuracy.pretrain(table: request.table, variant: request.variant, settings: request.settings,
+                                     seedIndex: seedIndex, dataDirectory: request.dataDirectory,
+                                     workDirectory: request.workDirectory,
+                                     log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
     }
 }
 

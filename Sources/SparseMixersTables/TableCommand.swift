@@ -9,6 +9,10 @@ public struct TableOptions: ParsableArguments {
     public var scale: String = "ci"
     @Flag(help: "Measure speed (and analytic cost) only; no pre-training or fine-tuning.")
     public var speedOnly = false
+    @Flag(help: "Pre-train and fine-tune only; no speed measurement (the reports name it as not run).")
+    public var accuracyOnly = false
+    @Flag(help: "Pre-train only: skip fine-tuning (the reports name it as not run).")
+    public var noFinetune = false
     @Option(help: "Data root (default: Data/, then ../shared/data).")
     public var data: String?
     @Option(help: "Sequences per timed batch (default 8; 2 at --scale ci).")
@@ -40,6 +44,7 @@ public struct TableOptions: ParsableArguments {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let m = memoryBudgetGB, m <= 0 { throw ValidationError("--memory-budget-gb must be positive") }
         if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+        if speedOnly && accuracyOnly { throw ValidationError("--speed-only and --accuracy-only exclude each other") }
     }
 
     public var settings: TableRunSettings {
@@ -50,6 +55,8 @@ public struct TableOptions: ParsableArguments {
                                  output: URL(fileURLWithPath: output, isDirectory: true),
                                  memoryBudget: memoryBudgetGB.map { $0 * 1e9 })
         s.speedOnly = speedOnly
+        s.fineTune = !noFinetune
+        s.accuracyOnly = accuracyOnly
         s.dataDirectory = data
         s.warmup = warmup
         if let j = jobs { s.accuracyLanes = j }

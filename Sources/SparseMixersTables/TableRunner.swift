@@ -6,6 +6,10 @@ import SparseMixersHarness
 public struct TableRunSettings {
     public var scale: Scale
     public var speedOnly: Bool = false
+    /// False: pre-train only (`--no-finetune`); the reports name fine-tuning as not run.
+    public var fineTune: Bool = true
+    /// True: no speed measurement (`--accuracy-only`); the reports name it as not run.
+    public var accuracyOnly: Bool = false
     public var dataDirectory: String? = nil
     public var shape: SpeedShape
     public var repeats: Int
@@ -46,10 +50,18 @@ public struct TableRunner {
     public var published: PublishedNumbers?
     /// Pre-training and fine-tuning of one variant (`AccuracyPhase.run`; tests pass a stand-in with known metrics).
     public var accuracy: (AccuracyRequest) throws -> AccuracyOutcome
+    /// Pre-trains one seed of a variant ahead of `accuracy` (which then reuses the cached run), so that the seeds
+    /// of all variants are spread over the lanes; nil skips that pass (tests' stand-ins).
+    public var pretrainSeed: ((AccuracyRequest, Int) throws -> Void)?
+    /// Seeds `accuracy` trains for a request.
+    public var seedCount: (AccuracyRequest) -> Int
 
     public init(settings: TableRunSettings, published: PublishedNumbers? = try? PublishedNumbers.load(),
-                accuracy: @escaping (AccuracyRequest) throws -> AccuracyOutcome = AccuracyPhase.run) {
+                accuracy: @escaping (AccuracyRequest) throws -> AccuracyOutcome = AccuracyPhase.run,
+                pretrainSeed: ((AccuracyRequest, Int) throws -> Void)? = AccuracyPhase.pretrain,
+                seedCount: @escaping (AccuracyRequest) -> Int = AccuracyPhase.seeds) {
         self.settings = settings; self.published = published; self.accuracy = accuracy
+        self.pretrainSeed = pretrainSeed; self.seedCount = seedCount
     }
 
     var log: (String) -> Void { settings.log }
@@ -68,6 +80,13 @@ public struct TableRunner {
         for r in reports {
             let w = try writer.write(r)
             log("wrote \(w.markdown.path) (+ .csv, .json)")
+            if let svgs = ReportWriter.curveSVGs(r) {
+                for (suffix, text) in [("tokens", svgs.tokens), ("seconds", svgs.seconds)] {
+                    let url = settings.output.appendingPathComponent("\(r.tableID.fileStem)-curve-\(suffix).svg")
+                    try AtomicFile.write(text, to: url)
+                    log("wrote \(url.path)")
+                }
+            }
             if r.tableID == .figure2 || r.tableID == .figure4 {
                 let url = settings.output.appendingPathComponent(r.tableID.fileStem + ".svg")
                 try AtomicFile.write(Figures.svg(r, spec: TableSpec.spec(r.tableID)), to: url)
@@ -101,7 +120,9 @@ public struct TableRunner {
         Runtime.setThreads(settings.threads)
         var report = Report(spec: spec, scale: settings.scale, environment: environment())
         let scaled = settings.scale.settings.scaled(spec)
-        if spec.hasSpeed {
+        if spec.hasSpeed && settings.accuracyOnly {
+            report.skip("speed", because: "not run: the table was run with --accuracy-only")
+        } else if spec.hasSpeed {
             try checkTimingAllowed(spec)
             try measureSpeed(spec, into: &report)
         }
@@ -204,6 +225,7 @@ public struct TableRunner {
         var skippedOrder: [SkippedItem] = []
         let variants = scaled.runVariants
         let outcomes = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
+        addSeedStatistics(spec, variants: variants, outcomes: outcomes, into: &report)
         for (v, outcome) in zip(variants, outcomes) {
             let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
             let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
@@ -241,6 +263,32 @@ public struct TableRunner {
                 AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "--speed-only")])
             }
         }
+        func request(_ v: VariantSpec) -> AccuracyRequest {
+            AccuracyRequest(table: scaled, variant: v, settings: settings.scale.settings,
+                            dataDirectory: settings.dataDirectory,
+                            workDirectory: settings.output.appendingPathComponent("runs"), fineTune: settings.fineTune)
+        }
+        // First pass: every (variant, seed) pre-training run, the costliest first, spread over the lanes; the
+        // second pass below then reuses them (and fine-tunes).
+        if let pretrainSeed, settings.scale.settings.seeds > 1 || settings.scale.settings.referenceSeeds > 1 {
+            var jobs: [(variant: Int, seed: Int, cost: Double)] = []
+            for (k, v) in variants.enumerated() {
+                let cost = FLOPCounter.trainingStep(v.config)
+                for seed in 0..<seedCount(request(v)) { jobs.append((k, seed, cost)) }
+            }
+            jobs.sort { $0.cost != $1.cost ? $0.cost > $1.cost : ($0.variant, $0.seed) < ($1.variant, $1.seed) }
+            let jobLanes = min(settings.accuracyLanes, jobs.count)
+            log("\(spec.id.fileStem): \(jobs.count) pre-training runs (\(variants.count) variants x seeds), "
+                + "\(jobLanes) side by side")
+            let lock = NSLock()
+            var failures: [Error] = []
+            Parallel.lanes(jobs.count, lanes: jobLanes) { j in
+                do { try pretrainSeed(request(variants[jobs[j].variant]), jobs[j].seed) } catch {
+                    lock.lock(); failures.append(error); lock.unlock()
+                }
+            }
+            if let e = failures.first { throw e }
+        }
         let lanes = min(settings.accuracyLanes, variants.count)
         if lanes > 1 {
             log("\(spec.id.fileStem): accuracy of \(variants.count) variants, \(lanes) side by side (one thread each)")
@@ -250,13 +298,27 @@ public struct TableRunner {
         Parallel.lanes(variants.count, lanes: lanes) { k in
             let v = variants[k]
             self.log("\(spec.id.fileStem): accuracy of \(v.name)")
-            let request = AccuracyRequest(table: scaled, variant: v, settings: self.settings.scale.settings,
-                                          dataDirectory: self.settings.dataDirectory,
-                                          workDirectory: self.settings.output.appendingPathComponent("runs"))
-            let r = Result { try self.accuracy(request) }
+            let r = Result { try self.accuracy(request(v)) }
             lock.lock(); results[k] = r; lock.unlock()
         }
         return try results.map { try $0!.get() }
+    }
+
+    /// Seed runs, learning curves and floors into the report; every variant's mean over seeds and paired
+    /// difference to the table's first row, with the paper's difference and a verdict.
+    func addSeedStatistics(_ spec: TableSpec, variants: [VariantSpec], outcomes: [AccuracyOutcome],
+                           into report: inout Report) {
+        let runs = outcomes.flatMap(\.seedRuns)
+        guard !runs.isEmpty, let reference = variants.first?.name else { return }
+        report.seedRuns = runs
+        report.curves = outcomes.flatMap(\.curves)
+        report.mlmFloor = outcomes.lazy.compactMap(\.mlmFloor).first
+        report.nspFloor = outcomes.lazy.compactMap(\.nspFloor).first
+        report.accuracyReference = reference
+        let table = spec.id
+        report.comparisons = SeedStatistics.compare(runs: runs, variants: variants.map(\.name), reference: reference) {
+            self.published?.value(table: table, variant: $0, metric: $1)
+        }
     }
 
     // MARK: A.5 sizes

@@ -13,6 +13,10 @@ public enum VariantAccuracy {
         public var metrics: [String: Double] = [:]
         public var skipped: [SkippedItem] = []
         public var notes: [String] = []
+        /// Held-out MLM/NSP accuracy of every seed's pre-training run (mlm_acc and nsp_acc are their means).
+        public var seedRuns: [SeedRun] = []
+        public var curves: [LearningCurve] = []
+        public var floors: HeldOutFloors? = nil
     }
 
     static let glueTaskMetrics: Set<String> = ["cola_acc", "sst2_acc", "mrpc_f1", "mrpc_acc", "stsb_spearman", "qqp_f1",
@@ -37,7 +41,8 @@ public enum VariantAccuracy {
     }
 
     /// The plan of a scaled table's variant.
-    public static func plan(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> Plan {
+    public static func plan(table: TableSpec, variant: VariantSpec, settings: ScaleSettings,
+                            fineTune: Bool = true) -> Plan {
         var p = Plan()
         let wanted = Set(table.metrics)
         let needsPretraining = !wanted.isDisjoint(with: ["mlm_acc", "nsp_acc", "stable_64", "stable_256"])
@@ -57,30 +62,60 @@ public enum VariantAccuracy {
                 }
             }
         } else {
-            p.pretraining.append(.init(paperBatch: 64, options: options(pt.batchSizes.first ?? settings.pretrainBatch, 0)))
+            for seed in 0..<seeds(table: table, variant: variant, settings: settings) {
+                p.pretraining.append(.init(paperBatch: 64, options: options(pt.batchSizes.first ?? settings.pretrainBatch, seed)))
+            }
         }
+        guard fineTune else { return p }
         if glue { p.tasks += SparseMixersData.Task.glueScored }
         if superglue { p.tasks += SparseMixersData.Task.superglueScored }
         if !p.tasks.isEmpty { p.grid = ScalePlan.gridSettings(settings, variant.fineTuning) }
         return p
     }
 
-    /// `table` and `variant` are already scaled (`ScaleSettings.scaled`).
+    /// Pre-training seeds of a variant: the table's accuracy reference (its first row) gets `referenceSeeds`.
+    public static func seeds(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> Int {
+        table.runVariants.first?.name == variant.name ? max(settings.referenceSeeds, settings.seeds) : settings.seeds
+    }
+
+    /// Runs (or reuses) one seed's pre-training run of a variant, without fine-tuning: the table runner calls
+    /// this for every (variant, seed) in lanes first, so the seeds of one variant train side by side.
+    public static func pretrain(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, seedIndex: Int,
+                                dataDirectory: String?, workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws {
+        let plan = plan(table: table, variant: variant, settings: settings, fineTune: false)
+        guard seedIndex < plan.pretraining.count else { return }
+        let root = DataRoot.resolve(explicit: dataDirectory)
+        guard let corpus = try? ScalePlan.corpus(settings, root: root, log: log) else { return }
+        let o = plan.pretraining[seedIndex].options
+        let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
+        log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) -> \(dir.lastPathComponent)")
+        _ = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus).runOrReuse()
+    }
+
+    /// `table` and `variant` are already scaled (`ScaleSettings.scaled`). `fineTune: false` pre-trains only and
+    /// names fine-tuning as not run.
     public static func run(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
-                           workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws -> Outcome {
+                           workDirectory: URL, fineTune: Bool = true,
+                           log: @escaping (String) -> Void = { _ in }) throws -> Outcome {
         var out = Outcome()
-        let plan = plan(table: table, variant: variant, settings: settings)
+        let plan = plan(table: table, variant: variant, settings: settings, fineTune: fineTune)
+        if !fineTune && !Self.plan(table: table, variant: variant, settings: settings).tasks.isEmpty {
+            out.skipped.append(SkippedItem(item: "fine-tuning (GLUE/SuperGLUE)",
+                                           reason: "not run: the table was run with --no-finetune (pre-training only)"))
+        }
         guard !plan.pretraining.isEmpty else { return out }
         if settings.scale == .ci {
             out.notes.append("scale ci checks the pipeline, not the paper's claims: a few hundred pre-training steps of "
                              + "\(settings.pretrainBatch) x \(settings.seqLength) tokens teach little beyond token frequencies, "
                              + "so accuracies sit near class priors; compare accuracies at --scale small or paper")
         } else if settings.scale == .small {
-            out.notes.append("scale small is one night on 2 cores, not the paper's training: \(settings.coordinateDescentSteps)-"
-                             + "\(settings.fullSteps) pre-training steps of \(settings.pretrainBatch) x \(settings.seqLength) tokens "
-                             + "leave MLM accuracy a few points above predicting frequent tokens (wider models a little higher), "
-                             + "and fine-tuning on \(settings.fineTuneTrainCap.map(String.init) ?? "all") examples mostly "
-                             + "learns class priors; differences between variants are indicative only")
+            let tokens = Double(table.pretraining.steps * (table.pretraining.batchSizes.first ?? settings.pretrainBatch)
+                                * settings.seqLength) / 1e6
+            out.notes.append("scale small pre-trains each run for \(table.pretraining.steps) steps of "
+                             + "\(table.pretraining.batchSizes.first ?? settings.pretrainBatch) x \(settings.seqLength) tokens "
+                             + String(format: "(%.1fM tokens; the paper trained on about 64,000 times more)", tokens)
+                             + ", so accuracies sit far below the paper's: read the differences between variants with "
+                             + "their paired intervals over seeds, not the values against the paper")
         }
         let root = DataRoot.resolve(explicit: dataDirectory)
         let corpus: PreparedCorpus
@@ -119,14 +154,42 @@ public enum VariantAccuracy {
 
         let checkpoint: URL
         if let c = stableCheckpoint { checkpoint = c } else {
-            let (r, url) = try pretrain(plan.pretraining[0].options)
-            if r.diverged {
-                out.skipped.append(SkippedItem(item: "\(variant.name): pre-training", reason: "diverged: \(r.divergence ?? "")"))
-                return out
+            // Every seed's run; the metrics are means over the seeds that finished, the checkpoint is seed 0's.
+            var first: (PretrainResult, URL)? = nil
+            var mlm: [Double] = [], nsp: [Double] = []
+            for run in plan.pretraining {
+                let (r, url) = try pretrain(run.options)
+                if first == nil { first = (r, url) }
+                let seed = Int(run.options.seed)
+                if r.diverged {
+                    out.skipped.append(SkippedItem(item: "\(variant.name): pre-training seed \(seed)",
+                                                   reason: "diverged: \(r.divergence ?? "")"))
+                    continue
+                }
+                out.floors = out.floors ?? r.floors
+                if let e = r.finalEval {
+                    mlm.append(e.mlmAccuracy); nsp.append(e.nspAccuracy)
+                    out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "mlm_acc", value: e.mlmAccuracy,
+                                                count: e.mlmCount))
+                    out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "nsp_acc", value: e.nspAccuracy,
+                                                count: e.nspCount))
+                }
+                let tokensPerStep = Double(run.options.batchSize * variant.config.maxSeqLength)
+                out.curves.append(LearningCurve(variant: variant.name, seed: seed, points: r.evals.map { e in
+                    .init(step: e.step, tokens: e.tokens ?? Double(e.step) * tokensPerStep, seconds: e.trainSeconds ?? 0,
+                          mlmAccuracy: e.mlmAccuracy, nspAccuracy: e.nspAccuracy)
+                }))
             }
-            if let e = r.finalEval {
-                out.metrics["mlm_acc"] = e.mlmAccuracy
-                out.metrics["nsp_acc"] = e.nspAccuracy
+            if !mlm.isEmpty {
+                out.metrics["mlm_acc"] = mlm.reduce(0, +) / Double(mlm.count)
+                out.metrics["nsp_acc"] = nsp.reduce(0, +) / Double(nsp.count)
+            }
+            guard let (r, url) = first, !r.diverged else {
+                if let r = first?.0 {
+                    out.skipped.append(SkippedItem(item: "\(variant.name): fine-tuning",
+                                                   reason: "seed 0's pre-training diverged: \(r.divergence ?? "")"))
+                }
+                return out
             }
             checkpoint = url
         }
