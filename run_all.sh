@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds in release once and runs every table. Usage: ./run_all.sh [--scale ci|small|paper] [--threads N] [--speed-only]
+# Builds in release once and runs every table. Usage: ./run_all.sh [--scale ci|small|long|paper] [--threads N] [--speed-only]
 # Writes Reports/TableN.{csv,md,json}, Figure2/Figure4 (.svg too), TableA5 and the index Reports/README.md.
 # Installs nothing: see the README's first command for the system packages.
 # On a shared machine set RUN_ALL_LOCK=/path/to/lockfile: every build and table run then holds that flock in turn.
@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-case "$SCALE" in ci|small|paper) ;; *) echo "--scale must be ci, small or paper" >&2; exit 2 ;; esac
+case "$SCALE" in ci|small|long|paper) ;; *) echo "--scale must be ci, small, long or paper" >&2; exit 2 ;; esac
 locked() { if [ -n "${RUN_ALL_LOCK:-}" ]; then flock "$RUN_ALL_LOCK" "$@"; else "$@"; fi; }
 START=$(date +%s)
 mkdir -p Reports

@@ -112,6 +112,12 @@ public enum BLASKernel {
         return Set(line.split(separator: " ").map(String.init))
     }
 
+    /// Set (to the kernel chosen) in a process that `ensureFastKernel` restarted.
+    public static let restartedVariable = "SMX_BLAS_RESTARTED"
+
+    /// The kernel this process was restarted with, nil when OpenBLAS's own choice stands.
+    public static var restartedWith: String? { ProcessInfo.processInfo.environment[restartedVariable] }
+
     /// Call first thing in `main`: restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to
     /// a generic kernel on a CPU that supports a better one. Returns (doing nothing) otherwise.
     public static func ensureFastKernel() {
@@ -124,6 +130,7 @@ public enum BLASKernel {
             + "(it does not recognise the model); restarting with OPENBLAS_CORETYPE=\(better). Set OPENBLAS_CORETYPE "
             + "to choose, or SMX_KEEP_BLAS_CORE=1 to keep OpenBLAS's choice.\n").utf8))
         setenv("OPENBLAS_CORETYPE", better, 1)
+        setenv(restartedVariable, better, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv returns only on failure: carry on with the kernels already loaded.
         FileHandle.standardError.write(Data("note: restart failed (errno \(errno)); continuing with \(chosen)\n".utf8))

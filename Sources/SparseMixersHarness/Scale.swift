@@ -1,13 +1,16 @@
 import Foundation
 import SparseMixers
 
-/// How big a table run is. `paper` is the paper's exact setting; `ci` and `small` shrink every variant by one
-/// rule (`ScaleSettings.scaledConfig`) that keeps each table's comparison meaningful.
+/// How big a table run is. `paper` is the paper's exact setting; `ci`, `small` and `long` shrink every variant by
+/// one rule (`ScaleSettings.scaledConfig`) that keeps each table's comparison meaningful.
 public enum Scale: String, Codable, CaseIterable, Sendable {
     /// Tiny models: a whole table in minutes on 2 cores. Smoke test of the pipeline and of speed ratios' signs.
     case ci
-    /// One night for every table on 2 cores: models an eighth of the paper's width, thousands of steps.
+    /// About 2 hours of accuracy phase per table on 2 cores (`sparse-mixers plan` per table): models an eighth of
+    /// the paper's width, 5.7M pre-training tokens per run, seeds for intervals.
     case small
+    /// `small`'s rule with 8x the pre-training tokens per run (about one night per table).
+    case long
     /// The paper: 64 x 512, 1M pre-training steps (coordinate descent: an unknown count, 200k guessed).
     case paper
 
@@ -68,12 +71,13 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             learningRates = [.standard: [1e-3], .large: [3e-3], .wide: [1e-3]]
             // Table 10's batch-256 runs are 4x the tokens of the others; one run per batch size checks the pipeline.
             stabilityRuns = 1
-        case .small:
+        case .small, .long:
             // Sized for one night on 2 cores (`sparse-mixers plan --scale small` counts and times it): models an
             // eighth of the paper's width at 128 tokens, a few hundred pre-training steps and capped fine-tuning
             // sets.
             widthDivisor = 8; seqLength = 128; vocabSize = 8_000; pretrainBatch = 32
-            coordinateDescentSteps = 1_400; fullSteps = 1_400; warmupSteps = 140; pretrainLearningRate = 1e-3
+            let k = scale == .long ? 8 : 1
+            coordinateDescentSteps = 1_400 * k; fullSteps = 1_400 * k; warmupSteps = 140; pretrainLearningRate = 1e-3
             // 64 x 32 = 2,048 held-out sequences: about 38,000 masked predictions and 2,048 NSP pairs, so a
             // binomial 95% interval on MLM accuracy is about +-0.3 points; seeds 2 (reference 3) for paired intervals.
             pretrainEvalBatches = 64; pretrainEvalBatchSize = 32; seeds = 2; referenceSeeds = 3
@@ -213,7 +217,10 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + "\(warmupSteps) warmup steps, \(coordinateDescentSteps) steps for coordinate-descent tables "
             + "(1-5, 11-16, 19)\(scale == .paper ? " [GUESS: the paper's count is lost]" : ""), \(fullSteps) steps "
             + "for the full models (6-10, 17, 18, figures)\(scale == .paper ? " [GUESS]" : ""); "
-            + "\(pretrainEvalBatches) eval batches for MLM/NSP accuracy. Table 10 batch sizes 64/256 -> "
+            + "held-out MLM/NSP accuracy on one fixed set of \(pretrainEvalBatches * pretrainEvalBatchSize) sequences "
+            + "(\(pretrainEvalBatches) batches of \(pretrainEvalBatchSize), passages from every held-out book, the same "
+            + "for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, \(max(seeds, referenceSeeds)) for the "
+            + "table's first row, shared across variants. Table 10 batch sizes 64/256 -> "
             + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), \(stabilityRuns) run\(stabilityRuns == 1 ? "" : "s") each.")
         let cap: (Int?) -> String = { $0.map { "\($0)" } ?? "all" }
         lines.append("- Fine-tuning: \(fineTuneEpochs) epoch(s); examples per task: train \(cap(fineTuneTrainCap)), "

@@ -5,7 +5,7 @@ import SparseMixersHarness
 
 /// The flags every `TableN` executable takes.
 public struct TableOptions: ParsableArguments {
-    @Option(help: "ci (quick look: tiny accuracy models, speed at 2 x 128), small (overnight), paper.")
+    @Option(help: "ci (quick look: tiny accuracy models, speed at 2 x 128), small (about 2 h of accuracy per table), long (8x small's tokens), paper.")
     public var scale: String = "ci"
     @Flag(help: "Measure speed (and analytic cost) only; no pre-training or fine-tuning.")
     public var speedOnly = false
@@ -36,7 +36,7 @@ public struct TableOptions: ParsableArguments {
     public init() {}
 
     public mutating func validate() throws {
-        guard Scale(rawValue: scale) != nil else { throw ValidationError("--scale must be ci, small or paper") }
+        guard Scale(rawValue: scale) != nil else { throw ValidationError("--scale must be ci, small, long or paper") }
         if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
         if let s = seq, s < 2 { throw ValidationError("--seq must be at least 2") }
         if let r = repeats, r < 1 { throw ValidationError("--repeats must be at least 1") }

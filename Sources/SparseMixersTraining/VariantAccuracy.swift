@@ -73,6 +73,12 @@ public enum VariantAccuracy {
         return p
     }
 
+    /// Tokens of one paper pre-training run of a regime (steps x 64 x 512; the coordinate-descent count is a guess).
+    static func paperTokens(_ regime: PretrainingRegime) -> Double {
+        let p = Scale.paper.settings
+        return Double(p.pretrainingSteps(regime) * p.pretrainBatch * p.seqLength)
+    }
+
     /// Pre-training seeds of a variant: the table's accuracy reference (its first row) gets `referenceSeeds`.
     public static func seeds(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> Int {
         table.runVariants.first?.name == variant.name ? max(settings.referenceSeeds, settings.seeds) : settings.seeds
@@ -108,12 +114,14 @@ public enum VariantAccuracy {
             out.notes.append("scale ci checks the pipeline, not the paper's claims: a few hundred pre-training steps of "
                              + "\(settings.pretrainBatch) x \(settings.seqLength) tokens teach little beyond token frequencies, "
                              + "so accuracies sit near class priors; compare accuracies at --scale small or paper")
-        } else if settings.scale == .small {
+        } else if settings.scale == .small || settings.scale == .long {
             let tokens = Double(table.pretraining.steps * (table.pretraining.batchSizes.first ?? settings.pretrainBatch)
                                 * settings.seqLength) / 1e6
-            out.notes.append("scale small pre-trains each run for \(table.pretraining.steps) steps of "
+            out.notes.append("scale \(settings.scale.rawValue) pre-trains each run for \(table.pretraining.steps) steps of "
                              + "\(table.pretraining.batchSizes.first ?? settings.pretrainBatch) x \(settings.seqLength) tokens "
-                             + String(format: "(%.1fM tokens; the paper trained on about 64,000 times more)", tokens)
+                             + String(format: "(%.1fM tokens; the paper's runs were about %.0f times longer%@)", tokens,
+                                      paperTokens(table.pretraining.regime) / (tokens * 1e6),
+                                      table.pretraining.regime == .coordinateDescent ? ", its step count guessed" : "")
                              + ", so accuracies sit far below the paper's: read the differences between variants with "
                              + "their paired intervals over seeds, not the values against the paper")
         }

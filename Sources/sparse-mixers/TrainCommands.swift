@@ -15,7 +15,7 @@ struct Pretrain: ParsableCommand {
         abstract: "Pre-train a preset (MLM + sentence-order NSP + MoE losses) at a scale, with checkpoints and exact resume.")
 
     @Option(help: "Preset name (`sparse-mixers bench --list`).") var preset: String = "sparse-mixer-base"
-    @Option(help: "ci, small or paper: shrinks the model and the run by the documented rule (README).") var scale: Scale = .ci
+    @Option(help: "ci, small, long or paper: shrinks the model and the run by the documented rule (README).") var scale: Scale = .ci
     @Option(help: "full or coordinateDescent: which of the paper's step counts the scale maps.") var regime: PretrainingRegime = .full
     @Option(help: "Override the scale's step count.") var steps: Int?
     @Option(help: "Override the scale's batch size (sequences).") var batch: Int?
@@ -76,7 +76,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Pre-training checkpoint (checkpoint.bin of a pretrain run).") var checkpoint: String
     @Option(parsing: .upToNextOption, help: "Tasks (cola sst2 mrpc stsb qqp mnli qnli rte boolq cb copa multirc record superglue-rte wic), or glue / superglue / all.")
     var task: [String] = ["glue"]
-    @Option(help: "ci, small or paper: caps examples per task and sets epochs and the default grids.") var scale: Scale = .ci
+    @Option(help: "ci, small, long or paper: caps examples per task and sets epochs and the default grids.") var scale: Scale = .ci
     @Option(parsing: .upToNextOption, help: "Base learning rates (default: the scale's set).") var lr: [Double] = []
     @Option(parsing: .upToNextOption, help: "Batch sizes (default: the scale's 64).") var batch: [Int] = []
     @Option(help: "Learning-rate set when --lr is not given: default, large or wide.") var lrSet: String = "default"

@@ -212,6 +212,30 @@ final class PretrainingTests: XCTestCase {
         XCTAssertEqual(a.count, 3)
     }
 
+    /// The eval set spans every held-out book from its first sequences on (round-robin over books), and does not
+    /// depend on anything but its seed.
+    func testHeldOutBatchesSpanEveryDocument() {
+        var rng = RNG(seed: 3)
+        // Document d writes only pieces 10 + 3d ... 12 + 3d, so a sequence's most common piece names its document.
+        let docs: [[[Int32]]] = (0..<12).map { d in
+            (0..<(20 + rng.int(20))).map { _ in (0..<(3 + rng.int(6))).map { _ in Int32(10 + 3 * d + rng.int(3)) } }
+        }
+        let corpus = TokenizedCorpus(documents: docs)
+        let config = PretrainingConfig(seqLen: 32, maxPredictions: 5)
+        let batches = heldOutBatches(corpus: corpus, config: config, specials: specials, seed: 0xE7A1_0000,
+                                     batches: 3, batchSize: 4)
+        var documents: [Int] = []
+        for b in batches {
+            for e in 0..<b.batchSize {
+                let row = b.inputIDs[(e * b.seqLen)..<((e + 1) * b.seqLen)].filter { $0 >= 10 && $0 < 46 }
+                var counts: [Int: Int] = [:]
+                for t in row { counts[Int(t - 10) / 3, default: 0] += 1 }
+                documents.append(counts.max { $0.value < $1.value }!.key)
+            }
+        }
+        XCTAssertEqual(documents, Array(0..<12), "the first 12 sequences come from the 12 documents in turn")
+    }
+
     func testRNGUniformAndKeyed() {
         var r = RNG(seed: 1)
         var counts = [Int](repeating: 0, count: 10)
