@@ -70,6 +70,8 @@ public struct ReportWriter: Sendable {
         md.append("Scale: **\(r.scale.rawValue)**"
             + (r.environment.map { ". Commit \($0.gitCommit), \($0.date), \($0.buildConfiguration) build." } ?? "."))
         md.append("")
+        md.append("> " + banner(r.scale))
+        md.append("")
         if !r.rows.isEmpty {
             md.append("## Results: ours beside the paper")
             md.append("")
@@ -122,6 +124,24 @@ public struct ReportWriter: Sendable {
         if let e = r.environment { for l in e.summaryLines { md.append("- \(l)") } } else { md.append("Not recorded.") }
         md.append("")
         return md.joined(separator: "\n")
+    }
+
+    /// What a report's numbers can and cannot show at its scale (printed under the title).
+    public static func banner(_ scale: Scale) -> String {
+        switch scale {
+        case .ci:
+            return "**Pipeline check.** At `ci` the accuracy models are 1/16 of the paper's width and train for a few "
+                + "hundred steps: their accuracies show that every stage runs, and sit at the floors; they say nothing "
+                + "about the paper's accuracy claims. The speed-ups time the paper-size models (at 2 x 128)."
+        case .small, .long:
+            return "**A small experiment, not the paper's training.** At `\(scale.rawValue)` the accuracy models are 1/8 "
+                + "of the paper's width and see a few million tokens (the paper: billions), so every accuracy is far "
+                + "below the paper's. What can be compared is the difference between variants with its paired "
+                + "interval over seeds, and each variant against the floors (section \"Pre-training accuracy over "
+                + "seeds\"). The speed-ups time the paper-size models."
+        case .paper:
+            return "The paper's settings: values are directly comparable with the published ones."
+        }
     }
 
     /// Accuracy over seeds: mean and 95% t interval per variant, the paired difference to the reference with

@@ -223,6 +223,7 @@ public struct TableRunner {
         guard !metrics.isEmpty else { return }
         var skippedBy: [String: [String]] = [:]   // "item\nreason" -> variants
         var skippedOrder: [SkippedItem] = []
+        var notesBy: [String: [String]] = [:], noteOrder: [String] = []
         let variants = scaled.runVariants
         let outcomes = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
         addSeedStatistics(spec, variants: variants, outcomes: outcomes, into: &report)
@@ -245,7 +246,17 @@ public struct TableRunner {
                 if skippedBy[key] == nil { skippedOrder.append(s) }
                 skippedBy[key, default: []].append(v.name)
             }
-            for n in outcome.notes { report.notes.append("\(v.name): \(n)") }
+            for n in outcome.notes {
+                if notesBy[n] == nil { noteOrder.append(n) }
+                notesBy[n, default: []].append(v.name)
+            }
+        }
+        // A note several variants share is printed once, with the variants it applies to.
+        for n in noteOrder {
+            let names = notesBy[n]!
+            let who = names.count == variants.count && names.count > 1 ? "All \(names.count) variants"
+                : names.joined(separator: ", ")
+            report.notes.append("\(who): \(n)")
         }
         for s in skippedOrder {
             let names = skippedBy[s.item + "\n" + s.reason]!
