@@ -78,7 +78,8 @@ extension BLAS {
 /// kernels: 38 GFLOP/s of sgemm on two cores where its SkylakeX kernels give 228 on the same machine. The kernel
 /// can only be chosen before the library loads (`OPENBLAS_CORETYPE`), so an executable that finds the fallback
 /// restarts itself once with the best kernel the CPU's flags support. A user's own `OPENBLAS_CORETYPE` is kept;
-/// `SMX_KEEP_BLAS_CORE=1` keeps OpenBLAS's choice. The test suite never restarts (it runs whatever was loaded).
+/// `SMX_KEEP_BLAS_CORE=1` keeps OpenBLAS's choice. The test process cannot restart itself: `test.sh` exports the
+/// same choice (`sparse-mixers blas-kernel --restart-choice`) before it runs the suite.
 public enum BLASKernel {
     /// The kernel family OpenBLAS chose at load time, e.g. "Haswell", "SkylakeX", "Zen", "Prescott".
     public static var coreName: String {

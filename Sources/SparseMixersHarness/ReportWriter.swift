@@ -167,8 +167,8 @@ public struct ReportWriter: Sendable {
         md.append("| variant | metric | seeds | ours (mean ± 95%) | × MLM floor | Δ vs reference (± 95%) | paper Δ | verdict |")
         md.append("|---|---|---:|---:|---:|---:|---:|---|")
         for c in cs {
-            let floor = c.metric == "mlm_acc" ? r.mlmFloor : r.nspFloor
-            let ratio = c.metric == "mlm_acc" ? floor.map { $0 > 0 ? String(format: "%.2f", c.mean / $0) : "–" } ?? "–" : ""
+            var ratio = ""
+            if c.metric == "mlm_acc" { ratio = r.mlmFloor.flatMap { $0 > 0 ? String(format: "%.2f", c.mean / $0) : nil } ?? "–" }
             let diff = c.variant == c.reference ? "reference" : pm(c.difference, c.differenceHalfWidth)
             md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | \(pm(c.mean, c.halfWidth)) | \(ratio) | "
                 + "\(diff) | \(c.paperDifference.map { String(format: "%+.1f", $0) } ?? "–") | \(c.verdict.rawValue) |")

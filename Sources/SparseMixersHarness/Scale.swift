@@ -6,10 +6,10 @@ import SparseMixers
 public enum Scale: String, Codable, CaseIterable, Sendable {
     /// Tiny models: a whole table in minutes on 2 cores. Smoke test of the pipeline and of speed ratios' signs.
     case ci
-    /// About 2 hours of accuracy phase per table on 2 cores (`sparse-mixers plan` per table): models an eighth of
-    /// the paper's width, 5.7M pre-training tokens per run, seeds for intervals.
+    /// Models an eighth of the paper's width, 5.7M pre-training tokens per run, seeds for intervals (Table 3's
+    /// pre-training, 11 runs, took 1 h 36 min on 2 cores: Results/small/RUN.md).
     case small
-    /// `small`'s rule with 8x the pre-training tokens per run (about one night per table).
+    /// `small`'s rule with 8x the pre-training tokens per run.
     case long
     /// The paper: 64 x 512, 1M pre-training steps (coordinate descent: an unknown count, 200k guessed).
     case paper
@@ -78,8 +78,9 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             widthDivisor = 8; seqLength = 128; vocabSize = 8_000; pretrainBatch = 32
             let k = scale == .long ? 8 : 1
             coordinateDescentSteps = 1_400 * k; fullSteps = 1_400 * k; warmupSteps = 140; pretrainLearningRate = 1e-3
-            // 64 x 32 = 2,048 held-out sequences: about 38,000 masked predictions and 2,048 NSP pairs, so a
-            // binomial 95% interval on MLM accuracy is about +-0.3 points; seeds 2 (reference 3) for paired intervals.
+            // 64 x 32 = 2,048 held-out sequences: 32,855 masked pieces (measured) and 2,048 NSP pairs, so a
+            // binomial 95% interval on MLM accuracy is about +-0.45 points at 20%; seeds 2 (reference 3) for paired
+            // intervals.
             pretrainEvalBatches = 64; pretrainEvalBatchSize = 32; seeds = 2; referenceSeeds = 3
             fineTuneTrainCap = 500; fineTuneEvalCap = 300; fineTuneEpochs = 2; fineTuneBatchDivisor = 2
             // One learning rate per set, as at ci (the large set stays 3x the standard one, which is Table 19's
@@ -122,8 +123,8 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
         return s
     }
 
-    /// Smallest head dimension a shrunk model keeps: narrower heads (4 at ci and 8 at small under the old
-    /// keep-the-head-count rule) left every attention model at the unigram floor.
+    /// Smallest head dimension a shrunk model keeps (the earlier keep-the-head-count rule made heads 4 wide at ci
+    /// and 8 at small).
     public static let minimumHeadDim = 32
 
     /// Heads of a shrunk model: the most heads, at most the paper's count, that divide `dModel` with a head
@@ -134,6 +135,10 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
         guard most >= 1 else { return 1 }
         return (1...most).last { dModel % $0 == 0 } ?? 1
     }
+
+    /// Pre-training seeds of a variant; a table's first row (the reference of the paired differences) gets at
+    /// least `referenceSeeds`.
+    public func seeds(reference: Bool) -> Int { reference ? max(seeds, referenceSeeds) : seeds }
 
     /// Pre-training steps for a table's regime.
     public func pretrainingSteps(_ regime: PretrainingRegime) -> Int {
@@ -219,7 +224,7 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + "for the full models (6-10, 17, 18, figures)\(scale == .paper ? " [GUESS]" : ""); "
             + "held-out MLM/NSP accuracy on one fixed set of \(pretrainEvalBatches * pretrainEvalBatchSize) sequences "
             + "(\(pretrainEvalBatches) batches of \(pretrainEvalBatchSize), passages from every held-out book, the same "
-            + "for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, \(max(seeds, referenceSeeds)) for the "
+            + "for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, \(self.seeds(reference: true)) for the "
             + "table's first row, shared across variants. Table 10 batch sizes 64/256 -> "
             + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), \(stabilityRuns) run\(stabilityRuns == 1 ? "" : "s") each.")
         let cap: (Int?) -> String = { $0.map { "\($0)" } ?? "all" }

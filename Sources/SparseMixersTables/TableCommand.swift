@@ -5,7 +5,7 @@ import SparseMixersHarness
 
 /// The flags every `TableN` executable takes.
 public struct TableOptions: ParsableArguments {
-    @Option(help: "ci (quick look: tiny accuracy models, speed at 2 x 128), small (about 2 h of accuracy per table), long (8x small's tokens), paper.")
+    @Option(help: "ci (quick look: tiny accuracy models, speed at 2 x 128), small (seeds, 5.7M tokens per run), long (8x small's tokens), paper.")
     public var scale: String = "ci"
     @Flag(help: "Measure speed (and analytic cost) only; no pre-training or fine-tuning.")
     public var speedOnly = false

@@ -81,7 +81,7 @@ public enum VariantAccuracy {
 
     /// Pre-training seeds of a variant: the table's accuracy reference (its first row) gets `referenceSeeds`.
     public static func seeds(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> Int {
-        table.runVariants.first?.name == variant.name ? max(settings.referenceSeeds, settings.seeds) : settings.seeds
+        settings.seeds(reference: table.runVariants.first?.name == variant.name)
     }
 
     /// Runs (or reuses) one seed's pre-training run of a variant, without fine-tuning: the table runner calls
@@ -91,11 +91,20 @@ public enum VariantAccuracy {
         let plan = plan(table: table, variant: variant, settings: settings, fineTune: false)
         guard seedIndex < plan.pretraining.count else { return }
         let root = DataRoot.resolve(explicit: dataDirectory)
-        guard let corpus = try? ScalePlan.corpus(settings, root: root, log: log) else { return }
-        let o = plan.pretraining[seedIndex].options
+        // A missing corpus is reported by `run`, which names it as not run; this pass has nothing to train then.
+        let corpus: PreparedCorpus
+        do { corpus = try ScalePlan.corpus(settings, root: root, log: log) } catch is MissingDataError { return }
+        _ = try pretrainRun(table: table, variant: variant, options: plan.pretraining[seedIndex].options,
+                            corpus: corpus, workDirectory: workDirectory, log: log)
+    }
+
+    /// Runs (or reuses, from the cache under `workDirectory`) one pre-training run of a variant.
+    static func pretrainRun(table: TableSpec, variant: VariantSpec, options o: PretrainOptions, corpus: PreparedCorpus,
+                            workDirectory: URL, log: (String) -> Void) throws -> (PretrainResult, URL) {
         let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
         log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) -> \(dir.lastPathComponent)")
-        _ = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus).runOrReuse()
+        let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
+        return (try t.runOrReuse(), t.checkpointURL)
     }
 
     /// `table` and `variant` are already scaled (`ScaleSettings.scaled`). `fineTune: false` pre-trains only and
@@ -132,10 +141,7 @@ public enum VariantAccuracy {
             return out
         }
         func pretrain(_ o: PretrainOptions) throws -> (PretrainResult, URL) {
-            let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
-            log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) -> \(dir.lastPathComponent)")
-            let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
-            return (try t.runOrReuse(), t.checkpointURL)
+            try pretrainRun(table: table, variant: variant, options: o, corpus: corpus, workDirectory: workDirectory, log: log)
         }
 
         // Table 10: stable runs out of `stabilityRuns` per pre-training batch size (paper 64 and 256).
