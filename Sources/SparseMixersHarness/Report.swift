@@ -115,6 +115,8 @@ public struct Report: Codable, Equatable, Sendable {
     public var nspFloor: Double? = nil
     /// Held-out accuracy along every pre-training run.
     public var curves: [LearningCurve]? = nil
+    /// Fine-tuning per task against the majority class and the random-initialisation control.
+    public var fineTuning: [FineTuneSummary]? = nil
 
     public init(tableID: TableID, title: String, scale: Scale, scaleRule: String? = nil,
                 environment: EnvironmentInfo? = nil, referenceVariant: String? = nil, rows: [ReportRow] = [],

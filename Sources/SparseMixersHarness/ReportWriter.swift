@@ -85,6 +85,7 @@ public struct ReportWriter: Sendable {
             md.append("")
         }
         if let cs = r.comparisons, !cs.isEmpty { md += seedSection(r, cs) }
+        for f in r.fineTuning ?? [] { md += fineTuneSection(f) }
         if !r.speedRows.isEmpty {
             md.append("## Speed (reference: \(r.referenceVariant ?? "none"), timed in the same run)")
             md.append("")
@@ -193,6 +194,77 @@ public struct ReportWriter: Sendable {
                 + "steps, one thread per run); the points are in the JSON.")
             md.append("")
         }
+        return md
+    }
+
+    /// Fine-tuning per task against its floors: majority class, random-init control, every variant's best and last
+    /// evaluation, and whether the reference rises above both floors.
+    static func fineTuneSection(_ f: FineTuneSummary) -> [String] {
+        func v(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "–" }
+        func bl(_ r: FineTuneTaskResult?, _ m: String) -> String {
+            guard let r else { return "–" }
+            return "\(v(r.best[m])) / \(v(r.last[m]))" + (r.diverged != nil ? " (diverged)" : "")
+        }
+        var md: [String] = []
+        md.append("## Fine-tuning against its floors: \(f.benchmark) (reference: \(Format.cell(f.reference)))")
+        md.append("")
+        md.append("Dev-set scores in percent (paper definitions), best / last evaluation of the run with the best "
+            + "learning rate on the grid. Floors: the majority class (the train split's most frequent class for every "
+            + "row; a constant regression scores 0) and the random-init control (\(f.controlDescription)). A task "
+            + "has signal when the reference's best beats both; the others are marked and left out of the average. "
+            + "Rows marked (official) give the official metric definition where it differs from the paper's. "
+            + "± is the binomial 95% half-width of an accuracy on this many dev rows (one fine-tuning run per model: "
+            + "fine-tuning seeds are not varied).")
+        md.append("")
+        let names = f.variantOrder.filter { n in f.tasks.contains { $0.variants[n] != nil } }
+        md.append("| task | metric | dev rows | ± | majority | control | " + names.map(Format.cell).joined(separator: " | ")
+            + " | signal |")
+        md.append("|---|---|---:|---:|---:|---:|" + names.map { _ in "---:|" }.joined() + "---|")
+        for t in f.tasks {
+            for m in t.metrics {
+                var pm = "–"
+                if m.hasSuffix("_acc") || m.hasPrefix("mnli"), t.evalRows > 0, let p = t.variants[f.reference]?.best[m] {
+                    let q = min(max(p / 100, 0), 1)
+                    pm = String(format: "%.1f", 196 * (q * (1 - q) / Double(t.evalRows)).squareRoot())
+                }
+                md.append("| \(t.task) | \(m) | \(t.evalRows) | \(pm) | \(v(t.majority[m])) | \(bl(t.control, m)) | "
+                    + names.map { bl(t.variants[$0], m) }.joined(separator: " | ")
+                    + " | \(t.signal ? "yes" : "**no signal at this scale**: " + Format.cell(t.noSignalReason ?? "")) |")
+            }
+            // The official definitions where they differ from the paper's (CoLA MCC, STS-B Pearson, ...).
+            let ref = t.variants[f.reference]
+            for m in (ref?.official.keys.sorted() ?? []) where ref?.best[m] == nil || ref?.best[m] != ref?.official[m] {
+                func ob(_ r: FineTuneTaskResult?) -> String {
+                    guard let r else { return "–" }
+                    return "\(v(r.official[m])) / \(v(r.officialLast[m]))"
+                }
+                md.append("| \(t.task) | \(m) (official) | \(t.evalRows) | – | – | \(ob(t.control)) | "
+                    + names.map { ob(t.variants[$0]) }.joined(separator: " | ") + " | (official definition) |")
+            }
+        }
+        md.append("")
+        if !f.signalMetrics.isEmpty {
+            let all = names + (f.signalAverage[FineTuneSummary.controlName] != nil ? [FineTuneSummary.controlName] : [])
+            md.append("Average over the tasks with signal (\(f.signalMetrics.joined(separator: ", "))), best / last: "
+                + all.map { "\(Format.cell($0)) \(v(f.signalAverage[$0])) / \(v(f.signalAverageLast[$0]))" }
+                    .joined(separator: "; ") + ".")
+        } else {
+            md.append("No task has signal at this scale: no fine-tuning average is reported.")
+        }
+        md.append("")
+        md.append("<details><summary>Chosen learning rate, batch and steps per run</summary>")
+        md.append("")
+        md.append("| task | model | learning rate | batch | steps | train rows |")
+        md.append("|---|---|---:|---:|---:|---:|")
+        for t in f.tasks {
+            for (n, r) in names.compactMap({ n in t.variants[n].map { (n, $0) } }) + (t.control.map { [(FineTuneSummary.controlName, $0)] } ?? []) {
+                md.append("| \(t.task) | \(Format.cell(n)) | \(String(format: "%g", r.learningRate)) | \(r.batchSize) | "
+                    + "\(r.steps) | \(r.trainRows) |")
+            }
+        }
+        md.append("")
+        md.append("</details>")
+        md.append("")
         return md
     }
 

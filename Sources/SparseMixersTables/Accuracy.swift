@@ -44,6 +44,8 @@ public struct AccuracyOutcome {
     public var curves: [LearningCurve] = []
     public var mlmFloor: Double? = nil
     public var nspFloor: Double? = nil
+    /// Per fine-tuned task: the chosen run (best learning rate) with best and last metrics, and the majority floor.
+    public var fineTune: [FineTuneTaskResult] = []
 
     public init(metrics: [String: Double] = [:], skipped: [SkippedItem] = [], notes: [String] = [],
                 seedRuns: [SeedRun] = []) {
@@ -62,6 +64,21 @@ public enum AccuracyPhase {
         a.curves = o.curves
         a.mlmFloor = o.floors?.mlmMajorityAccuracy
         a.nspFloor = o.floors?.nspMajorityAccuracy
+        a.fineTune = o.fineTune
+        return a
+    }
+
+    /// The random-initialisation control of the request's variant (the table's reference): fine-tuned the same way
+    /// from its untrained weights. Nil when the table fine-tunes nothing or the scale runs no control.
+    public static func control(_ request: AccuracyRequest) throws -> AccuracyOutcome? {
+        guard request.fineTune, request.settings.fineTuneControl,
+              let o = try VariantAccuracy.control(table: request.table, variant: request.variant,
+                                                  settings: request.settings, dataDirectory: request.dataDirectory,
+                                                  workDirectory: request.workDirectory,
+                                                  log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        else { return nil }
+        var a = AccuracyOutcome(metrics: o.metrics, skipped: o.skipped, notes: o.notes)
+        a.fineTune = o.fineTune
         return a
     }
 

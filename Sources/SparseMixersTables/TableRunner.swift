@@ -55,13 +55,16 @@ public struct TableRunner {
     public var pretrainSeed: ((AccuracyRequest, Int) throws -> Void)?
     /// Seeds `accuracy` trains for a request.
     public var seedCount: (AccuracyRequest) -> Int
+    /// The random-initialisation control of a table's reference (`AccuracyPhase.control`); nil: none.
+    public var control: ((AccuracyRequest) throws -> AccuracyOutcome?)?
 
     public init(settings: TableRunSettings, published: PublishedNumbers? = try? PublishedNumbers.load(),
                 accuracy: @escaping (AccuracyRequest) throws -> AccuracyOutcome = AccuracyPhase.run,
                 pretrainSeed: ((AccuracyRequest, Int) throws -> Void)? = AccuracyPhase.pretrain,
-                seedCount: @escaping (AccuracyRequest) -> Int = AccuracyPhase.seeds) {
+                seedCount: @escaping (AccuracyRequest) -> Int = AccuracyPhase.seeds,
+                control: ((AccuracyRequest) throws -> AccuracyOutcome?)? = AccuracyPhase.control) {
         self.settings = settings; self.published = published; self.accuracy = accuracy
-        self.pretrainSeed = pretrainSeed; self.seedCount = seedCount
+        self.pretrainSeed = pretrainSeed; self.seedCount = seedCount; self.control = control
     }
 
     var log: (String) -> Void { settings.log }
@@ -225,8 +228,9 @@ public struct TableRunner {
         var skippedOrder: [SkippedItem] = []
         var notesBy: [String: [String]] = [:], noteOrder: [String] = []
         let variants = scaled.runVariants
-        let outcomes = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
+        let (outcomes, controlOutcome) = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
         addSeedStatistics(spec, variants: variants, outcomes: outcomes, into: &report)
+        addFineTuneSummary(variants: variants, outcomes: outcomes, control: controlOutcome, into: &report)
         for (v, outcome) in zip(variants, outcomes) {
             let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
             let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
@@ -266,13 +270,15 @@ public struct TableRunner {
         }
     }
 
-    /// Every variant's outcome, in variant order; computed in `settings.accuracyLanes` lanes. Shared runs (the
-    /// same pre-training for several variants) are done once: the drivers lock each run while they make it.
-    func accuracyOutcomes(_ spec: TableSpec, scaled: TableSpec, variants: [VariantSpec]) throws -> [AccuracyOutcome] {
+    /// Every variant's outcome, in variant order, and the table's random-initialisation control (nil when not
+    /// run); computed in `settings.accuracyLanes` lanes. Shared runs (the same pre-training for several variants)
+    /// are done once: the drivers lock each run while they make it.
+    func accuracyOutcomes(_ spec: TableSpec, scaled: TableSpec, variants: [VariantSpec]) throws
+        -> ([AccuracyOutcome], AccuracyOutcome?) {
         if settings.speedOnly {
-            return variants.map { _ in
+            return (variants.map { _ in
                 AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "--speed-only")])
-            }
+            }, nil)
         }
         func request(_ v: VariantSpec) -> AccuracyRequest {
             AccuracyRequest(table: scaled, variant: v, settings: settings.scale.settings,
@@ -300,19 +306,70 @@ public struct TableRunner {
             }
             if let e = failures.first { throw e }
         }
-        let lanes = min(settings.accuracyLanes, variants.count)
+        // Second pass: every variant's accuracy (fine-tuning), plus the control of the reference (index
+        // variants.count), the costliest first.
+        let withControl = control != nil && settings.fineTune && !variants.isEmpty
+        var order = Array(0..<(variants.count + (withControl ? 1 : 0)))
+        let cost = { (k: Int) in FLOPCounter.trainingStep(variants[k < variants.count ? k : 0].config) }
+        order.sort { cost($0) != cost($1) ? cost($0) > cost($1) : $0 < $1 }
+        let lanes = min(settings.accuracyLanes, order.count)
         if lanes > 1 {
-            log("\(spec.id.fileStem): accuracy of \(variants.count) variants, \(lanes) side by side (one thread each)")
+            log("\(spec.id.fileStem): accuracy of \(variants.count) variants\(withControl ? " and the control" : ""), "
+                + "\(lanes) side by side (one thread each)")
         }
         let lock = NSLock()
         var results = [Result<AccuracyOutcome, Error>?](repeating: nil, count: variants.count)
-        Parallel.lanes(variants.count, lanes: lanes) { k in
+        var controlResult: Result<AccuracyOutcome?, Error> = .success(nil)
+        Parallel.lanes(order.count, lanes: lanes) { j in
+            let k = order[j]
+            if k == variants.count {
+                self.log("\(spec.id.fileStem): random-init control of \(variants[0].name)")
+                let r = Result { try self.control!(request(variants[0])) }
+                lock.lock(); controlResult = r; lock.unlock()
+                return
+            }
             let v = variants[k]
             self.log("\(spec.id.fileStem): accuracy of \(v.name)")
             let r = Result { try self.accuracy(request(v)) }
             lock.lock(); results[k] = r; lock.unlock()
         }
-        return try results.map { try $0!.get() }
+        return (try results.map { try $0!.get() }, try controlResult.get())
+    }
+
+    /// Per fine-tuned task: the majority class and the control beside every variant, the signal verdict, and the
+    /// average over the tasks with signal as a row per variant (`glue_avg_signal` / `superglue_avg_signal`).
+    func addFineTuneSummary(variants: [VariantSpec], outcomes: [AccuracyOutcome], control: AccuracyOutcome?,
+                            into report: inout Report) {
+        guard let reference = variants.first?.name else { return }
+        var results: [String: [FineTuneTaskResult]] = [:]
+        for (v, o) in zip(variants, outcomes) where !o.fineTune.isEmpty { results[v.name] = o.fineTune }
+        let s = settings.scale.settings
+        let description = "the reference (\(reference)) fine-tuned from its untrained initialisation (pre-training "
+            + "seed 0's step 0) with the same grid, caps, steps and selection"
+        if let control { for k in control.skipped { report.skip("random-init control: \(k.item)", because: k.reason) } }
+        if s.fineTuneControl && control == nil && settings.fineTune && !results.isEmpty {
+            report.skip("random-init control", because: "not run")
+        }
+        let glueNames = Set(Metric.glueTasks)
+        let isGlue = { (r: FineTuneTaskResult) in r.best.keys.allSatisfy { glueNames.contains($0) } }
+        var summaries: [FineTuneSummary] = []
+        for (bench, keep, name) in [("GLUE", true, "glue_avg_signal"), ("SuperGLUE", false, "superglue_avg_signal")] {
+            let part = results.mapValues { $0.filter { isGlue($0) == keep } }.filter { !$0.value.isEmpty }
+            guard let summary = FineTuneSummary.build(benchmark: bench, reference: reference,
+                                                      variantOrder: variants.map(\.name), results: part,
+                                                      control: control?.fineTune.filter { isGlue($0) == keep },
+                                                      controlDescription: description) else { continue }
+            summaries.append(summary)
+            for v in variants.map(\.name) + [FineTuneSummary.controlName] {
+                guard let x = summary.signalAverage[v] else { continue }
+                report.rows.append(ReportRow(variant: v, metric: name, ours: x, published: nil, unit: "%",
+                                             notes: "mean of \(summary.signalMetrics.joined(separator: ", ")) (the "
+                                                + "tasks where the reference beats the majority class and the control); "
+                                                + "best evaluation; last: "
+                                                + String(format: "%.1f", summary.signalAverageLast[v] ?? .nan)))
+            }
+        }
+        if !summaries.isEmpty { report.fineTuning = summaries }
     }
 
     /// Seed runs, learning curves and floors into the report; every variant's mean over seeds and paired

@@ -92,19 +92,27 @@ public struct Workload {
                 }
                 guard let grid = plan.grid else { continue }
                 let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
-                for B in grid.batchSizes {
-                    for task in plan.tasks {
-                        guard let n = size(task) else { w.missingTasks.insert(task); continue }
-                        for lr in grid.learningRates {
-                            let o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
-                            let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
-                            guard seenFineTuning.insert(key).inserted else { continue }
-                            w.fineTuning.append(FineTuning(table: id, variant: v.name,
-                                                           config: FineTuner.config(v.config, o), task: task,
-                                                           batchSize: B, learningRate: lr,
-                                                           steps: FineTuner.steps(trainExamples: n.trainExamples, o),
-                                                           evaluatedRows: o.epochs * n.evalRows, key: key))
-                        }
+                addGrid(id, v.name, v.config, checkpointKey, grid, plan.tasks)
+                // The random-init control: the table's reference fine-tuned the same way from its initialisation.
+                if s.fineTuneControl && settings.fineTune && v.name == scaled.runVariants.first?.name {
+                    addGrid(id, FineTuneSummary.controlName, v.config, "init-" + checkpointKey, grid, plan.tasks)
+                }
+            }
+        }
+        func addGrid(_ id: TableID, _ name: String, _ config: ModelConfig, _ checkpointKey: String,
+                     _ grid: FineTuneGrid.Settings, _ tasks: [SparseMixersData.Task]) {
+            for B in grid.batchSizes {
+                for task in tasks {
+                    guard let n = size(task) else { w.missingTasks.insert(task); continue }
+                    for lr in grid.learningRates {
+                        var o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
+                        o.epochs = grid.epochs(trainExamples: n.trainExamples, batchSize: B)
+                        let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
+                        guard seenFineTuning.insert(key).inserted else { continue }
+                        w.fineTuning.append(FineTuning(table: id, variant: name, config: FineTuner.config(config, o),
+                                                       task: task, batchSize: B, learningRate: lr,
+                                                       steps: FineTuner.steps(trainExamples: n.trainExamples, o),
+                                                       evaluatedRows: o.epochs * n.evalRows, key: key))
                     }
                 }
             }

@@ -28,6 +28,8 @@ public struct GridOutcome: Codable, Equatable, Sendable {
     public var official: [String: Double] = [:]
     public var skipped: [SkippedItem] = []
     public var notes: [String] = []
+    /// Per task (in task order) the chosen run and the majority-class floor on the same evaluation rows.
+    public var taskResults: [FineTuneTaskResult] = []
 }
 
 public enum FineTuneGrid {
@@ -44,16 +46,54 @@ public enum FineTuneGrid {
         public var trainCap: Int?
         public var evalCap: Int?
         public var seed: UInt64 = 0
+        /// Every task trains at least this many steps: its epochs are raised to ⌈minimumSteps·B/N⌉ where the
+        /// protocol's epochs give fewer (small training sets would otherwise stop at the class prior).
+        public var minimumSteps: Int = 0
         public init(learningRates: [Double], batchSizes: [Int], protocolOptions: FineTuningOptions,
-                    trainCap: Int?, evalCap: Int?, seed: UInt64 = 0) {
+                    trainCap: Int?, evalCap: Int?, seed: UInt64 = 0, minimumSteps: Int = 0) {
             self.learningRates = learningRates; self.batchSizes = batchSizes; self.protocolOptions = protocolOptions
-            self.trainCap = trainCap; self.evalCap = evalCap; self.seed = seed
+            self.trainCap = trainCap; self.evalCap = evalCap; self.seed = seed; self.minimumSteps = minimumSteps
         }
+
+        /// Epochs of a task with `trainExamples` examples at batch `batchSize`: the protocol's, raised so that
+        /// ⌊N·epochs/B⌋ >= minimumSteps.
+        public func epochs(trainExamples: Int, batchSize: Int) -> Int {
+            let base = max(1, protocolOptions.epochs)
+            guard minimumSteps > 0, trainExamples > 0 else { return base }
+            let needed = (minimumSteps * batchSize + trainExamples - 1) / trainExamples
+            return max(base, needed)
+        }
+    }
+
+    /// Every paper metric of a model that predicts one constant for every evaluation row: the most frequent class
+    /// of the train split (regression tasks: the train mean, whose correlation is undefined and scored 0, as the
+    /// models' undefined scores are).
+    public static func majorityFloor(_ data: FineTuneData) throws -> [String: Double] {
+        let task = data.task
+        var out: [String: Double] = [:]
+        var prediction: TaskPredictions
+        let constantClass: Int
+        if task.isRegression {
+            constantClass = 0
+        } else {
+            var counts: [Int32: Int] = [:]
+            for y in data.train.labels where y >= 0 { counts[y, default: 0] += 1 }
+            constantClass = Int(counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 0)
+        }
+        let mean = data.train.targets.isEmpty ? 0 : Double(data.train.targets.reduce(0, +)) / Double(data.train.targets.count)
+        for split in data.evals {
+            prediction = task.isRegression ? .scores(Array(repeating: mean, count: split.count))
+                : .classes(Array(repeating: constantClass, count: split.count))
+            for s in try TaskScores.paper(task: task, examples: split.examples, predictions: prediction) {
+                out[TaskMetricNames.paper(task, split.split, s.name)] = s.value.isFinite ? s.value : 0
+            }
+        }
+        return out
     }
 
     /// Runs the grid for `tasks` from `checkpoint`. Tasks whose files are absent are skipped and named.
     public static func run(checkpoint: URL, tasks: [SparseMixersData.Task], settings: Settings, root: DataRoot,
-                           tokenizer: Tokenizer, directory: URL, progress: ProgressLine? = nil,
+                           tokenizer: Tokenizer, directory: URL, progress: ProgressLine? = nil, label: String = "",
                            log: (String) -> Void = { _ in }) throws -> GridOutcome {
         let meta = try Checkpoint.metadata(at: checkpoint)
         let seqLen = meta.config.maxSeqLength
@@ -70,10 +110,17 @@ public enum FineTuneGrid {
             }
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var majority: [SparseMixersData.Task: [String: Double]] = [:]
+        var evalRows: [SparseMixersData.Task: Int] = [:]
+        for (task, data) in loaded {
+            majority[task] = try majorityFloor(data)
+            evalRows[task] = data.evals.map(\.count).reduce(0, +)
+        }
         for B in settings.batchSizes {
             for (task, data) in loaded {
                 for lr in settings.learningRates {
-                    let options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B, seed: settings.seed)
+                    var options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B, seed: settings.seed)
+                    options.epochs = settings.epochs(trainExamples: data.trainExamples, batchSize: B)
                     let url = directory.appendingPathComponent(runName(task, options, settings))
                     // Locked: two table variants with the same protocol (Table 19) share the run, done once.
                     let r = try FileLock.withLock(url.path + ".lock") { () throws -> FineTuneResult in
@@ -81,7 +128,8 @@ public enum FineTuneGrid {
                             return cached
                         }
                         log("[finetune] \(task.displayName) batch \(B) lr \(lr)")
-                        let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress)
+                        let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress,
+                                                  label: label)
                         try RunFiles.writeJSON(r, to: url)
                         return r
                     }
@@ -90,6 +138,16 @@ public enum FineTuneGrid {
             }
         }
         select(&out, tasks: loaded.map(\.0), batchSizes: settings.batchSizes)
+        for c in out.chosen {
+            guard let r = out.runs.first(where: { $0.task == c.task && $0.options.batchSize == c.batchSize
+                                                  && $0.options.learningRate == c.learningRate }) else { continue }
+            out.taskResults.append(FineTuneTaskResult(task: c.task.displayName, best: c.best?.paper ?? [:],
+                                                      last: c.last?.paper ?? [:], official: c.best?.official ?? [:],
+                                                      officialLast: c.last?.official ?? [:], learningRate: c.learningRate,
+                                                      batchSize: c.batchSize, steps: r.steps, trainRows: r.trainRows,
+                                                      evalRows: evalRows[c.task] ?? 0, majority: majority[c.task] ?? [:],
+                                                      diverged: c.diverged))
+        }
         return out
     }
 

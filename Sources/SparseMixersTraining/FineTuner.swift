@@ -175,8 +175,10 @@ public enum FineTuner {
         max(1, trainExamples * options.epochs / options.batchSize)
     }
 
+    /// `progress` shows a line every tenth of the run (step, loss, ETA) and at every evaluation, prefixed by
+    /// `label` (e.g. the table variant, when several runs share a log).
     public static func run(checkpoint: URL, data: FineTuneData, options: FineTuneOptions,
-                           progress: ProgressLine? = nil) throws -> FineTuneResult {
+                           progress: ProgressLine? = nil, label: String = "") throws -> FineTuneResult {
         try options.validate()
         let task = data.task
         let meta = try Checkpoint.metadata(at: checkpoint)
@@ -221,11 +223,18 @@ public enum FineTuner {
             let r = try model.forward(batch, training: true, dropoutSeed: seedRNG.next())
             guard r.totalLoss.isFinite else { diverged = "loss is \(r.totalLoss) at step \(s + 1)"; break }
             model.backwardAndUpdate(adam, learningRate: schedule(s))
+            let every = max(1, steps / 10)
+            if let progress, (s + 1) % every == 0, (s + 1) % perEpoch != 0, s + 1 != steps {
+                let elapsed = Date().timeIntervalSince(t0)
+                progress.show(String(format: "%@%@ lr %.1e b%d step %d/%d loss %.3f, %.0f s, ETA %@", label,
+                                     task.displayName, options.learningRate, B, s + 1, steps, r.totalLoss, elapsed,
+                                     clock(elapsed / Double(s + 1) * Double(steps - s - 1))))
+            }
             if (s + 1) % perEpoch == 0 || s + 1 == steps {
                 let e = try evaluate(model, data, batchSize: B, step: s + 1, epoch: Double(s + 1) * Double(B) / Double(data.trainExamples),
                                      undefined: &undefined)
                 evaluations.append(e)
-                progress?.show(String(format: "%@ lr %.1e b%d step %d/%d: ", task.displayName, options.learningRate, B, s + 1, steps)
+                progress?.show(String(format: "%@%@ lr %.1e b%d step %d/%d: ", label, task.displayName, options.learningRate, B, s + 1, steps)
                                + e.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "),
                                final: s + 1 == steps)
             }

@@ -38,7 +38,8 @@ public enum ScalePlan {
         var p = f
         p.epochs = s.fineTuneEpochs
         return FineTuneGrid.Settings(learningRates: s.learningRates(f.learningRateSet), batchSizes: f.batchSizes,
-                                     protocolOptions: p, trainCap: s.fineTuneTrainCap, evalCap: s.fineTuneEvalCap, seed: seed)
+                                     protocolOptions: p, trainCap: s.fineTuneTrainCap, evalCap: s.fineTuneEvalCap, seed: seed,
+                                     minimumSteps: s.fineTuneMinimumSteps)
     }
 }
 

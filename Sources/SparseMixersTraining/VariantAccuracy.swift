@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersCore
 import SparseMixersData
 import SparseMixersHarness
 
@@ -17,6 +18,8 @@ public enum VariantAccuracy {
         public var seedRuns: [SeedRun] = []
         public var curves: [LearningCurve] = []
         public var floors: HeldOutFloors? = nil
+        /// Per fine-tuned task: the chosen run's best and last metrics and the majority-class floor.
+        public var fineTune: [FineTuneTaskResult] = []
     }
 
     static let glueTaskMetrics: Set<String> = ["cola_acc", "sst2_acc", "mrpc_f1", "mrpc_acc", "stsb_spearman", "qqp_f1",
@@ -105,6 +108,51 @@ public enum VariantAccuracy {
         log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) -> \(dir.lastPathComponent)")
         let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
         return (try t.runOrReuse(), t.checkpointURL)
+    }
+
+    /// The random-initialisation control of a table: `variant` (the table's reference) fine-tuned on the table's
+    /// tasks exactly as the variants are (same grid, caps, steps and selection), but from its untrained weights
+    /// (the initialisation of pre-training seed 0). A fine-tuning number only says something about pre-training
+    /// where it beats this. Nil when the table fine-tunes nothing.
+    public static func control(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, dataDirectory: String?,
+                               workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws -> Outcome? {
+        let plan = plan(table: table, variant: variant, settings: settings)
+        guard let grid = plan.grid, !plan.tasks.isEmpty else { return nil }
+        var out = Outcome()
+        let root = DataRoot.resolve(explicit: dataDirectory)
+        let corpus: PreparedCorpus
+        do { corpus = try ScalePlan.corpus(settings, root: root, log: log) } catch let e as MissingDataError {
+            out.skipped.append(SkippedItem(item: "random-init control", reason: "corpus missing: \(e.description)"))
+            return out
+        }
+        let checkpoint = try initialCheckpoint(variant.config, seed: 0, under: workDirectory)
+        log("[control] \(table.id.rawValue) \(variant.name): fine-tuning from the untrained initialisation")
+        let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: plan.tasks, settings: grid, root: root,
+                                     tokenizer: corpus.tokenizer,
+                                     directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
+                                     progress: ProgressLine(), label: "[control] \(table.id.rawValue): ", log: log)
+        out.metrics = g.metrics
+        out.fineTune = g.taskResults
+        out.skipped = g.skipped
+        return out
+    }
+
+    /// The untrained model of `config` (pre-training's initialisation for `seed`) as a checkpoint, written once
+    /// under `root` in a directory named by the config and seed.
+    public static func initialCheckpoint(_ config: ModelConfig, seed: UInt64, under root: URL) throws -> URL {
+        var h = FNV1a()
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        h.combine(String(decoding: try enc.encode(config), as: UTF8.self))
+        h.combine("seed \(seed)")
+        let dir = root.appendingPathComponent("init-\(h.hex)")
+        let url = dir.appendingPathComponent("checkpoint.bin")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return try FileLock.withLock(dir.path + ".lock") {
+            if let meta = try? Checkpoint.metadata(at: url), meta.config == config { return url }
+            let model = try Model(config: config, head: .pretraining, seed: seed)
+            try Checkpoint.save(model, optimizer: nil, to: url)
+            return url
+        }
     }
 
     /// `table` and `variant` are already scaled (`ScaleSettings.scaled`). `fineTune: false` pre-trains only and
@@ -213,8 +261,10 @@ public enum VariantAccuracy {
         let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: tasks, settings: grid, root: root,
                                      tokenizer: corpus.tokenizer,
                                      directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
-                                     progress: nil, log: log)
+                                     progress: ProgressLine(), label: "[finetune] \(table.id.rawValue) \(variant.name): ",
+                                     log: log)
         out.metrics.merge(g.metrics) { _, new in new }
+        out.fineTune = g.taskResults
         out.skipped += g.skipped
         out.notes += g.notes.filter { !$0.contains("capped") }
         if g.notes.contains(where: { $0.contains("capped") }) {

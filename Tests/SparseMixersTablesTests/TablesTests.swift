@@ -136,7 +136,7 @@ final class TableRunnerTests: XCTestCase {
             return req.variant.name == "Fourier"
                 ? AccuracyOutcome(metrics: ["glue_avg": 61.5, "glue_avg_available": 61.5, "cola_acc@bs64": 69.0])
                 : AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "stand-in reason")])
-        }).report(for: spec)
+        }, control: nil).report(for: spec)
         XCTAssertEqual(Set(requested), ["Fourier", "Hartley", "BERT Base (speed-up reference)"],
                        "every run variant is trained once, the reference too (our baseline for the accuracy columns)")
         XCTAssertEqual(requested.count, 3)
@@ -190,8 +190,8 @@ final class TableRunnerTests: XCTestCase {
         var one = settings(); one.accuracyLanes = 1
         var two = settings(); two.accuracyLanes = 2
         let p1 = Probe(), p2 = Probe()
-        let a = try TableRunner(settings: one, published: nil, accuracy: standIn(p1)).report(for: spec)
-        let b = try TableRunner(settings: two, published: nil, accuracy: standIn(p2)).report(for: spec)
+        let a = try TableRunner(settings: one, published: nil, accuracy: standIn(p1), control: nil).report(for: spec)
+        let b = try TableRunner(settings: two, published: nil, accuracy: standIn(p2), control: nil).report(for: spec)
         XCTAssertEqual(p1.most, 1)
         XCTAssertEqual(p2.most, 2, "two variants ran at once")
         XCTAssertEqual(p2.blasThreads, [1], "one BLAS thread per lane")
@@ -200,7 +200,8 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(a.notes, b.notes)
         XCTAssertEqual(a.rows.first?.variant, "Hartley-0")
         // A failure in one lane is the run's failure.
-        XCTAssertThrowsError(try TableRunner(settings: two, published: nil, accuracy: standIn(Probe(), failOn: "Linear-3"))
+        XCTAssertThrowsError(try TableRunner(settings: two, published: nil, accuracy: standIn(Probe(), failOn: "Linear-3"),
+                                                control: nil)
             .report(for: spec)) { XCTAssertTrue("\($0)".contains("Linear-3")) }
         // The default: lanes = threads at ci and small, 1 at paper.
         XCTAssertEqual(TableRunSettings(scale: .ci, threads: 2).accuracyLanes, 2)
@@ -208,12 +209,54 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(TableRunSettings(scale: .paper, threads: 2).accuracyLanes, 1)
     }
 
+    /// The random-init control runs once per table, as one more job in the lanes, on the table's reference; its
+    /// scores and the majority floor decide which tasks have signal, and only those enter `glue_avg_signal`.
+    func testTheControlRunsOnceOnTheReferenceAndDecidesWhichTasksHaveSignal() throws {
+        var spec = TableSpec.spec(.t3)
+        spec.speedReference = nil
+        func task(_ name: String, _ m: String, _ x: Double, majority: Double) -> FineTuneTaskResult {
+            FineTuneTaskResult(task: name, best: [m: x], last: [m: x - 1], learningRate: 1e-3, batchSize: 16, steps: 300,
+                               trainRows: 500, evalRows: 400, majority: [m: majority])
+        }
+        final class Seen: @unchecked Sendable { let lock = NSLock(); var control: [String] = [] }
+        let seen = Seen()
+        var two = settings(); two.accuracyLanes = 2
+        let r = try TableRunner(settings: two, published: nil, accuracy: { req in
+            let k = Double(req.variant.config.dModel)
+            var o = AccuracyOutcome(metrics: ["mlm_acc": k])
+            o.fineTune = [task("SST-2", "sst2_acc", 70 + k / 100, majority: 50.9), task("RTE", "rte_acc", 53, majority: 52.7)]
+            return o
+        }, control: { req in
+            seen.lock.lock(); seen.control.append(req.variant.name); seen.lock.unlock()
+            var o = AccuracyOutcome()
+            o.fineTune = [task("SST-2", "sst2_acc", 65, majority: 50.9), task("RTE", "rte_acc", 55, majority: 52.7)]
+            return o
+        }).report(for: spec)
+        XCTAssertEqual(seen.control, ["d_model=768"], "one control, of the table's first row")
+        let f = try XCTUnwrap(r.fineTuning?.first)
+        XCTAssertEqual(f.benchmark, "GLUE")
+        XCTAssertEqual(f.tasks.map(\.signal), [true, false], "RTE: 53 does not beat the control's 55")
+        let avg = r.rows.filter { $0.metric == "glue_avg_signal" }
+        XCTAssertEqual(avg.count, 5, "four variants and the control")
+        XCTAssertEqual(avg.first { $0.variant == "d_model=128" }?.ours ?? 0,
+                       70 + Double(Scale.ci.settings.width(128)) / 100, accuracy: 1e-9, "the scaled width")
+        XCTAssertEqual(avg.first { $0.variant == FineTuneSummary.controlName }?.ours, 65)
+        XCTAssertTrue(ReportWriter.markdown(r).contains("**no signal at this scale**: reference 53.0 <= random-init control 55.0"))
+        // --no-finetune: no control.
+        var off = two; off.fineTune = false
+        seen.control = []
+        _ = try TableRunner(settings: off, published: nil, accuracy: { _ in AccuracyOutcome() }, control: { _ in
+            seen.control.append("ran"); return nil
+        }).report(for: spec)
+        XCTAssertEqual(seen.control, [])
+    }
+
     func testStableRunCountsSayHowManyRunsTheScaleMade() throws {
         var spec = TableSpec.spec(.t10)
         spec.speedReference = nil
         let r = try TableRunner(settings: settings(), published: try PublishedNumbers.load(), accuracy: { _ in
             AccuracyOutcome(metrics: ["stable_64": 1, "stable_256": 0])
-        }).report(for: spec)
+        }, control: nil).report(for: spec)
         let row = r.rows.first { $0.variant == "Sparse Mixer" && $0.metric == "stable_64" }!
         XCTAssertEqual(row.ours, 1)
         XCTAssertEqual(row.published, 4)

@@ -63,10 +63,22 @@ final class WorkloadTests: XCTestCase {
         let w = Workload.count([.t3], settings: s, root: root)
         let ci = Scale.ci.settings
         let rte = w.fineTuning.filter { $0.task == .rte }
-        // One run per variant, batch size and learning rate of the coordinate-descent grid.
-        XCTAssertEqual(rte.count, TableSpec.spec(.t3).runVariants.count * ci.learningRates(.standard).count)
+        // One run per variant (and the random-init control), batch size and learning rate of the grid.
+        XCTAssertEqual(rte.count, (TableSpec.spec(.t3).runVariants.count + (ci.fineTuneControl ? 1 : 0))
+                       * ci.learningRates(.standard).count)
+        XCTAssertEqual(rte.filter { $0.variant == FineTuneSummary.controlName }.count, ci.learningRates(.standard).count)
         let B = ci.fineTuneBatch(64)
         XCTAssertTrue(rte.allSatisfy { $0.batchSize == B && $0.steps == ci.fineTuneTrainCap! * ci.fineTuneEpochs / B })
         XCTAssertTrue(rte.allSatisfy { $0.evaluatedRows == ci.fineTuneEpochs * ci.fineTuneEvalCap! })
+        // small: full dev sets, SST-2 capped at 10,000, and every task at least the minimum number of steps.
+        let small = Scale.small.settings
+        let ws = Workload.count([.t3], settings: TableRunSettings(scale: .small, threads: 2, memoryBudget: 1e12), root: root)
+        XCTAssertFalse(ws.fineTuning.isEmpty)
+        XCTAssertTrue(ws.fineTuning.allSatisfy { $0.steps >= small.fineTuneMinimumSteps }, "\(ws.fineTuning.map(\.steps))")
+        XCTAssertGreaterThanOrEqual(small.fineTuneMinimumSteps, 300)
+        XCTAssertGreaterThanOrEqual(small.fineTuneTrainCap ?? .max, 10_000)
+        XCTAssertNil(small.fineTuneEvalCap)
+        XCTAssertEqual(ws.fineTuning.first { $0.task == .sst2 }?.steps, 10_000 / small.fineTuneBatch(64))
+        XCTAssertEqual(Set(ws.fineTuning.map(\.learningRate)).count, small.learningRates(.standard).count)
     }
 }

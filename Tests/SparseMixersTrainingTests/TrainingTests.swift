@@ -254,6 +254,14 @@ final class FineTunerTests: XCTestCase {
         XCTAssertGreaterThan(out.metrics["rte_acc"] ?? 0, 90, "\(out.metrics)")
         XCTAssertNotNil(out.metrics["glue_avg_available"])
         XCTAssertNil(out.metrics["glue_avg"])
+        // The task result: the chosen run, and the majority floor on the same dev rows.
+        let t = try XCTUnwrap(out.taskResults.first)
+        XCTAssertEqual(t.task, "GLUE/RTE")
+        XCTAssertEqual(t.learningRate, 3e-2)
+        XCTAssertEqual(t.evalRows, 60)
+        XCTAssertEqual(t.best["rte_acc"], out.metrics["rte_acc"])
+        let data = try FineTuneData.load(.rte, root: root, tokenizer: tok, seqLen: 16, trainCap: 160, evalCap: nil)
+        XCTAssertEqual(t.majority, try FineTuneGrid.majorityFloor(data))
         // Cached: a second call reads the runs instead of training.
         let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
                                          directory: dir.appendingPathComponent("ft"))
@@ -286,6 +294,43 @@ final class FineTunerTests: XCTestCase {
         let after = m.paramsArray
         for r in ranges { XCTAssertEqual(Array(before[r]), Array(after[r])) }
         XCTAssertNotEqual(before, after)
+    }
+
+    /// The majority floor is the score of always predicting the train split's most frequent class, counted here
+    /// by hand from the files.
+    func testMajorityFloorCountsTheTrainSplitsMostFrequentClass() throws {
+        let dir = try makeTempDir(self)
+        let (root, tok) = try makeTask(dir.appendingPathComponent("data"))
+        let data = try FineTuneData.load(.rte, root: root, tokenizer: tok, seqLen: 16, trainCap: nil, evalCap: nil)
+        let trainYes = data.train.labels.filter { $0 == 0 }.count
+        let majority: Int32 = trainYes * 2 >= data.train.count ? 0 : 1
+        let dev = data.evals[0].labels
+        let expected = 100 * Double(dev.filter { $0 == majority }.count) / Double(dev.count)
+        let floor = try FineTuneGrid.majorityFloor(data)
+        XCTAssertEqual(floor.keys.sorted(), ["rte_acc"])
+        XCTAssertEqual(floor["rte_acc"]!, expected, accuracy: 1e-9)
+        XCTAssertGreaterThan(expected, 0)
+        XCTAssertLessThan(expected, 100)
+    }
+
+    /// Small training sets get more epochs so that every task trains at least `minimumSteps` steps.
+    func testMinimumStepsRaiseTheEpochsOfSmallSets() {
+        let p = FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .standard, batchSizes: [16], epochs: 1)
+        var s = FineTuneGrid.Settings(learningRates: [1e-4], batchSizes: [16], protocolOptions: p, trainCap: nil,
+                                      evalCap: nil, minimumSteps: 300)
+        XCTAssertEqual(s.epochs(trainExamples: 10_000, batchSize: 16), 1)   // 625 steps already
+        XCTAssertEqual(s.epochs(trainExamples: 2_490, batchSize: 16), 2)    // RTE: 155 -> 311 steps
+        XCTAssertEqual(s.epochs(trainExamples: 3_668, batchSize: 16), 2)    // MRPC: 229 -> 458
+        XCTAssertEqual(s.epochs(trainExamples: 250, batchSize: 16), 20)     // CB: 20 epochs = 320 steps
+        XCTAssertEqual(s.epochs(trainExamples: 4_800, batchSize: 16), 1)    // exactly 300
+        XCTAssertEqual(s.epochs(trainExamples: 4_799, batchSize: 16), 2)
+        for n in [1, 7, 250, 2_490, 3_668, 5_749, 8_551] {
+            let o = FineTuneOptions(p, learningRate: 1e-4, batchSize: 16)
+            var e = o; e.epochs = s.epochs(trainExamples: n, batchSize: 16)
+            XCTAssertGreaterThanOrEqual(FineTuner.steps(trainExamples: n, e), 300, "N = \(n)")
+        }
+        s.minimumSteps = 0
+        XCTAssertEqual(s.epochs(trainExamples: 250, batchSize: 16), 1, "no minimum: the protocol's epochs")
     }
 
     func testCappingKeepsWholeGroupsAndIsSeeded() {

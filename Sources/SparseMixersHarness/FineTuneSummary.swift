@@ -1,0 +1,126 @@
+import Foundation
+
+/// One task's fine-tuning outcome for one model: the chosen run (best learning rate on the grid) with its best and
+/// last evaluation, and the task's majority-class floor on the same evaluation rows. Percentages, paper
+/// definitions (SPEC §5.5), names of published_numbers.csv (`sst2_acc`, `mrpc_f1`, ...).
+public struct FineTuneTaskResult: Codable, Equatable, Sendable {
+    /// Display name, e.g. "SST-2".
+    public var task: String
+    /// Best evaluation of the chosen run (the paper does not say whether it reported best or last [UNKNOWN]).
+    public var best: [String: Double]
+    /// Last evaluation of the chosen run.
+    public var last: [String: Double]
+    /// The official metric definitions of the same evaluations (CoLA MCC, STS-B Pearson and Spearman, ...).
+    public var official: [String: Double] = [:]
+    public var officialLast: [String: Double] = [:]
+    public var learningRate: Double
+    public var batchSize: Int
+    public var steps: Int
+    public var trainRows: Int
+    /// Evaluation rows (all splits), for the binomial interval of an accuracy.
+    public var evalRows: Int
+    /// Every metric of a model that always predicts the train split's most frequent class (regression: the train
+    /// mean, whose correlation is undefined and scored 0, as for the models).
+    public var majority: [String: Double]
+    /// The run diverged (its metrics are those evaluated before the divergence, if any).
+    public var diverged: String?
+
+    public init(task: String, best: [String: Double], last: [String: Double], official: [String: Double] = [:],
+                officialLast: [String: Double] = [:], learningRate: Double, batchSize: Int,
+                steps: Int, trainRows: Int, evalRows: Int, majority: [String: Double], diverged: String? = nil) {
+        self.task = task; self.best = best; self.last = last; self.official = official; self.officialLast = officialLast
+        self.learningRate = learningRate
+        self.batchSize = batchSize; self.steps = steps; self.trainRows = trainRows; self.evalRows = evalRows
+        self.majority = majority; self.diverged = diverged
+    }
+
+    /// The task's score for comparisons: the mean of its paper metrics (MRPC: F1 and accuracy), as "best" uses.
+    public static func primary(_ m: [String: Double]) -> Double? {
+        m.isEmpty ? nil : m.values.reduce(0, +) / Double(m.count)
+    }
+}
+
+/// Fine-tuning of a table against its floors: per task the majority class, a random-initialisation control (the
+/// reference architecture fine-tuned the same way from its untrained weights), every variant's best and last
+/// value, and whether the reference rises above both floors. Tasks without signal are kept out of the averages.
+public struct FineTuneSummary: Codable, Equatable, Sendable {
+    public struct TaskRow: Codable, Equatable, Sendable {
+        public var task: String
+        /// The task's paper metrics, in order.
+        public var metrics: [String]
+        public var evalRows: Int
+        public var majority: [String: Double]
+        public var control: FineTuneTaskResult?
+        /// Variant name -> its chosen run on this task.
+        public var variants: [String: FineTuneTaskResult]
+        /// The reference's best beats the majority class and the control (on the mean of the task's metrics).
+        public var signal: Bool
+        /// Why there is no signal, when there is none.
+        public var noSignalReason: String?
+    }
+    /// "GLUE" or "SuperGLUE": averages never mix the two.
+    public var benchmark: String
+    public var reference: String
+    public var variantOrder: [String]
+    public var tasks: [TaskRow]
+    /// Variant name -> mean of the paper metrics of the tasks with signal (best evaluations); the same for the
+    /// control under the key `FineTuneSummary.controlName`.
+    public var signalAverage: [String: Double]
+    public var signalAverageLast: [String: Double]
+    /// Names of the paper metrics averaged in `signalAverage`.
+    public var signalMetrics: [String]
+    /// Fine-tuning runs per model that the control comes from (description for the report).
+    public var controlDescription: String
+
+    public static let controlName = "random-init control"
+
+    /// Builds the summary. `results[v]` are variant v's task results; `control` the control's (nil: not run).
+    /// A task has signal when the reference's best score (the mean of its paper metrics) is above the majority
+    /// class's and, when the control ran, above the control's best.
+    public static func build(benchmark: String, reference: String, variantOrder: [String], results: [String: [FineTuneTaskResult]],
+                             control: [FineTuneTaskResult]?, controlDescription: String) -> FineTuneSummary? {
+        guard let refResults = results[reference], !refResults.isEmpty else { return nil }
+        var rows: [TaskRow] = []
+        for r in refResults {
+            let metrics = r.best.keys.sorted()
+            var row = TaskRow(task: r.task, metrics: metrics, evalRows: r.evalRows, majority: r.majority,
+                              control: control?.first { $0.task == r.task }, variants: [:], signal: false)
+            for v in variantOrder { if let x = results[v]?.first(where: { $0.task == r.task }) { row.variants[v] = x } }
+            let ref = FineTuneTaskResult.primary(r.best) ?? -.infinity
+            let floor = FineTuneTaskResult.primary(r.majority) ?? -.infinity
+            var reasons: [String] = []
+            if !(ref > floor) { reasons.append(String(format: "reference %.1f <= majority class %.1f", ref, floor)) }
+            if let c = row.control, let cp = FineTuneTaskResult.primary(c.best), !(ref > cp) {
+                reasons.append(String(format: "reference %.1f <= random-init control %.1f", ref, cp))
+            }
+            if control != nil && row.control == nil { reasons.append("the control has no result for this task") }
+            row.signal = reasons.isEmpty
+            row.noSignalReason = reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+            rows.append(row)
+        }
+        let signalTasks = rows.filter(\.signal)
+        let signalMetrics = signalTasks.flatMap(\.metrics)
+        var avg: [String: Double] = [:], avgLast: [String: Double] = [:]
+        func average(_ pick: (String) -> FineTuneTaskResult?) -> (Double, Double)? {
+            var best: [Double] = [], last: [Double] = []
+            for t in signalTasks {
+                guard let x = pick(t.task) else { return nil }
+                for m in t.metrics {
+                    guard let b = x.best[m], let l = x.last[m] else { return nil }
+                    best.append(b); last.append(l)
+                }
+            }
+            guard !best.isEmpty else { return nil }
+            return (best.reduce(0, +) / Double(best.count), last.reduce(0, +) / Double(last.count))
+        }
+        for v in variantOrder {
+            if let (b, l) = average({ t in results[v]?.first { $0.task == t } }) { avg[v] = b; avgLast[v] = l }
+        }
+        if let control, let (b, l) = average({ t in control.first { $0.task == t } }) {
+            avg[controlName] = b; avgLast[controlName] = l
+        }
+        return FineTuneSummary(benchmark: benchmark, reference: reference, variantOrder: variantOrder, tasks: rows, signalAverage: avg,
+                               signalAverageLast: avgLast, signalMetrics: signalMetrics,
+                               controlDescription: controlDescription)
+    }
+}
