@@ -92,7 +92,7 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             // variant (the large set stays 3x the standard one, Table 19's question).
             fineTuneTrainCap = 10_000; fineTuneEvalCap = nil; fineTuneEpochs = 1; fineTuneBatchDivisor = 4
             fineTuneMinimumSteps = 300
-            learningRates = [.standard: [3e-4, 1e-3], .large: [1e-3, 3e-3], .wide: [3e-4, 1e-3]]
+            learningRates = [.standard: [1e-4, 3e-4], .large: [3e-4, 1e-3], .wide: [1e-4, 3e-4]]
             stabilityRuns = 1
         case .paper:
             widthDivisor = 1; seqLength = 512; vocabSize = 32_000; pretrainBatch = 64
