@@ -274,6 +274,12 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(r.skipped.map(\.item), ["speed: Fourier", "speed: Hartley",
                                                "pre-training and fine-tuning (all 3 variants)"])
         XCTAssertEqual(r.skipped.last?.reason, "--speed-only")
+        // With the published numbers loaded, a variant left out for memory keeps the paper's speed-up, ours empty.
+        let withPaper = try TableRunner(settings: s, published: try PublishedNumbers.load()).report(for: spec)
+        let kept = try XCTUnwrap(withPaper.rows.first { $0.variant == "Fourier" && $0.metric == "speedup" })
+        XCTAssertNil(kept.ours)
+        XCTAssertEqual(kept.published, try PublishedNumbers.load().value(table: .t1, variant: "Fourier", metric: "speedup"))
+        XCTAssertTrue(kept.notes.hasPrefix("not timed: needs about"), kept.notes)
         XCTAssertTrue(r.skipped[0].reason.contains("--memory-budget-gb"))
     }
 
