@@ -244,6 +244,37 @@ public final class PretrainingStream {
         docOrder = Self.order(epoch: position.epoch, documents: corpus.documentCount, seed: seed)
     }
 
+    /// Moves the stream to a saved position after checking that it can belong to this stream (a position read
+    /// from a damaged or foreign checkpoint would otherwise index out of range on the prefetch thread). The error
+    /// names the first field out of range.
+    public func restore(_ p: PretrainingStreamPosition) throws {
+        func bad(_ field: String, _ value: Any, _ range: String) -> DataPipelineError {
+            DataPipelineError("stream position field \(field) is \(value), outside \(range)")
+        }
+        let n = config.shuffleBufferSize
+        guard p.epoch >= 0 else { throw bad("epoch", p.epoch, "0...") }
+        guard p.docCursor >= 0, p.docCursor <= corpus.documentCount else {
+            throw bad("docCursor", p.docCursor, "0...\(corpus.documentCount)")
+        }
+        let order = Self.order(epoch: p.epoch, documents: corpus.documentCount, seed: seed)
+        let passages = p.docCursor < order.count ? docPassages[order[p.docCursor]].count : 0
+        guard p.passageCursor >= 0, p.passageCursor <= passages else { throw bad("passageCursor", p.passageCursor, "0...\(passages)") }
+        guard p.inserted >= 0 else { throw bad("inserted", p.inserted, "0...") }
+        guard p.emitted >= 0, p.emitted <= p.inserted else { throw bad("emitted", p.emitted, "0...\(p.inserted)") }
+        guard p.slotPassage.count == n else { throw bad("slotPassage.count", p.slotPassage.count, "\(n)...\(n)") }
+        guard p.slotSerial.count == n else { throw bad("slotSerial.count", p.slotSerial.count, "\(n)...\(n)") }
+        for i in 0..<n {
+            guard p.slotPassage[i] >= -1, Int(p.slotPassage[i]) < passageLines.count else {
+                throw bad("slotPassage[\(i)]", p.slotPassage[i], "-1..<\(passageLines.count)")
+            }
+            guard p.slotSerial[i] >= -1, p.slotSerial[i] < Int64(p.inserted) else {
+                throw bad("slotSerial[\(i)]", p.slotSerial[i], "-1..<\(p.inserted)")
+            }
+        }
+        position = p
+        docOrder = order
+    }
+
     /// Passages per epoch.
     public var passagesPerEpoch: Int { passageLines.count }
 
