@@ -228,6 +228,27 @@ public final class PretrainingStream {
         precondition(!passageLines.isEmpty, "the corpus yields no passage of ≤ \(config.seqLen - 3) tokens")
     }
 
+    /// The stream, or an error naming the reason when the corpus yields no passage at this sequence length
+    /// (the plain initialiser's precondition would trap: `data show --seq-len 1` did).
+    public static func checked(corpus: TokenizedCorpus, config: PretrainingConfig, specials: SpecialTokens,
+                               seed: UInt64) throws -> PretrainingStream {
+        guard config.seqLen >= 5 else {
+            throw DataPipelineError("sequence length \(config.seqLen) is below 5, the length of [CLS] A [SEP] B [SEP]")
+        }
+        guard config.maxPredictions >= 0, config.maxPredictions <= config.seqLen else {
+            throw DataPipelineError("masked-LM slots \(config.maxPredictions) outside 0...\(config.seqLen) (the sequence length)")
+        }
+        let found = (0..<corpus.documentCount).contains { d in
+            let range = corpus.lineRange(ofDocument: d)
+            return !PretrainingExamples.packLines(lengths: range.map { corpus.lineLength($0) }, budget: config.seqLen - 3).isEmpty
+        }
+        guard found else {
+            throw DataPipelineError("the corpus yields no passage of two or more lines within \(config.seqLen - 3) tokens; "
+                                    + "use a longer sequence length")
+        }
+        return PretrainingStream(corpus: corpus, config: config, specials: specials, seed: seed)
+    }
+
     /// A stream positioned after `step` batches of `batchSize` (exact resume from a step count).
     public convenience init(corpus: TokenizedCorpus, config: PretrainingConfig, specials: SpecialTokens,
                             seed: UInt64, resumeAtStep step: Int, batchSize: Int) {

@@ -283,6 +283,7 @@ public final class Pretrainer {
     /// (no checkpoint is written for the stop itself): tests use it to check exact resume.
     @discardableResult
     public func run(resume: Bool, stopAfter: Int? = nil) throws -> PretrainResult {
+        try MemoryBudget.check(try memoryEstimate(), what: "pre-training at batch \(options.batchSize) x \(config.maxSeqLength)")
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let lockPath = directory.appendingPathComponent("run.lock").path
@@ -318,14 +319,14 @@ public final class Pretrainer {
         if hasCheckpoint {
             let meta = try Checkpoint.load(checkpointURL, into: model, optimizer: adam)
             state = try resumeState(meta, identity: identity)
-            stream = PretrainingStream(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
+            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
             do { try stream.restore(state.stream) } catch {
                 throw TrainingError("cannot resume from \(checkpointURL.path): \(error)")
             }
             try log.truncate(after: state.step)
             try log.append(EventRecord(kind: "resume", step: state.step, message: "resumed from \(checkpointURL.path)"))
         } else {
-            stream = PretrainingStream(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
+            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
             state = PretrainState(step: 0, stream: stream.position, tracker: DivergenceTracker(rule: options.divergence),
                                   evals: [], stepSeconds: 0, dataSeconds: 0, stallSeconds: 0, stepFlops: 0)
             try log.truncate(after: -1)
@@ -411,6 +412,17 @@ public final class Pretrainer {
         result.floors = floors
         if diverged != nil || state.step == options.steps { try RunFiles.writeJSON(result, to: resultURL) }
         return result
+    }
+
+    /// Bytes the run will allocate: the model at the larger of the training and evaluation batch
+    /// (`MemoryBudget.trainingBytes`) plus the held-out batches, kept as examples and as model batches
+    /// (ids, types, masked positions, ids and weights, NSP label).
+    public func memoryEstimate() throws -> Double { try Self.memoryEstimate(config: config, options: options) }
+
+    public static func memoryEstimate(config: ModelConfig, options: PretrainOptions) throws -> Double {
+        let L = Double(config.maxSeqLength), P = Double(config.maxPredictionsPerSeq)
+        let heldOut = Double(options.evalBatches) * Double(options.evalBatchSize) * (2 * L + 3 * P + 1) * 4 * 2
+        return try MemoryBudget.trainingBytes(config, batch: max(options.batchSize, options.evalBatchSize)) + heldOut
     }
 
     /// The saved state of a checkpoint, after checking that it belongs to this run and is in range.

@@ -282,6 +282,24 @@ final class PretrainerTests: XCTestCase {
         XCTAssertEqual(left, ["checkpoint.bin", "log.jsonl", "run.json", "result.json", "run.lock", "notes.txt"])
     }
 
+    /// A run that cannot fit is refused from the estimate, before its directory or anything else exists.
+    func testAnOversizedRunIsRefusedBeforeItAllocates() throws {
+        let dir = try makeTempDir(self).appendingPathComponent("run")
+        let t = try TinyRun.trainer(dir, options)
+        let estimate = try t.memoryEstimate()
+        XCTAssertGreaterThan(estimate, 0)
+        defer { MemoryBudget.limit = nil }
+        MemoryBudget.limit = estimate / 2
+        XCTAssertThrowsError(try t.run(resume: false)) { e in
+            XCTAssert("\(e)".contains("pre-training at batch 4 x 16 needs about"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path))
+        MemoryBudget.limit = estimate
+        XCTAssertTrue(try t.run(resume: false).complete)
+        var big = options; big.batchSize = 1 << 20
+        XCTAssertGreaterThan(try Pretrainer.memoryEstimate(config: TinyRun.config(), options: big), 1e9)
+    }
+
     func testRunOrReuseReturnsTheFinishedResultWithoutTraining() throws {
         let root = try makeTempDir(self)
         var o = options; o.steps = 4
