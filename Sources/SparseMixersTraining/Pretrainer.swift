@@ -484,8 +484,11 @@ public final class Pretrainer {
             return "initialization (checkpointed \(a.initialization ?? "none"), now \(b.initialization ?? "none"))"
         }
         if a.threads != b.threads {
-            return "threads (checkpointed \(a.threads.map(String.init) ?? "none"), now \(b.threads.map(String.init) ?? "none")); "
-                + "resume with --threads \(a.threads.map(String.init) ?? "as before") for a bit-exact continuation"
+            let now = b.threads.map(String.init) ?? "none"
+            guard let before = a.threads else {
+                return "threads (checkpointed none, now \(now)): the run predates thread-count checks; start it afresh"
+            }
+            return "threads (checkpointed \(before), now \(now)); resume with --threads \(before) for a bit-exact continuation"
         }
         return "the run identity"
     }

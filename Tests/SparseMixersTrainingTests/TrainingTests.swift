@@ -234,6 +234,14 @@ final class PretrainerTests: XCTestCase {
             XCTAssert("\(e)".contains("threads (checkpointed 1, now 2)"), "\(e)")
             XCTAssert("\(e)".contains("--threads 1"), "\(e)")
         }
+        // A run.json written before the thread count was recorded cannot vouch for it.
+        let legacy = try copy(dir, "legacy")
+        var saved1 = try RunFiles.readJSON(RunIdentity.self, from: legacy.appendingPathComponent("run.json"))
+        saved1.threads = nil
+        try RunFiles.writeJSON(saved1, to: legacy.appendingPathComponent("run.json"))
+        XCTAssertThrowsError(try TinyRun.trainer(legacy, o).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("threads (checkpointed none, now 2): the run predates thread-count checks"), "\(e)")
+        }
         // A finished run is reused at any thread count (reuse reads result.json, it does not resume).
         Runtime.setThreads(1)
         let done = Pretrainer.directory(for: TinyRun.config(), options: o, under: root)
