@@ -18,9 +18,12 @@ public enum DurableFile {
         url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
     }
 
-    /// Whether a file name is one of `temporaryURL`'s (any pid).
+    /// Whether a file name is one of `temporaryURL`'s (`.<name>.<digits>.tmp`, any pid).
     public static func isTemporary(_ name: String) -> Bool {
-        name.hasPrefix(".") && name.hasSuffix(".tmp") && name.split(separator: ".").count >= 3
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard name.hasPrefix("."), parts.count >= 4, parts.last == "tmp" else { return false }
+        let pid = parts[parts.count - 2]
+        return !pid.isEmpty && pid.allSatisfy(\.isASCII) && pid.allSatisfy(\.isNumber)
     }
 
     /// Writes to `url` durably what `body` writes through the handle of the temporary file.

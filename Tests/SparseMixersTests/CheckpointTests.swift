@@ -170,11 +170,11 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["checkpoint.bin"])
         XCTAssertEqual(DurableFile.temporaryURL(for: dir.appendingPathComponent("checkpoint.bin")).lastPathComponent,
                        ".checkpoint.bin.\(getpid()).tmp")
-        for n in [".checkpoint.bin.4242.tmp", ".run.json.17.tmp", "notes.tmp", ".hidden", "log.jsonl"] {
+        for n in [".checkpoint.bin.4242.tmp", ".run.json.17.tmp", "notes.tmp", ".hidden", "log.jsonl", ".notes.old.tmp", ".x.tmp"] {
             FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data("x".utf8))
         }
         XCTAssertEqual(try DurableFile.removeTemporaries(in: dir), [".checkpoint.bin.4242.tmp", ".run.json.17.tmp"])
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)),
-                       ["checkpoint.bin", "notes.tmp", ".hidden", "log.jsonl"])
+                       ["checkpoint.bin", "notes.tmp", ".hidden", "log.jsonl", ".notes.old.tmp", ".x.tmp"])
     }
 }
