@@ -486,9 +486,9 @@ public final class Pretrainer {
         if a.threads != b.threads {
             let now = b.threads.map(String.init) ?? "none"
             guard let before = a.threads else {
-                return "threads (checkpointed none, now \(now)): the run predates thread-count checks; start it afresh"
+                return "threads (checkpointed none, now \(now): the run predates thread-count checks; start it afresh)"
             }
-            return "threads (checkpointed \(before), now \(now)); resume with --threads \(before) for a bit-exact continuation"
+            return "threads (checkpointed \(before), now \(now); resume with --threads \(before) for a bit-exact continuation)"
         }
         return "the run identity"
     }

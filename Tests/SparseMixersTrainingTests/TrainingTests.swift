@@ -231,7 +231,7 @@ final class PretrainerTests: XCTestCase {
         let dir = try stoppedRun(root, o)
         Runtime.setThreads(2)
         XCTAssertThrowsError(try TinyRun.trainer(dir, o).run(resume: true)) { e in
-            XCTAssert("\(e)".contains("threads (checkpointed 1, now 2)"), "\(e)")
+            XCTAssert("\(e)".contains("threads (checkpointed 1, now 2; resume with --threads 1"), "\(e)")
             XCTAssert("\(e)".contains("--threads 1"), "\(e)")
         }
         // A run.json written before the thread count was recorded cannot vouch for it.
@@ -240,7 +240,7 @@ final class PretrainerTests: XCTestCase {
         saved1.threads = nil
         try RunFiles.writeJSON(saved1, to: legacy.appendingPathComponent("run.json"))
         XCTAssertThrowsError(try TinyRun.trainer(legacy, o).run(resume: true)) { e in
-            XCTAssert("\(e)".contains("threads (checkpointed none, now 2): the run predates thread-count checks"), "\(e)")
+            XCTAssert("\(e)".contains("threads (checkpointed none, now 2: the run predates thread-count checks"), "\(e)")
         }
         // A finished run is reused at any thread count (reuse reads result.json, it does not resume).
         Runtime.setThreads(1)
