@@ -1,5 +1,6 @@
 import CCSV
 import Foundation
+import SparseMixersCore
 
 /// One parsed row of a delimited file with its 1-based physical line number.
 public struct DelimitedRow: Equatable {
@@ -141,9 +142,9 @@ public enum CSVWriter {
         return String(decoding: dest, as: UTF8.self)
     }
 
-    /// Writes rows to `path` atomically (temp file, then rename).
+    /// Writes rows to `path` atomically and durably (`DurableFile`: temp file, fsync, rename, directory fsync).
     public static func write(rows: [[String]], to path: String) throws {
         let text = rows.map(line).joined()
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try DurableFile.write(Data(text.utf8), to: URL(fileURLWithPath: path))
     }
 }
