@@ -488,7 +488,8 @@ public final class Pretrainer {
             guard let before = a.threads else {
                 return "threads (checkpointed none, now \(now): the run predates thread-count checks; start it afresh)"
             }
-            return "threads (checkpointed \(before), now \(now); resume with --threads \(before) for a bit-exact continuation)"
+            return "threads (checkpointed \(before), now \(now); resume on \(before) thread(s) for a bit-exact continuation: "
+                + "--threads \(before), or for a table run the --threads and --jobs it ran with)"
         }
         return "the run identity"
     }

@@ -231,7 +231,7 @@ final class PretrainerTests: XCTestCase {
         let dir = try stoppedRun(root, o)
         Runtime.setThreads(2)
         XCTAssertThrowsError(try TinyRun.trainer(dir, o).run(resume: true)) { e in
-            XCTAssert("\(e)".contains("threads (checkpointed 1, now 2; resume with --threads 1"), "\(e)")
+            XCTAssert("\(e)".contains("threads (checkpointed 1, now 2; resume on 1 thread(s)"), "\(e)")
             XCTAssert("\(e)".contains("--threads 1"), "\(e)")
         }
         // A run.json written before the thread count was recorded cannot vouch for it.
