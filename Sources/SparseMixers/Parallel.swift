@@ -8,6 +8,10 @@ public enum Parallel {
     /// True inside a `forChunks` region: nested loops then run inline on their worker thread.
     nonisolated(unsafe) static var nested = false
 
+    /// The threads a model step started here runs on: 1 inside `lanes` / `forChunks` (OpenBLAS and the hand
+    /// loops held to one thread), else `threads`. Part of a pre-training run's identity: a resume must match it.
+    public static var effectiveThreads: Int { nested ? 1 : threads }
+
     /// Calls `body(start, end)` over disjoint ranges covering 0..<count. `grain` is the smallest count
     /// worth a thread of its own.
     @inline(__always)

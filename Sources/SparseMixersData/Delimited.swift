@@ -1,5 +1,6 @@
 import CCSV
 import Foundation
+import SparseMixersCore
 
 /// One parsed row of a delimited file with its 1-based physical line number.
 public struct DelimitedRow: Equatable {
@@ -10,11 +11,15 @@ public struct DelimitedRow: Equatable {
 /// Reads tab-separated files through libcsv with quoting disabled and whitespace preserved.
 ///
 /// GLUE TSVs are read as TFDS and the GLUE scripts read them (`csv` with `QUOTE_NONE`): fields may
-/// contain unbalanced `"` characters, so the quote character is set to NUL (which never occurs in
-/// text) and field-trimming is turned off. Blank lines are skipped; CRLF endings are accepted.
+/// contain unbalanced `"` characters, so the quote character is set to NUL and field-trimming is turned off.
+/// Because libcsv would then treat a NUL byte as a quote (and silently merge the rows up to the next NUL), and
+/// a lone carriage return as a row end, the bytes are checked first: a NUL byte, a carriage return not
+/// followed by a line feed, or invalid UTF-8 is a `DataFileError` naming the line and byte column.
+/// Blank and whitespace-only lines (spaces and tabs) are skipped; CRLF endings are accepted.
 public enum DelimitedReader {
     /// Parses `data` into rows. Line numbers count `\n` characters.
     public static func parse(_ data: Data, delimiter: UInt8 = 0x09, path: String) throws -> [DelimitedRow] {
+        try checkBytes(data, path: path)
         final class Context {
             var rows: [DelimitedRow] = []
             var fields: [String] = []
@@ -41,9 +46,8 @@ public enum DelimitedReader {
         let rowCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { c, data in
             let ctx = Unmanaged<Context>.fromOpaque(data!).takeUnretainedValue()
             if !ctx.fields.isEmpty {
-                // A lone empty field is what libcsv reports for a line holding only spaces; treat
-                // every row of empty fields as a blank line.
-                if !(ctx.fields.count == 1 && ctx.fields[0].isEmpty) {
+                // A row whose fields hold only spaces and tabs is a blank line (skipped, counted by the caller).
+                if !ctx.fields.allSatisfy(DelimitedReader.isBlank) {
                     ctx.rows.append(DelimitedRow(line: ctx.line, fields: ctx.fields))
                 }
                 ctx.fields.removeAll(keepingCapacity: true)
@@ -61,6 +65,54 @@ public enum DelimitedReader {
         }
         csv_fini(&parser, fieldCallback, rowCallback, opaque)
         return ctx.rows
+    }
+
+    /// Whether a field holds only spaces and tabs (or nothing).
+    static func isBlank(_ field: String) -> Bool {
+        field.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    /// Rejects what libcsv (with quoting off) would misread: NUL bytes, carriage returns that do not end a
+    /// line, and bytes that are not UTF-8. The error names the 1-based line and byte column.
+    static func checkBytes(_ data: Data, path: String) throws {
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let b = raw.bindMemory(to: UInt8.self)
+            func position(_ i: Int) -> (line: Int, column: Int) {
+                var line = 1, start = 0
+                for j in 0..<i where b[j] == 0x0A { line += 1; start = j + 1 }
+                return (line, i - start + 1)
+            }
+            for i in 0..<b.count where b[i] == 0 || b[i] == 0x0D {
+                if b[i] == 0x0D && (i + 1 == b.count || b[i + 1] == 0x0A) { continue }
+                let p = position(i)
+                throw DataFileError(path: path, line: p.line,
+                                    reason: b[i] == 0 ? "NUL byte at column \(p.column)"
+                                                      : "carriage return inside the line at column \(p.column)")
+            }
+            if String(validating: b, as: UTF8.self) != nil { return }
+            // Find the first invalid sequence, line by line.
+            var start = 0
+            while start < b.count {
+                var end = start
+                while end < b.count && b[end] != 0x0A { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: b[start..<end])
+                if String(validating: line, as: UTF8.self) == nil {
+                    var column = 0
+                    var it = line.makeIterator()
+                    var decoder = UTF8()
+                    decoding: while true {
+                        switch decoder.decode(&it) {
+                        case .scalarValue(let s): column += UTF8.width(s)
+                        case .emptyInput: break decoding
+                        case .error: break decoding
+                        }
+                    }
+                    throw DataFileError(path: path, line: position(start).line,
+                                        reason: "invalid UTF-8 at column \(column + 1)")
+                }
+                start = end + 1
+            }
+        }
     }
 
     /// Reads and parses a file; a missing file is a `MissingDataError` naming `dataset`.
@@ -90,9 +142,9 @@ public enum CSVWriter {
         return String(decoding: dest, as: UTF8.self)
     }
 
-    /// Writes rows to `path` atomically (temp file, then rename).
+    /// Writes rows to `path` atomically and durably (`DurableFile`: temp file, fsync, rename, directory fsync).
     public static func write(rows: [[String]], to path: String) throws {
         let text = rows.map(line).joined()
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try DurableFile.write(Data(text.utf8), to: URL(fileURLWithPath: path))
     }
 }

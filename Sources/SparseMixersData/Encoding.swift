@@ -45,8 +45,19 @@ public struct EncodedTaskData: Sendable {
         inputIDs = []; typeIDs = []
         inputIDs.reserveCapacity(count * seqLen); typeIDs.reserveCapacity(count * seqLen)
         labels = []; targets = []; groups = []
+        // Rows of one record share segments (MultiRC's paragraph for every answer, ReCoRD's passage for every
+        // entity, COPA's premise): a segment equal to the previous row's is not tokenized again. The ids are
+        // the same as tokenizing every row; a long passage is tokenized once instead of once per answer.
+        var previous: [String] = [], previousTokens: [[Int32]] = []
         for e in dataset.examples {
-            let (ids, types) = encodeSegments(e.segments, tokenizer: tokenizer, seqLen: seqLen)
+            var tokens: [[Int32]] = []
+            tokens.reserveCapacity(e.segments.count)
+            for (i, s) in e.segments.enumerated() {
+                tokens.append(i < previous.count && previous[i] == s ? previousTokens[i] : tokenizer.encode(s))
+            }
+            previous = e.segments; previousTokens = tokens
+            let (ids, types) = encodeSegments(tokens, cls: tokenizer.clsID, sep: tokenizer.sepID,
+                                              pad: tokenizer.padID, seqLen: seqLen)
             inputIDs += ids; typeIDs += types
             switch e.label {
             case .category(let c)?: labels.append(Int32(c)); targets.append(0)

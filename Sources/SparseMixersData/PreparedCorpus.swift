@@ -118,6 +118,12 @@ public final class PreparedCorpus {
         let corpusDir = root.cacheURL.appendingPathComponent("corpus-\(cKey)")
         let modelPath = vocabDir.appendingPathComponent("spm.model").path
         let manifestURL = corpusDir.appendingPathComponent("manifest.json")
+        // Under the lock no other preparation is alive: temporary files here are leftovers of a killed one
+        // (DurableFile's `.<name>.<pid>.tmp`, SentencePiece's `tmp-<pid>.*`).
+        try DurableFile.removeTemporaries(in: corpusDir)
+        for n in (try? fm.contentsOfDirectory(atPath: vocabDir.path)) ?? [] where n.hasPrefix("tmp-") {
+            try fm.removeItem(at: vocabDir.appendingPathComponent(n))
+        }
 
         if fm.fileExists(atPath: modelPath), fm.fileExists(atPath: manifestURL.path),
            let data = try? Data(contentsOf: manifestURL),
@@ -194,7 +200,7 @@ public final class PreparedCorpus {
             documents: docInfo, shards: shards, vocabularyTrainingSentences: trainedOn,
             secondsReading: secondsReading, secondsVocabulary: secondsVocabulary, secondsEncoding: secondsEncoding)
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(manifest).write(to: manifestURL, options: .atomic)
+        try DurableFile.write(try enc.encode(manifest), to: manifestURL)
         log(String(format: "[data] encoded %d tokens into %d shards in %.1f s", docInfo.reduce(0) { $0 + $1.tokens },
                    shards.count, secondsEncoding))
         return PreparedCorpus(tokenizer: tokenizer, manifest: manifest, directory: corpusDir)

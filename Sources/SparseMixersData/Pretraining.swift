@@ -228,6 +228,27 @@ public final class PretrainingStream {
         precondition(!passageLines.isEmpty, "the corpus yields no passage of ≤ \(config.seqLen - 3) tokens")
     }
 
+    /// The stream, or an error naming the reason when the corpus yields no passage at this sequence length
+    /// (the plain initialiser's precondition would trap: `data show --seq-len 1` did).
+    public static func checked(corpus: TokenizedCorpus, config: PretrainingConfig, specials: SpecialTokens,
+                               seed: UInt64) throws -> PretrainingStream {
+        guard config.seqLen >= 5 else {
+            throw DataPipelineError("sequence length \(config.seqLen) is below 5, the length of [CLS] A [SEP] B [SEP]")
+        }
+        guard config.maxPredictions >= 0, config.maxPredictions <= config.seqLen else {
+            throw DataPipelineError("masked-LM slots \(config.maxPredictions) outside 0...\(config.seqLen) (the sequence length)")
+        }
+        let found = (0..<corpus.documentCount).contains { d in
+            let range = corpus.lineRange(ofDocument: d)
+            return !PretrainingExamples.packLines(lengths: range.map { corpus.lineLength($0) }, budget: config.seqLen - 3).isEmpty
+        }
+        guard found else {
+            throw DataPipelineError("the corpus yields no passage of two or more lines within \(config.seqLen - 3) tokens; "
+                                    + "use a longer sequence length")
+        }
+        return PretrainingStream(corpus: corpus, config: config, specials: specials, seed: seed)
+    }
+
     /// A stream positioned after `step` batches of `batchSize` (exact resume from a step count).
     public convenience init(corpus: TokenizedCorpus, config: PretrainingConfig, specials: SpecialTokens,
                             seed: UInt64, resumeAtStep step: Int, batchSize: Int) {
@@ -242,6 +263,37 @@ public final class PretrainingStream {
         precondition(position.slotPassage.count == config.shuffleBufferSize, "position from another buffer size")
         self.position = position
         docOrder = Self.order(epoch: position.epoch, documents: corpus.documentCount, seed: seed)
+    }
+
+    /// Moves the stream to a saved position after checking that it can belong to this stream (a position read
+    /// from a damaged or foreign checkpoint would otherwise index out of range on the prefetch thread). The error
+    /// names the first field out of range.
+    public func restore(_ p: PretrainingStreamPosition) throws {
+        func bad(_ field: String, _ value: Any, _ range: String) -> DataPipelineError {
+            DataPipelineError("stream position field \(field) is \(value), outside \(range)")
+        }
+        let n = config.shuffleBufferSize
+        guard p.epoch >= 0 else { throw bad("epoch", p.epoch, "0...") }
+        guard p.docCursor >= 0, p.docCursor <= corpus.documentCount else {
+            throw bad("docCursor", p.docCursor, "0...\(corpus.documentCount)")
+        }
+        let order = Self.order(epoch: p.epoch, documents: corpus.documentCount, seed: seed)
+        let passages = p.docCursor < order.count ? docPassages[order[p.docCursor]].count : 0
+        guard p.passageCursor >= 0, p.passageCursor <= passages else { throw bad("passageCursor", p.passageCursor, "0...\(passages)") }
+        guard p.inserted >= 0 else { throw bad("inserted", p.inserted, "0...") }
+        guard p.emitted >= 0, p.emitted <= p.inserted else { throw bad("emitted", p.emitted, "0...\(p.inserted)") }
+        guard p.slotPassage.count == n else { throw bad("slotPassage.count", p.slotPassage.count, "\(n)...\(n)") }
+        guard p.slotSerial.count == n else { throw bad("slotSerial.count", p.slotSerial.count, "\(n)...\(n)") }
+        for i in 0..<n {
+            guard p.slotPassage[i] >= -1, Int(p.slotPassage[i]) < passageLines.count else {
+                throw bad("slotPassage[\(i)]", p.slotPassage[i], "-1..<\(passageLines.count)")
+            }
+            guard p.slotSerial[i] >= -1, p.slotSerial[i] < Int64(p.inserted) else {
+                throw bad("slotSerial[\(i)]", p.slotSerial[i], "-1..<\(p.inserted)")
+            }
+        }
+        position = p
+        docOrder = order
     }
 
     /// Passages per epoch.

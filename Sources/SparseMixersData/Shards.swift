@@ -1,4 +1,5 @@
 import Foundation
+import SparseMixersCore
 
 /// Tokenized documents in memory: each document is a run of lines (sentences), each line a run of
 /// token ids. This is what pre-training streams from; it is read from binary shards, never by
@@ -80,7 +81,7 @@ public enum Shard {
             let u = corpus.tokens.map { $0.littleEndian }
             u.withUnsafeBytes { out.append(contentsOf: $0) }
         }
-        try out.write(to: URL(fileURLWithPath: path), options: .atomic)  // temp file + rename
+        try DurableFile.write(out, to: URL(fileURLWithPath: path))  // temp file, fsync, rename, directory fsync
     }
 
     public static func read(path: String) throws -> TokenizedCorpus {

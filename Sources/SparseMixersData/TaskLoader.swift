@@ -4,8 +4,10 @@ import Foundation
 /// them to model rows per SPEC §5.1.
 ///
 /// Errors: a missing file is a `MissingDataError` naming the task and path; a malformed line
-/// (wrong column count, unparsable label, bad JSON, missing or mistyped field) is a
-/// `DataFileError` naming file, line and reason. Blank lines are the only counted skip.
+/// (wrong column count, unparsable label, NUL byte, invalid UTF-8, JSON that is not strict RFC 8259,
+/// missing or mistyped field, fractional or out-of-range integer, duplicate `idx`) is a
+/// `DataFileError` naming file, line, field and reason; so is a file with no rows at all (empty, blank
+/// or header only). Blank and whitespace-only lines are the only counted skip.
 public enum TaskLoader {
     /// `<root>/glue/<Task>/<file>.tsv` or `<root>/superglue/<Task>/<file>.jsonl`.
     public static func path(_ task: Task, _ split: Split, root: DataRoot) -> String {
@@ -87,13 +89,22 @@ public enum TaskLoader {
     static func parseLabel(_ task: Task, _ text: String) -> Label? {
         switch task {
         case .stsb:
-            guard let v = Double(text), v.isFinite, v >= 0, v <= 5 else { return nil }
+            // Plain decimals only ("3.800", "5"): Double() would also take "0x1p2", "inf" or "4e0".
+            guard isPlainDecimal(text), let v = Double(text), v >= 0, v <= 5 else { return nil }
             return .score(v)
         case .mnli, .qnli, .rte:
             return task.classNames.firstIndex(of: text).map { .category($0) }
         default:
             switch text { case "0": return .category(0); case "1": return .category(1); default: return nil }
         }
+    }
+
+    /// `[0-9]+(\.[0-9]+)?`, the form of every STS-B score.
+    static func isPlainDecimal(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        let digit: (UInt8) -> Bool = { $0 >= 0x30 && $0 <= 0x39 }
+        guard let dot = u.firstIndex(of: UInt8(ascii: ".")) else { return !u.isEmpty && u.allSatisfy(digit) }
+        return dot > 0 && dot < u.count - 1 && u[..<dot].allSatisfy(digit) && u[(dot + 1)...].allSatisfy(digit)
     }
 
     static func loadGLUE(_ task: Task, _ split: Split, data: Data, path: String) throws -> TaskDataset {
@@ -104,7 +115,9 @@ public enum TaskLoader {
         if let h = lay.implicitHeader {
             header = h; body = rows[...]
         } else {
-            guard let first = rows.first else { throw DataFileError(path: path, line: 1, reason: "empty file: no header row") }
+            guard let first = rows.first else {
+                throw DataFileError(path: path, line: 1, reason: "empty file: no header row and no rows")
+            }
             header = first.fields; body = rows.dropFirst()
             if let f = header.first, f.hasPrefix("\u{FEFF}") { header[0] = String(f.dropFirst()) }  // MRPC's BOM
         }
@@ -127,12 +140,16 @@ public enum TaskLoader {
             if let li = labelIndex {
                 guard let l = parseLabel(task, row.fields[li]) else {
                     throw DataFileError(path: path, line: row.line,
-                                        reason: "unparsable \(task.directoryName) label '\(row.fields[li])'")
+                                        reason: "unparsable \(task.directoryName) label '\(row.fields[li])' in column '\(header[li])'")
                 }
                 label = l
             }
             examples.append(TaskExample(segments: segmentIndices.map { row.fields[$0] }, label: label,
                                         group: examples.count, line: row.line))
+        }
+        if examples.isEmpty {
+            throw DataFileError(path: path, line: rows.first?.line ?? 1,
+                                reason: rows.isEmpty ? "empty file: no rows" : "no rows after the header")
         }
         let lineCount = data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } + ((data.last ?? 0x0A) == 0x0A ? 0 : 1)
         let blank = max(0, lineCount - rows.count)
@@ -153,10 +170,20 @@ public enum TaskLoader {
             guard let s = v as? String else { throw fail("field '\(key)' is not a string") }
             return s
         }
+        /// A non-negative integer below 2^53 (exact in a Double, so 1e300 or 2^64 cannot wrap to another id).
         func int(_ key: String, in o: JSON? = nil) throws -> Int {
             guard let v = (o ?? object)[key] else { throw fail("missing field '\(key)'") }
-            if let n = v as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-            if let s = v as? String, let i = Int(s) { return i }  // AX files quote their idx
+            if let n = v as? NSNumber, !isBool(n) {
+                let d = n.doubleValue
+                guard d == d.rounded(), d >= 0, d < 9_007_199_254_740_992 else {
+                    throw fail("field '\(key)' must be an integer in 0..<2^53, got \(v)")
+                }
+                return Int(d)
+            }
+            if let s = v as? String, let i = Int(s) {  // AX files quote their idx
+                guard i >= 0, i < 9_007_199_254_740_992 else { throw fail("field '\(key)' must be an integer in 0..<2^53, got \(s)") }
+                return i
+            }
             throw fail("field '\(key)' is not an integer")
         }
         func object(_ key: String, in o: JSON? = nil) throws -> JSON {
@@ -172,17 +199,21 @@ public enum TaskLoader {
         /// A boolean label (true/false; 0/1 accepted); nil when absent (test data).
         func boolLabel(_ key: String = "label", in o: JSON? = nil) throws -> Label? {
             guard let v = (o ?? object)[key], !(v is NSNull) else { return nil }
-            if let n = v as? NSNumber {
-                if isBool(n) { return .category(n.boolValue ? 1 : 0) }
-                if n.intValue == 0 || n.intValue == 1, n.doubleValue == Double(n.intValue) { return .category(n.intValue) }
-            }
-            throw fail("unparsable boolean label '\(v)'")
+            if let n = v as? NSNumber, isBool(n) { return .category(n.boolValue ? 1 : 0) }
+            if let c = binaryNumber(v) { return .category(c) }
+            throw fail("unparsable boolean label '\(v)' in field '\(key)'")
         }
         func classLabel(_ names: [String], key: String = "label") throws -> Label? {
             guard let v = object[key], !(v is NSNull) else { return nil }
-            guard let s = v as? String, let i = names.firstIndex(of: s) else { throw fail("unparsable label '\(v)'") }
+            guard let s = v as? String, let i = names.firstIndex(of: s) else { throw fail("unparsable label '\(v)' in field '\(key)'") }
             return .category(i)
         }
+    }
+
+    /// 0 or 1 as a JSON number (not a boolean), exactly: 0.5 or 1e-9 are not labels.
+    static func binaryNumber(_ v: Any) -> Int? {
+        guard let n = v as? NSNumber, !isBool(n) else { return nil }
+        switch n.doubleValue { case 0: return 0; case 1: return 1; default: return nil }
     }
 
     static func isBool(_ n: NSNumber) -> Bool {
@@ -210,8 +241,24 @@ public enum TaskLoader {
         return out.sorted()
     }
 
+    /// The lines that first used each `idx` (the record's, and MultiRC's question or ReCoRD's query idx): every
+    /// one must be unique in a file, since the group metrics (COPA, MultiRC, ReCoRD) group rows by it.
+    struct SeenIDs {
+        var records: [Int: Int] = [:]
+        var groups: [Int: Int] = [:]
+        mutating func record(_ idx: Int, _ r: Row) throws {
+            if let first = records.updateValue(r.line, forKey: idx) { throw r.fail("duplicate idx \(idx) (first on line \(first))") }
+        }
+        mutating func group(_ idx: Int, field: String, _ r: Row) throws {
+            if let first = groups.updateValue(r.line, forKey: idx) {
+                throw r.fail("duplicate \(field) idx \(idx) (first on line \(first))")
+            }
+        }
+    }
+
     static func loadSuperGLUE(_ task: Task, _ split: Split, data: Data, path: String) throws -> TaskDataset {
         var examples: [TaskExample] = []
+        var seen = SeenIDs()
         var blank = 0
         var lineNo = 0
         var start = data.startIndex
@@ -220,6 +267,14 @@ public enum TaskLoader {
             lineNo += 1
             let trimmedLine = lineBytes.last == 0x0D ? lineBytes.dropLast() : lineBytes
             if trimmedLine.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { blank += 1; return }
+            try trimmedLine.withUnsafeBufferPointer { line in
+                if String(validating: line, as: UTF8.self) == nil {
+                    throw DataFileError(path: path, line: lineNo, reason: "invalid UTF-8")
+                }
+                do { try StrictJSON.validate(line) } catch let f as StrictJSON.Failure {
+                    throw DataFileError(path: path, line: lineNo, reason: "invalid JSON at column \(f.column): \(f.reason)")
+                }
+            }
             let parsed: Any
             do {
                 parsed = try JSONSerialization.jsonObject(with: Data(trimmedLine), options: [])
@@ -229,18 +284,22 @@ public enum TaskLoader {
             guard let object = parsed as? JSON else {
                 throw DataFileError(path: path, line: lineNo, reason: "a JSON line must be an object")
             }
-            try cast(task, Row(object: object, line: lineNo, path: path), into: &examples)
+            try cast(task, Row(object: object, line: lineNo, path: path), into: &examples, seen: &seen)
         }
         for i in bytes.indices where bytes[i] == 0x0A {
             try process(bytes[start..<i]); start = i + 1
         }
         if start < bytes.count { try process(bytes[start...]) }
+        if examples.isEmpty && seen.records.isEmpty {
+            throw DataFileError(path: path, line: 1, reason: "empty file: no JSON records")
+        }
         return TaskDataset(task: task, split: split, path: path, examples: examples, skippedBlankLines: blank)
     }
 
     /// SPEC §5.1 casting of one SuperGLUE record into one or more rows.
-    static func cast(_ task: Task, _ r: Row, into out: inout [TaskExample]) throws {
+    static func cast(_ task: Task, _ r: Row, into out: inout [TaskExample], seen: inout SeenIDs) throws {
         let idx = try r.int("idx")
+        try seen.record(idx, r)
         switch task {
         case .boolq:
             out.append(TaskExample(segments: [try r.string("question"), try r.string("passage")],
@@ -262,8 +321,8 @@ public enum TaskLoader {
             guard question == "cause" || question == "effect" else { throw r.fail("COPA question must be cause or effect, got '\(question)'") }
             var correct: Int? = nil
             if let v = r.object["label"], !(v is NSNull) {
-                guard let n = v as? NSNumber, !isBool(n), n.intValue == 0 || n.intValue == 1 else { throw r.fail("unparsable COPA label '\(v)'") }
-                correct = n.intValue
+                guard let c = binaryNumber(v) else { throw r.fail("unparsable COPA label '\(v)' in field 'label'") }
+                correct = c
             }
             for (i, key) in ["choice1", "choice2"].enumerated() {
                 let choice = try r.string(key)
@@ -278,11 +337,12 @@ public enum TaskLoader {
             for q in try r.array("questions", in: passage) {
                 let question = cleanMultiRC(try r.string("question", in: q))
                 let qidx = try r.int("idx", in: q)
+                try seen.group(qidx, field: "question", r)
                 for a in try r.array("answers", in: q) {
                     var label: Label? = nil
                     if let v = a["label"], !(v is NSNull) {
-                        guard let n = v as? NSNumber, n.intValue == 0 || n.intValue == 1 else { throw r.fail("unparsable MultiRC answer label '\(v)'") }
-                        label = .category(n.intValue)
+                        guard let c = binaryNumber(v) else { throw r.fail("unparsable MultiRC answer label '\(v)' in field 'label'") }
+                        label = .category(c)
                     }
                     out.append(TaskExample(segments: [question, cleanMultiRC(try r.string("text", in: a)), paragraph],
                                            label: label, group: qidx, line: r.line))
@@ -296,6 +356,7 @@ public enum TaskLoader {
             for qa in try r.array("qas") {
                 let query = try r.string("query", in: qa)
                 let qidx = try r.int("idx", in: qa)
+                try seen.group(qidx, field: "query", r)
                 var answers: [String]? = nil
                 if qa["answers"] != nil {
                     answers = Array(Set(try r.array("answers", in: qa).map { try r.string("text", in: $0) })).sorted()

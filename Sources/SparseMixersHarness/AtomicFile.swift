@@ -10,7 +10,8 @@ public struct AtomicWriteError: Error, CustomStringConvertible {
 }
 
 /// Writes a whole file or nothing: the bytes go to a temporary file in the same directory (same file system),
-/// are flushed, then rename(2) replaces the destination. A reader never sees a half-written report.
+/// are flushed, then rename(2) replaces the destination and the directory is fsynced (so the rename survives a
+/// power cut). A reader never sees a half-written report.
 public enum AtomicFile {
     /// Prefix of temporary files, so a crashed writer's leftovers are recognisable.
     public static let temporaryPrefix = ".tmp-"
@@ -35,6 +36,12 @@ public enum AtomicFile {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: tmp)
             throw AtomicWriteError(path: url.path, message: "rename failed: \(reason)")
+        }
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw AtomicWriteError(path: dir.path, message: "cannot open the directory to fsync it") }
+        defer { close(fd) }
+        if fsync(fd) != 0 && errno != EINVAL {
+            throw AtomicWriteError(path: dir.path, message: "directory fsync failed: \(String(cString: strerror(errno)))")
         }
     }
 

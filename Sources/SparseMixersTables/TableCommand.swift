@@ -37,14 +37,16 @@ public struct TableOptions: ParsableArguments {
 
     public mutating func validate() throws {
         guard Scale(rawValue: scale) != nil else { throw ValidationError("--scale must be ci, small, long or paper") }
-        if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
-        if let s = seq, s < 2 { throw ValidationError("--seq must be at least 2") }
-        if let r = repeats, r < 1 { throw ValidationError("--repeats must be at least 1") }
-        if warmup < 0 { throw ValidationError("--warmup must be at least 0") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let m = memoryBudgetGB, m <= 0 { throw ValidationError("--memory-budget-gb must be positive") }
-        if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+        try Flags.int(batch, "batch", 1...Flags.maxBatch)
+        try Flags.int(seq, "seq", 2...Flags.maxSeq)
+        try Flags.int(repeats, "repeats", 1...10_000)
+        try Flags.int(warmup, "warmup", 0...10_000)
+        try Flags.threads(threads)
+        if let m = memoryBudgetGB { try Flags.double(m, "memory-budget-gb", 0...1e6, openLower: true) }
+        try Flags.int(jobs, "jobs", 1...Flags.maxThreads)
         if speedOnly && accuracyOnly { throw ValidationError("--speed-only and --accuracy-only exclude each other") }
+        // The report folder is created and checked now, not after hours of work.
+        try Flags.writableDirectory(output, "output")
     }
 
     public var settings: TableRunSettings {
@@ -88,6 +90,7 @@ struct TableCommand: ParsableCommand {
 
     func run() throws {
         let start = Date()
+        if let m = options.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
         let reports = try TableRunner(settings: options.settings).runAndWrite(TableMain.current)
         for r in reports {
             let ran = r.rows.filter { $0.ours != nil }.count

@@ -186,7 +186,10 @@ public enum FineTuner {
         guard data.train.seqLen == config.maxSeqLength else {
             throw TrainingError("\(task.displayName): encoded at length \(data.train.seqLen) but the checkpoint's maxSeqLength is \(config.maxSeqLength)")
         }
-        let model = try Model(config: config, head: .classification(outputs: task.numClasses), seed: options.seed)
+        let head = ModelHead.classification(outputs: task.numClasses)
+        try MemoryBudget.check(try MemoryBudget.trainingBytes(config, head: head, batch: options.batchSize),
+                               what: "fine-tuning \(task.displayName) at batch \(options.batchSize)")
+        let model = try Model(config: config, head: head, seed: options.seed)
         let copied = Set(try Checkpoint.transfer(checkpoint, into: model, exclude: { $0.hasPrefix("classification/") }))
         let missing = model.layout.tensors.map(\.name).filter { !$0.hasPrefix("classification/") && !copied.contains($0) }
         guard missing.isEmpty else {

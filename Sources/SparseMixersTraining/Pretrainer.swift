@@ -137,6 +137,9 @@ struct PretrainState: Codable {
     var dataSeconds: Double
     var stallSeconds: Double
     var stepFlops: Double
+    /// The run this state belongs to; a resume refuses a checkpoint of another run (nil in checkpoints written
+    /// before it was recorded, which are refused too).
+    var identity: RunIdentity? = nil
 }
 
 /// What identifies a run; a resume must match it.
@@ -145,8 +148,15 @@ struct RunIdentity: Codable, Equatable {
     var options: PretrainOptions
     /// `ParameterLayout.initializationVersion`: runs saved before it was recorded decode as nil and differ.
     var initialization: String? = ParameterLayout.initializationVersion
+    /// The threads the steps ran on (`Parallel.effectiveThreads`): the OpenBLAS and loop partitions change the
+    /// rounding, so a resume on another thread count would not be bit-exact and is refused. Nil in the identity
+    /// that names a run directory (`Pretrainer.directory(for:options:under:)`), so a run's directory does not
+    /// depend on the machine's core count; a finished run is reused at any thread count.
+    var threads: Int? = nil
 
-    init(config: ModelConfig, options: PretrainOptions) { self.config = config; self.options = options }
+    init(config: ModelConfig, options: PretrainOptions, threads: Int? = nil) {
+        self.config = config; self.options = options; self.threads = threads
+    }
 }
 
 /// Records of `log.jsonl`.
@@ -213,13 +223,19 @@ extension Batch {
 /// MLM + sentence-order NSP pre-training with the MoE auxiliary losses (SPEC §4.4), AdamW with linear warm-up
 /// and decay (§4.5), periodic held-out evaluation, atomic checkpoints and exact resume.
 ///
-/// Run directory: `checkpoint.bin` (parameters, Adam moments, step, data position, divergence state),
-/// `log.jsonl` (every `logEvery` steps and every evaluation), `run.json` (config + options; a resume must match),
-/// `result.json` (written at the end, or when the run diverges).
+/// Run directory: `checkpoint.bin` (parameters, Adam moments, step, data position, divergence state and the run's
+/// identity, under a CRC-32C), `log.jsonl` (every `logEvery` steps and every evaluation), `run.json` (config,
+/// options and thread count; a resume must match), `result.json` (written at the end, or when the run diverges),
+/// `run.lock` (held while a process trains in the directory; a second one is refused).
 ///
 /// Exactness: the data stream position is saved with each checkpoint, and the dropout masks of step s come from
 /// (seed, s) alone, so a run interrupted at any point and resumed from its last checkpoint ends with the same
-/// parameters and losses, bit for bit, as one that was never interrupted (same thread count).
+/// parameters and losses, bit for bit, as one that was never interrupted. The thread count is part of the run's
+/// identity, so a resume on another one is refused rather than silently inexact.
+///
+/// Resume checks, each an error naming the field: `run.json` and the identity inside the checkpoint equal this
+/// run's; the checkpoint's checksum and sizes (`Checkpoint`); its step in 0...steps and equal to the optimizer's;
+/// its stream position inside this corpus's ranges.
 public final class Pretrainer {
     public let config: ModelConfig
     public let options: PretrainOptions
@@ -267,9 +283,18 @@ public final class Pretrainer {
     /// (no checkpoint is written for the stop itself): tests use it to check exact resume.
     @discardableResult
     public func run(resume: Bool, stopAfter: Int? = nil) throws -> PretrainResult {
+        try MemoryBudget.check(try memoryEstimate(), what: "pre-training at batch \(options.batchSize) x \(config.maxSeqLength)")
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        let identity = RunIdentity(config: config, options: options)
+        let lockPath = directory.appendingPathComponent("run.lock").path
+        guard let lock = try FileLock.tryLock(lockPath) else {
+            let who = FileLock.holder(of: lockPath).map { "process \($0)" } ?? "another process"
+            throw TrainingError("\(directory.path) is in use: \(who) holds run.lock (two runs must not write one directory)")
+        }
+        defer { lock.release() }
+        // No writer of this directory is alive now: temporary files are leftovers of a killed write.
+        try DurableFile.removeTemporaries(in: directory)
+        let identity = RunIdentity(config: config, options: options, threads: Parallel.effectiveThreads)
         let hasCheckpoint = fm.fileExists(atPath: checkpointURL.path)
         if hasCheckpoint && !resume {
             throw TrainingError("\(directory.path) already holds a run (checkpoint.bin): pass --resume to continue it "
@@ -293,13 +318,15 @@ public final class Pretrainer {
         let stream: PretrainingStream
         if hasCheckpoint {
             let meta = try Checkpoint.load(checkpointURL, into: model, optimizer: adam)
-            state = try JSONDecoder().decode(PretrainState.self, from: meta.userState)
-            stream = PretrainingStream(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed,
-                                       position: state.stream)
+            state = try resumeState(meta, identity: identity)
+            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
+            do { try stream.restore(state.stream) } catch {
+                throw TrainingError("cannot resume from \(checkpointURL.path): \(error)")
+            }
             try log.truncate(after: state.step)
             try log.append(EventRecord(kind: "resume", step: state.step, message: "resumed from \(checkpointURL.path)"))
         } else {
-            stream = PretrainingStream(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
+            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
             state = PretrainState(step: 0, stream: stream.position, tracker: DivergenceTracker(rule: options.divergence),
                                   evals: [], stepSeconds: 0, dataSeconds: 0, stallSeconds: 0, stepFlops: 0)
             try log.truncate(after: -1)
@@ -356,6 +383,7 @@ public final class Pretrainer {
                 try log.append(EvalRecord(step: state.step, eval: e))
             }
             if state.step % options.checkpointEvery == 0 || state.step == options.steps {
+                state.identity = identity
                 try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
             }
             if let p = progress, p.isTerminal || state.step % options.logEvery == 0 || state.step == end {
@@ -384,6 +412,39 @@ public final class Pretrainer {
         result.floors = floors
         if diverged != nil || state.step == options.steps { try RunFiles.writeJSON(result, to: resultURL) }
         return result
+    }
+
+    /// Bytes the run will allocate: the model at the larger of the training and evaluation batch
+    /// (`MemoryBudget.trainingBytes`) plus the held-out batches, kept as examples and as model batches
+    /// (ids, types, masked positions, ids and weights, NSP label).
+    public func memoryEstimate() throws -> Double { try Self.memoryEstimate(config: config, options: options) }
+
+    public static func memoryEstimate(config: ModelConfig, options: PretrainOptions) throws -> Double {
+        let L = Double(config.maxSeqLength), P = Double(config.maxPredictionsPerSeq)
+        let heldOut = Double(options.evalBatches) * Double(options.evalBatchSize) * (2 * L + 3 * P + 1) * 4 * 2
+        return try MemoryBudget.trainingBytes(config, batch: max(options.batchSize, options.evalBatchSize)) + heldOut
+    }
+
+    /// The saved state of a checkpoint, after checking that it belongs to this run and is in range.
+    func resumeState(_ meta: Checkpoint.Metadata, identity: RunIdentity) throws -> PretrainState {
+        let path = checkpointURL.path
+        func refuse(_ why: String) -> TrainingError { TrainingError("cannot resume from \(path): \(why)") }
+        let state: PretrainState
+        do { state = try JSONDecoder().decode(PretrainState.self, from: meta.userState) } catch {
+            throw refuse("its training state cannot be decoded (\(error))")
+        }
+        guard let saved = state.identity else {
+            throw refuse("it records no run identity (written before checkpoints carried one); start the run afresh")
+        }
+        if let field = Self.firstDifference(saved, identity) { throw refuse("it belongs to another run: \(field) differs") }
+        guard meta.hasOptimizer else { throw refuse("it holds no optimizer moments") }
+        guard state.step >= 0, state.step <= options.steps else {
+            throw refuse("field step is \(state.step), outside 0...\(options.steps)")
+        }
+        guard meta.optimizerStep == state.step else {
+            throw refuse("field optimizerStep is \(meta.optimizerStep), but step is \(state.step)")
+        }
+        return state
     }
 
     /// MLM and NSP accuracy and losses over the fixed held-out batches (eval mode: no dropout, eval capacity).
@@ -421,6 +482,14 @@ public final class Pretrainer {
         }
         if a.initialization != b.initialization {
             return "initialization (checkpointed \(a.initialization ?? "none"), now \(b.initialization ?? "none"))"
+        }
+        if a.threads != b.threads {
+            let now = b.threads.map(String.init) ?? "none"
+            guard let before = a.threads else {
+                return "threads (checkpointed none, now \(now): the run predates thread-count checks; start it afresh)"
+            }
+            return "threads (checkpointed \(before), now \(now); resume on \(before) thread(s) for a bit-exact continuation: "
+                + "--threads \(before), or for a table run the --threads and --jobs it ran with)"
         }
         return "the run identity"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SparseMixersCore
 
 /// Errors of the training drivers. Each names the file, field or step it is about.
 public struct TrainingError: Error, CustomStringConvertible, Equatable {
@@ -7,8 +8,11 @@ public struct TrainingError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
-/// Small file helpers shared by the drivers: atomic JSON writes and an append-only JSONL log whose tail can be
-/// cut back to a step (so a resumed run's log reads exactly like an uninterrupted one).
+/// Small file helpers shared by the drivers: atomic, durable JSON writes (`DurableFile`) and an append-only JSONL
+/// log whose tail can be cut back to a step. After a resume the log's train and eval records of every step hold
+/// the same losses and scores, bit for bit, as an uninterrupted run's (the records after the checkpoint are
+/// dropped and replayed once), but the log is not byte-identical: each resume adds a `{"kind":"resume"}` line,
+/// and the wall-clock fields (`tokensPerSecond`, `stepSeconds`, `stallSeconds`, an eval's `trainSeconds`) differ.
 public enum RunFiles {
     static let encoder: JSONEncoder = {
         let e = JSONEncoder(); e.outputFormatting = [.prettyPrinted, .sortedKeys]; return e
@@ -17,10 +21,12 @@ public enum RunFiles {
         let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; return e
     }()
 
-    /// Writes `value` as JSON to a temporary file beside `url`, then renames it over `url`.
+    /// Writes `value` as JSON to a temporary file beside `url`, fsyncs it, renames it over `url` and fsyncs the
+    /// directory.
     public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try encoder.encode(value).write(to: url, options: .atomic)
+        do { try DurableFile.write(try encoder.encode(value), to: url) } catch let e as DurableFile.Failure {
+            throw TrainingError(e.description)
+        }
     }
 
     public static func readJSON<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
@@ -57,7 +63,9 @@ public final class JSONLLog {
             if s <= step { kept.append(line) }
         }
         let body = kept.isEmpty ? "" : kept.joined(separator: "\n") + "\n"
-        try Data(body.utf8).write(to: url, options: .atomic)
+        do { try DurableFile.write(Data(body.utf8), to: url) } catch let e as DurableFile.Failure {
+            throw TrainingError(e.description)
+        }
     }
 
     public func append<T: Encodable>(_ record: T) throws {

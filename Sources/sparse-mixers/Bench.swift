@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SparseMixers
 import SparseMixersHarness
+import SparseMixersTables
 
 /// `sparse-mixers bench`: one training step (forward + backward + AdamW) and one inference forward, timed.
 struct Bench: ParsableCommand {
@@ -21,10 +22,10 @@ struct Bench: ParsableCommand {
     var scale: Scale?
 
     func validate() throws {
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if seq < 2 { throw ValidationError("--seq must be at least 2") }
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try Flags.int(batch, "batch", 1...Flags.maxBatch)
+        try Flags.int(seq, "seq", 2...Flags.maxSeq)
+        try Flags.int(repeats, "repeats", 1...10_000)
+        try Flags.threads(threads)
     }
 
     func run() throws {
@@ -40,6 +41,7 @@ struct Bench: ParsableCommand {
             cfg.maxSeqLength = seq
             cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
         }
+        try MemoryBudget.check(try MemoryBudget.trainingBytes(cfg, batch: batch), what: "bench \(preset) at batch \(batch) x \(cfg.maxSeqLength)")
         let model = try Model(config: cfg, head: .pretraining, seed: 0)
         let b = Benchmark.randomBatch(cfg, batch: batch)
         let peak = Benchmark.sgemmPeak()

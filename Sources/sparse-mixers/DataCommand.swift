@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseMixersData
+import SparseMixersTables
 
 /// `sparse-mixers data ...`: data preparation and inspection (brief items 4 and 8).
 public struct DataCommand: ParsableCommand {
@@ -24,6 +25,15 @@ public struct DataCommand: ParsableCommand {
         var workers: Int = 2
 
         func root() -> DataRoot { DataRoot.resolve(explicit: data) }
+
+        func validate() throws {
+            try Flags.int(vocabSize, "vocab-size", 16...1_048_576)
+            try Flags.int(vocabSentences, "vocab-sentences", 1...100_000_000)
+            try Flags.int(workers, "workers", 1...Flags.maxThreads)
+            guard VocabularyModelType(rawValue: modelType) != nil else {
+                throw ValidationError("--model-type must be unigram or bpe, got \(modelType)")
+            }
+        }
 
         func prepareOptions() throws -> CorpusPrepareOptions {
             guard let type = VocabularyModelType(rawValue: modelType) else {
@@ -72,12 +82,22 @@ public struct DataCommand: ParsableCommand {
         @Option(name: .long, help: "Time this many batches of 64 (building, then skipping for a resume).")
         var benchBatches: Int = 0
 
+        func validate() throws {
+            try Flags.int(seqLen, "seq-len", 5...Flags.maxSeq)
+            try Flags.int(maxPredictions, "max-predictions", 0...seqLen)
+            try Flags.int(count, "count", 0...1_000_000)
+            try Flags.int(benchBatches, "bench-batches", 0...1_000_000)
+            if let name = task, Task(rawValue: name) == nil {
+                throw ValidationError("--task: unknown task \(name) (\(Task.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+
         func run() throws {
             let prepared = try PreparedCorpus.prepare(root: options.root(), options: try options.prepareOptions(), log: DataCommand.log)
             let t = prepared.tokenizer
             let corpus = try prepared.load(.train)
-            let stream = PretrainingStream(corpus: corpus, config: PretrainingConfig(seqLen: seqLen, maxPredictions: maxPredictions),
-                                           specials: SpecialTokens(t), seed: seed)
+            let stream = try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: seqLen, maxPredictions: maxPredictions),
+                                                       specials: SpecialTokens(t), seed: seed)
             print("passages per epoch at L=\(seqLen): \(stream.passagesPerEpoch)")
             for i in 0..<count {
                 let e = stream.nextExample()
@@ -122,6 +142,10 @@ public struct DataCommand: ParsableCommand {
         var noTokens = false
         @Option(name: .long, help: "Also write the task table as CSV to this file.")
         var csv: String?
+
+        func validate() throws {
+            if let c = csv { try Flags.writableFile(c, "csv") }
+        }
 
         func run() throws {
             let root = options.root()

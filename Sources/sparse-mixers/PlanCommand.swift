@@ -26,7 +26,8 @@ struct PlanCommand: ParsableCommand {
 
     func validate() throws {
         for t in tables where TableID(parsing: t) == nil { throw ValidationError("--tables: unknown table '\(t)'") }
-        if measureRepeats < 1 { throw ValidationError("--measure-repeats must be at least 1") }
+        try Flags.int(measureRepeats, "measure-repeats", 1...100)
+        if let w = write { try Flags.writableFile(w, "write") }
     }
 
     func run() throws {

@@ -22,8 +22,11 @@ struct SpeedCheckCommand: ParsableCommand {
     @Option(help: "Tokens per sequence.") var seq: Int = SpeedCheck.defaultShape.seq
 
     func validate() throws {
-        if repeats < 1 || threads < 1 || batch < 1 || seq < 2 { throw ValidationError("repeats, threads, batch >= 1; seq >= 2") }
-        if !(tolerance > 0 && tolerance < 1) { throw ValidationError("--tolerance must be in (0, 1)") }
+        try Flags.int(repeats, "repeats", 1...10_000)
+        try Flags.threads(threads)
+        try Flags.int(batch, "batch", 1...Flags.maxBatch)
+        try Flags.int(seq, "seq", 2...Flags.maxSeq)
+        try Flags.double(tolerance, "tolerance", 0...1, openLower: true, openUpper: true)
     }
 
     func run() throws {

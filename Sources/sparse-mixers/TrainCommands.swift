@@ -4,6 +4,7 @@ import SparseMixers
 import SparseMixersData
 import SparseMixersHarness
 import SparseMixersTraining
+import SparseMixersTables
 
 
 extension Scale: ExpressibleByArgument {}
@@ -24,28 +25,41 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Checkpoint every N steps (default: the scale's).") var checkpointEvery: Int?
     @Option(help: "Run directory (default: Reports/runs/pretrain-<hash of config and options>).") var output: String?
     @Option(help: "Data root (default: $SPARSE_MIXERS_DATA, else Data/, else ../shared/data).") var data: String?
-    @Option(help: "Threads for BLAS and loops.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads for BLAS and loops (part of the run's identity: a resume must use the same).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("memory-budget-gb"), help: "Memory the run may use (default: 75% of RAM, at most 85% of what is free).")
+    var memoryBudgetGB: Double?
     @Flag(help: "Continue the run in the output directory from its last checkpoint.") var resume = false
     @Flag(help: "Print the rule of every scale and exit.") var showScales = false
 
     func validate() throws {
-        if let s = steps, s < 1 { throw ValidationError("--steps must be at least 1") }
-        if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try Flags.int(steps, "steps", 1...Flags.maxSteps)
+        try Flags.int(batch, "batch", 1...Flags.maxBatch)
+        try Flags.int(evalEvery, "eval-every", 1...Flags.maxSteps)
+        try Flags.int(checkpointEvery, "checkpoint-every", 1...Flags.maxSteps)
+        try Flags.threads(threads)
+        if let m = memoryBudgetGB { try Flags.double(m, "memory-budget-gb", 0...1e6, openLower: true) }
+        if let o = output { try Flags.writableDirectory(o, "output") }
     }
 
     func run() throws {
         if showScales { print(Scale.allRulesText); return }
         Runtime.setThreads(threads)
+        if let m = memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
         let settings = scale.settings
         let config = settings.scaledConfig(try ModelConfig.preset(named: preset))
         var options = ScalePlan.pretrainOptions(settings, regime: regime, batchSize: batch, steps: steps, seed: seed)
         if let e = evalEvery { options.evalEvery = e }
         if let c = checkpointEvery { options.checkpointEvery = c }
-        let root = DataRoot.resolve(explicit: data)
-        let corpus = try ScalePlan.corpus(settings, root: root, log: DataCommand.log)
+        try options.validate()
+        // Refused before the corpus is prepared or anything is allocated.
+        try MemoryBudget.check(try Pretrainer.memoryEstimate(config: config, options: options),
+                               what: "pre-training \(preset) at batch \(options.batchSize) x \(config.maxSeqLength)")
         let dir = output.map { URL(fileURLWithPath: $0) }
             ?? Pretrainer.directory(for: config, options: options, under: URL(fileURLWithPath: "Reports/runs"))
+        try Flags.writableDirectory(dir.path, "output")
+        let root = DataRoot.resolve(explicit: data)
+        let corpus = try ScalePlan.corpus(settings, root: root, log: DataCommand.log)
         DataCommand.log("[pretrain] \(preset) at scale \(scale.rawValue): d_model \(config.dModel), \(config.numLayers) layers, "
                + "\(config.numExperts) experts, seq \(config.maxSeqLength), vocab \(config.vocabSize); "
                + "\(options.steps) steps of \(options.batchSize) sequences, lr \(options.learningRate), warmup \(options.warmupSteps)")
@@ -88,6 +102,22 @@ struct Finetune: ParsableCommand {
     @Option(help: "Output directory (default: beside the checkpoint, finetune/).") var output: String?
     @Option(help: "Data root.") var data: String?
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("memory-budget-gb"), help: "Memory a fine-tuning run may use (default: 75% of RAM, at most 85% of what is free).")
+    var memoryBudgetGB: Double?
+
+    func validate() throws {
+        for r in lr { try Flags.double(r, "lr", 0...1, openLower: true) }
+        for b in batch { try Flags.int(b, "batch", 1...Flags.maxBatch) }
+        try Flags.int(epochs, "epochs", 1...10_000)
+        try Flags.double(Double(expertDropout), "expert-dropout", 0...1, openUpper: true)
+        if let c = capacityFactor { try Flags.double(Double(c), "capacity-factor", 0...1_000, openLower: true) }
+        try Flags.threads(threads)
+        if let m = memoryBudgetGB { try Flags.double(m, "memory-budget-gb", 0...1e6, openLower: true) }
+        guard LearningRateSet(rawValue: lrSet) != nil else { throw ValidationError("--lr-set must be default, large or wide, got \(lrSet)") }
+        guard FreezePolicy(rawValue: freeze) != nil else { throw ValidationError("--freeze must be none, moe or denseMLP, got \(freeze)") }
+        _ = try Self.tasks(task)
+        if let o = output { try Flags.writableDirectory(o, "output") }
+    }
 
     static func tasks(_ names: [String]) throws -> [SparseMixersData.Task] {
         var out: [SparseMixersData.Task] = []
@@ -107,11 +137,17 @@ struct Finetune: ParsableCommand {
 
     func run() throws {
         Runtime.setThreads(threads)
+        if let m = memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
         let settings = scale.settings
         guard let set = LearningRateSet(rawValue: lrSet) else { throw ValidationError("--lr-set must be default, large or wide") }
         guard let fz = FreezePolicy(rawValue: freeze) else { throw ValidationError("--freeze must be none, moe or denseMLP") }
         let ckpt = URL(fileURLWithPath: checkpoint)
         let meta = try Checkpoint.metadata(at: ckpt)
+        // Refused before the corpus is prepared or anything is allocated (the largest head is 3 classes).
+        for b in batch.isEmpty ? [settings.fineTuneBatch(64)] : batch {
+            try MemoryBudget.check(try MemoryBudget.trainingBytes(meta.config, head: .classification(outputs: 3), batch: b),
+                                   what: "fine-tuning at batch \(b) x \(meta.config.maxSeqLength)")
+        }
         let p = FineTuningOptions(expertDropoutRate: expertDropout, learningRateSet: set, capacityFactor: capacityFactor,
                                   freeze: fz, batchSizes: batch.isEmpty ? [settings.fineTuneBatch(64)] : batch)
         var grid = ScalePlan.gridSettings(settings, p, seed: seed)
@@ -120,6 +156,7 @@ struct Finetune: ParsableCommand {
         let root = DataRoot.resolve(explicit: data)
         let corpus = try ScalePlan.corpus(vocabSize: meta.config.vocabSize, root: root, log: DataCommand.log)
         let dir = output.map { URL(fileURLWithPath: $0) } ?? ckpt.deletingLastPathComponent().appendingPathComponent("finetune")
+        try Flags.writableDirectory(dir.path, "output")
         let outcome = try FineTuneGrid.run(checkpoint: ckpt, tasks: try Self.tasks(task), settings: grid, root: root,
                                            tokenizer: corpus.tokenizer, directory: dir, progress: ProgressLine(), log: DataCommand.log)
         for c in outcome.chosen {

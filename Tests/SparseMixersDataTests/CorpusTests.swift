@@ -133,11 +133,18 @@ final class CorpusTests: XCTestCase {
         XCTAssertEqual(Array(train.line(3)), first.tokenizer.encode(d0.sentenceString(3)))
         XCTAssertFalse(log.contains { $0.contains("using cached") })
 
-        // A rerun reuses the cache.
+        // A rerun reuses the cache, and removes what a killed preparation left behind.
+        let vocabDir = URL(fileURLWithPath: first.tokenizer.path).deletingLastPathComponent()
+        let stale = [first.directory.appendingPathComponent(".train-00000.bin.4242.tmp"),
+                     first.directory.appendingPathComponent(".manifest.json.4242.tmp"),
+                     vocabDir.appendingPathComponent("tmp-4242.model")]
+        for u in stale { FileManager.default.createFile(atPath: u.path, contents: Data(count: 64)) }
         log = []
         let again = try PreparedCorpus.prepare(root: root, options: options) { log.append($0) }
         XCTAssert(log.contains { $0.contains("using cached") })
         XCTAssertEqual(again.directory.path, first.directory.path)
+        for u in stale { XCTAssertFalse(FileManager.default.fileExists(atPath: u.path), u.lastPathComponent) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: first.tokenizer.path))
 
         // A changed vocabulary size or a changed corpus file rebuilds under a new key.
         var bigger = options; bigger.vocabulary.vocabSize = 900

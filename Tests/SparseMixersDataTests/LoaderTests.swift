@@ -206,7 +206,7 @@ final class LoaderTests: XCTestCase {
         expectFileError({ _ = try TaskLoader.load(.stsb, .train, path: stsb.path) }, line: 2, contains: "unparsable STS-B label '7.5'")
         let sst = dir.appendingPathComponent("sst.tsv")
         try write("sentence\tlabel\n", to: sst)
-        XCTAssertEqual(try TaskLoader.load(.sst2, .train, path: sst.path).count, 0)  // header only: empty, fine
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1, contains: "no rows after the header")
         try write("", to: sst)
         expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1, contains: "empty file")
         try write("text\tlabel\nfoo\t1\n", to: sst)
@@ -242,6 +242,194 @@ final class LoaderTests: XCTestCase {
         // Unlabelled test rows load with nil labels.
         try write(#"{"premise": "p", "hypothesis": "h", "idx": 0}"#, to: url)
         XCTAssertNil(try TaskLoader.load(.cb, .test, path: url.path).examples[0].label)
+    }
+
+    // MARK: Issue 14: input the loaders used to misread
+
+    /// libcsv gets NUL as its (disabled) quote character; a NUL byte used to merge every row up to the next NUL.
+    func testNULByteIsAnErrorNamingItsLine() throws {
+        let dir = try makeTempDir(self)
+        let url = dir.appendingPathComponent("cola.tsv")
+        var rows = (1...20).map { "gj04\t\($0 % 2)\t\tSentence \($0)." }
+        try write(rows.joined(separator: "\n") + "\n", to: url)
+        XCTAssertEqual(try TaskLoader.load(.cola, .train, path: url.path).count, 20)
+        rows[4] = "gj04\t1\t\tSen\u{0}tence 5."
+        try write(rows.joined(separator: "\n") + "\n", to: url)
+        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: url.path) }, line: 5, contains: "NUL byte at column 12")
+        // A later error names its own line (the NUL no longer shifts the count).
+        rows[4] = "gj04\t1\t\tSentence 5."; rows[19] = "gj04\t7\t\tSentence 20."
+        try write(rows.joined(separator: "\n") + "\n", to: url)
+        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: url.path) }, line: 20, contains: "label '7' in column 'label'")
+        if let real = realDataRoot() {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: TaskLoader.path(.cola, .validation, root: real)))
+            let lineStarts = [0] + bytes.indices.filter { bytes[$0] == 0x0A }.map { $0 + 1 }
+            bytes[lineStarts[99] + 2] = 0
+            let copy = dir.appendingPathComponent("cola-dev.tsv")
+            try bytes.write(to: copy)
+            expectFileError({ _ = try TaskLoader.load(.cola, .validation, path: copy.path) }, line: 100, contains: "NUL byte at column 3")
+        }
+    }
+
+    func testLoneCarriageReturnAndInvalidUTF8AreErrors() throws {
+        let dir = try makeTempDir(self)
+        let url = dir.appendingPathComponent("sst.tsv")
+        // A lone CR would end a libcsv row inside the line and add a row.
+        try write("sentence\tlabel\nok\t1\nsplit\t0\rhere\t1\n", to: url)
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: url.path) }, line: 3, contains: "carriage return inside the line at column 8")
+        var bytes = Array("sentence\tlabel\nok\t1\ncaf\u{e9}\t0\n".utf8)
+        XCTAssertNoThrow(try Data(bytes).write(to: url))
+        XCTAssertEqual(try TaskLoader.load(.sst2, .train, path: url.path).examples[1].segments, ["café"])
+        bytes[bytes.count - 5] = 0xFF   // the second byte of é
+        try Data(bytes).write(to: url)
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: url.path) }, line: 3, contains: "invalid UTF-8 at column 4")
+        try Data([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D, 0x0A]).write(to: url)   // {"\xC3("} in a JSON line
+        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1, contains: "invalid UTF-8")
+    }
+
+    func testWhitespaceOnlyLinesAreSkippedLikeBlankLines() throws {
+        let dir = try makeTempDir(self)
+        let url = dir.appendingPathComponent("sst.tsv")
+        try write("sentence\tlabel\nok\t1\n   \n\t\n \t \r\nfine\t0\n", to: url)
+        let d = try TaskLoader.load(.sst2, .train, path: url.path)
+        XCTAssertEqual(d.examples.map(\.segments), [["ok"], ["fine"]])
+        XCTAssertEqual(d.examples.map(\.line), [2, 6])
+        XCTAssertEqual(d.skippedBlankLines, 3)
+        let cb = dir.appendingPathComponent("cb.jsonl")
+        try write("  \t\n" + #"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0}"# + "\n \n", to: cb)
+        let c = try TaskLoader.load(.cb, .train, path: cb.path)
+        XCTAssertEqual(c.count, 1); XCTAssertEqual(c.examples[0].line, 2); XCTAssertEqual(c.skippedBlankLines, 2)
+    }
+
+    /// `finetune` on an empty CoLA dev used to print `cola_acc 0.00` and exit 0.
+    func testEmptyBlankAndHeaderOnlyFilesAreErrors() throws {
+        let dir = try makeTempDir(self)
+        let cola = dir.appendingPathComponent("cola.tsv")
+        for text in ["", "\n\n", "  \n\t\n"] {
+            try write(text, to: cola)
+            expectFileError({ _ = try TaskLoader.load(.cola, .validation, path: cola.path) }, line: 1, contains: "empty file")
+        }
+        let rte = dir.appendingPathComponent("rte.tsv")
+        try write("index\tsentence1\tsentence2\tlabel\n\n", to: rte)
+        expectFileError({ _ = try TaskLoader.load(.rte, .validation, path: rte.path) }, line: 1, contains: "no rows after the header")
+        let cb = dir.appendingPathComponent("cb.jsonl")
+        for text in ["", "\n", " \n\n"] {
+            try write(text, to: cb)
+            expectFileError({ _ = try TaskLoader.load(.cb, .validation, path: cb.path) }, line: 1, contains: "empty file")
+        }
+    }
+
+    func testSTSBScoresArePlainDecimalsInZeroToFive() throws {
+        let dir = try makeTempDir(self)
+        let url = dir.appendingPathComponent("stsb.tsv")
+        let header = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+        func file(_ score: String) throws { try write(header + "0\tg\tf\t2012\t1\ts\ts\ta\tb\t\(score)\n", to: url) }
+        for (text, value) in [("5.000", 5.0), ("0", 0), ("3.8", 3.8), ("0.59999999999999", 0.59999999999999)] {
+            try file(text)
+            XCTAssertEqual(try TaskLoader.load(.stsb, .train, path: url.path).examples[0].label, .score(value), text)
+        }
+        for bad in ["0x1p2", "4e0", "inf", "nan", "+4", "-0", " 4", "4 ", ".5", "5.", "5.01", "", "1,5", "٣"] {
+            try file(bad)
+            expectFileError({ _ = try TaskLoader.load(.stsb, .train, path: url.path) }, line: 2, contains: "label '\(bad)' in column 'score'")
+        }
+    }
+
+    func testSuperGLUEIntegersLabelsAndIDsAreExact() throws {
+        let dir = try makeTempDir(self)
+        let copa = dir.appendingPathComponent("copa.jsonl")
+        func copaLine(label: String, idx: String) -> String {
+            #"{"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "label": "# + label + #", "idx": "# + idx + "}"
+        }
+        // Fractional labels used to truncate (0.5 -> 0).
+        for bad in ["0.5", "1e-9", "true", "\"1\"", "-1", "2"] {
+            try write(copaLine(label: bad, idx: "0") + "\n", to: copa)
+            expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1, contains: "unparsable COPA label")
+        }
+        try write(copaLine(label: "1.0", idx: "0") + "\n" + copaLine(label: "0", idx: "1") + "\n", to: copa)
+        XCTAssertEqual(try TaskLoader.load(.copa, .train, path: copa.path).examples.map(\.label),
+                       [.score(0), .score(1), .score(1), .score(0)])
+        // Out-of-range idx used to become Int.min (1e300, 2^63) or 0 (2^64).
+        for bad in ["1e300", "9223372036854775808", "18446744073709551616", "9007199254740993", "-1", "1.5", "\"x\"", "null"] {
+            try write(copaLine(label: "0", idx: bad) + "\n", to: copa)
+            expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1, contains: "'idx'")
+        }
+        // Duplicate idx used to be accepted (COPA groups 100 -> 76).
+        try write([0, 1, 2, 1].map { copaLine(label: "0", idx: "\($0)") }.joined(separator: "\n") + "\n", to: copa)
+        expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 4, contains: "duplicate idx 1 (first on line 2)")
+        let multirc = dir.appendingPathComponent("multirc.jsonl")
+        func mrc(_ idx: Int, question: Int, label: String) -> String {
+            #"{"idx": \#(idx), "passage": {"text": "T", "questions": [{"question": "Q", "answers": [{"text": "A", "idx": 0, "label": \#(label)}], "idx": \#(question)}]}}"#
+        }
+        try write(mrc(0, question: 0, label: "0.5") + "\n", to: multirc)
+        expectFileError({ _ = try TaskLoader.load(.multirc, .train, path: multirc.path) }, line: 1, contains: "unparsable MultiRC answer label '0.5'")
+        try write(mrc(0, question: 7, label: "1") + "\n" + mrc(1, question: 7, label: "0") + "\n", to: multirc)
+        expectFileError({ _ = try TaskLoader.load(.multirc, .train, path: multirc.path) }, line: 2, contains: "duplicate question idx 7 (first on line 1)")
+        // AX files quote their idx; the same range applies.
+        let ax = dir.appendingPathComponent("ax.jsonl")
+        try write(#"{"premise": "p", "hypothesis": "h", "label": "entailment", "idx": "12"}"# + "\n", to: ax)
+        XCTAssertEqual(try TaskLoader.load(.superglueRTE, .test, path: ax.path).examples[0].group, 12)
+        try write(#"{"premise": "p", "hypothesis": "h", "label": "entailment", "idx": "-12"}"# + "\n", to: ax)
+        expectFileError({ _ = try TaskLoader.load(.superglueRTE, .test, path: ax.path) }, line: 1, contains: "'idx' must be an integer")
+    }
+
+    func testJSONLinesMustBeStrictJSON() throws {
+        let dir = try makeTempDir(self)
+        let url = dir.appendingPathComponent("cb.jsonl")
+        let good = #"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0}"#
+        try write(good + "\n", to: url)
+        XCTAssertEqual(try TaskLoader.load(.cb, .train, path: url.path).count, 1)
+        let cases: [(String, String)] = [
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0,}"#, "trailing comma in an object"),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0, "x": [1,]}"#, "trailing comma in an array"),
+            (#"{"premise": "p", "premise": "q", "hypothesis": "h", "label": "neutral", "idx": 0}"#, "duplicate key \"premise\""),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 01}"#, "leading zero"),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": NaN}"#, "expected a value"),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0} // c"#, "after the JSON value"),
+            (#"{'premise': "p"}"#, "expected a string key"),
+            (#"{"premise": "p\q", "hypothesis": "h", "label": "neutral", "idx": 0}"#, "invalid escape"),
+            (#"{"premise": "p\u12", "hypothesis": "h", "label": "neutral", "idx": 0}"#, "four hex digits"),
+            ("{\"premise\": \"p\tq\", \"hypothesis\": \"h\", \"label\": \"neutral\", \"idx\": 0}", "raw control character"),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 1.}"#, "no digit after '.'"),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 1e}"#, "no digit in the exponent"),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": tru}"#, "invalid literal"),
+            (#"{"premise": "p", "hypothesis": "h""#, "expected ',' or '}'"),
+            (#"{"premise": "p"#, "unterminated string"),
+            (String(repeating: "[", count: 100_000), "nested deeper than 64"),
+        ]
+        for (line, reason) in cases {
+            try write(good + "\n" + line + "\n", to: url)
+            expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 2, contains: reason)
+        }
+    }
+
+    /// Rows that share a segment (every MultiRC answer shares the paragraph) reuse its tokens; the encoded rows
+    /// equal tokenizing every row on its own.
+    func testSharedSegmentsAreTokenizedOnceWithTheSameIDs() throws {
+        let dir = try makeTempDir(self)
+        var r = RNG(seed: 11)
+        let words = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "green"]
+        func text(_ n: Int) -> String { (0..<n).map { _ in words[r.int(words.count)] }.joined(separator: " ") }
+        var options = VocabularyOptions(vocabSize: 30, inputSentenceSize: 1_000)
+        options.numThreads = 1
+        let prefix = dir.appendingPathComponent("spm").path
+        try Tokenizer.train(sentences: (0..<200).map { _ in Array(text(6).utf8) }, modelPrefix: prefix, options: options)
+        let t = try Tokenizer(modelPath: prefix + ".model")
+        var lines: [String] = []
+        for i in 0..<4 {
+            let answers = (0..<5).map { j in #"{"text": "\#(text(2))", "idx": \#(j), "label": \#(j % 2)}"# }.joined(separator: ", ")
+            lines.append(#"{"idx": \#(i), "passage": {"text": "\#(text(400))", "questions": [{"question": "\#(text(3))?", "answers": [\#(answers)], "idx": \#(10 + i)}]}}"#)
+        }
+        let url = dir.appendingPathComponent("multirc.jsonl")
+        try write(lines.joined(separator: "\n") + "\n", to: url)
+        let d = try TaskLoader.load(.multirc, .train, path: url.path)
+        XCTAssertEqual(d.count, 20)
+        for seqLen in [8, 64, 1_024] {
+            let enc = EncodedTaskData(d, tokenizer: t, seqLen: seqLen)
+            for (k, e) in d.examples.enumerated() {
+                let (ids, types) = encodeSegments(e.segments, tokenizer: t, seqLen: seqLen)
+                XCTAssertEqual(Array(enc.inputIDs[k * seqLen..<(k + 1) * seqLen]), ids, "row \(k) at L=\(seqLen)")
+                XCTAssertEqual(Array(enc.typeIDs[k * seqLen..<(k + 1) * seqLen]), types, "row \(k) at L=\(seqLen)")
+            }
+        }
     }
 
     /// Random mutations of real-layout lines never crash: each load succeeds or throws a

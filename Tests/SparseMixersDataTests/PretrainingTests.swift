@@ -244,4 +244,43 @@ final class PretrainingTests: XCTestCase {
         XCTAssertNotEqual(RNG(keys: 1, 2), RNG(keys: 2, 1))
         XCTAssertEqual(RNG(keys: 1, 2), RNG(keys: 1, 2))
     }
+
+    /// `data show --seq-len 1` trapped in the stream's precondition; `checked` names the reason instead, and a
+    /// position from a damaged checkpoint is refused by `restore` before the prefetch thread indexes with it.
+    func testCheckedStreamAndRestoreRefuseWhatWouldTrap() throws {
+        var docs: [[[Int32]]] = []
+        for d in 0..<3 {
+            var lines: [[Int32]] = []
+            for l in 0..<6 {
+                let n = 3 + (d + l) % 3
+                lines.append((0..<n).map { i -> Int32 in Int32(5 + (i + l) % 90) })
+            }
+            docs.append(lines)
+        }
+        let corpus = TokenizedCorpus(documents: docs)
+        for L in [-1, 0, 1, 4] {
+            XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: L, maxPredictions: 0),
+                                                               specials: specials, seed: 1)) { XCTAssert("\($0)".contains("below 5"), "\($0)") }
+        }
+        XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: 8, maxPredictions: 9),
+                                                           specials: specials, seed: 1)) { XCTAssert("\($0)".contains("masked-LM slots 9"), "\($0)") }
+        XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: 8, maxPredictions: 2),
+                                                           specials: specials, seed: 1)) { XCTAssert("\($0)".contains("no passage"), "\($0)") }
+        let config = PretrainingConfig(seqLen: 32, maxPredictions: 4)
+        let a = try PretrainingStream.checked(corpus: corpus, config: config, specials: specials, seed: 1)
+        let b = PretrainingStream(corpus: corpus, config: config, specials: specials, seed: 1)
+        XCTAssertEqual(a.nextBatch(batchSize: 3), b.nextBatch(batchSize: 3))
+        // A saved position restores exactly; out-of-range fields are refused, naming the field.
+        let saved = a.position
+        let next = a.nextBatch(batchSize: 2)
+        let c = PretrainingStream(corpus: corpus, config: config, specials: specials, seed: 1)
+        try c.restore(saved)
+        XCTAssertEqual(c.nextBatch(batchSize: 2), next)
+        var bad = saved; bad.slotPassage[3] = Int32(c.passagesPerEpoch)
+        XCTAssertThrowsError(try c.restore(bad)) { XCTAssert("\($0)".contains("slotPassage[3]"), "\($0)") }
+        bad = saved; bad.epoch = -1
+        XCTAssertThrowsError(try c.restore(bad)) { XCTAssert("\($0)".contains("field epoch is -1"), "\($0)") }
+        bad = saved; bad.passageCursor = 1_000
+        XCTAssertThrowsError(try c.restore(bad)) { XCTAssert("\($0)".contains("field passageCursor is 1000"), "\($0)") }
+    }
 }

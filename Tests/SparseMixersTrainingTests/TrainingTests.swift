@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import SparseMixersCore
-import SparseMixers
+@testable import SparseMixers
 @testable import SparseMixersData
 import SparseMixersHarness
 @testable import SparseMixersTraining
@@ -118,6 +118,194 @@ final class PretrainerTests: XCTestCase {
         XCTAssertThrowsError(try TinyRun.trainer(dir, o, config: c).run(resume: true)) { e in
             XCTAssert("\(e)".contains("config.dFF"), "\(e)")
         }
+    }
+
+    // MARK: Issue 14: resume verifies the checkpoint and the run
+
+    /// Rewrites a checkpoint with an edited header and a valid checksum (what a careless edit or a foreign tool
+    /// could produce).
+    func rewrite(_ url: URL, _ change: (inout Checkpoint.Metadata, inout PretrainState) throws -> Void) throws {
+        let (meta, data, offset) = try Checkpoint.read(url)
+        var m = meta
+        var state = try JSONDecoder().decode(PretrainState.self, from: meta.userState)
+        try change(&m, &state)
+        m.userState = try JSONEncoder().encode(state)
+        var d = try Checkpoint.header(m) + data.subdata(in: offset..<(data.count - 4))
+        var crc = CRC32C.checksum(d).littleEndian
+        d.append(Data(bytes: &crc, count: 4))
+        try d.write(to: url)
+    }
+
+    /// A run stopped after 2 steps (checkpoint at 2), and a copy of its directory per case.
+    func stoppedRun(_ root: URL, _ o: PretrainOptions, config: ModelConfig = TinyRun.config()) throws -> URL {
+        let dir = root.appendingPathComponent("stopped")
+        _ = try TinyRun.trainer(dir, o, config: config).run(resume: false, stopAfter: 2)
+        return dir
+    }
+
+    func copy(_ dir: URL, _ name: String) throws -> URL {
+        let to = dir.deletingLastPathComponent().appendingPathComponent(name)
+        try FileManager.default.copyItem(at: dir, to: to)
+        return to
+    }
+
+    /// The issue's reproduction: a seed-4 checkpoint resumed a seed-3 run, a fourier checkpoint a hartley run
+    /// (run.json of the target directory matched, the checkpoint was not compared).
+    func testResumeRefusesACheckpointOfAnotherRun() throws {
+        let root = try makeTempDir(self)
+        var o = options; o.steps = 4; o.checkpointEvery = 2
+        let target = try stoppedRun(root, o)
+        var o4 = o; o4.seed = 4
+        let foreign = root.appendingPathComponent("seed4")
+        _ = try TinyRun.trainer(foreign, o4).run(resume: false, stopAfter: 2)
+        let a = try copy(target, "a")
+        try FileManager.default.removeItem(at: a.appendingPathComponent("checkpoint.bin"))
+        try FileManager.default.copyItem(at: foreign.appendingPathComponent("checkpoint.bin"), to: a.appendingPathComponent("checkpoint.bin"))
+        XCTAssertThrowsError(try TinyRun.trainer(a, o).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("belongs to another run: options.seed (checkpointed 4, now 11)"), "\(e)")
+        }
+        // Same parameter layout, another mixing: the checkpoint loads into the model but is refused.
+        var fourier = TinyRun.config(); fourier.modelArch = .fNet
+        var hartley = TinyRun.config(); hartley.modelArch = .hNet
+        let h = root.appendingPathComponent("hartley"), f = root.appendingPathComponent("fourier")
+        _ = try TinyRun.trainer(h, o, config: hartley).run(resume: false, stopAfter: 2)
+        _ = try TinyRun.trainer(f, o, config: fourier).run(resume: false, stopAfter: 2)
+        try FileManager.default.removeItem(at: h.appendingPathComponent("checkpoint.bin"))
+        try FileManager.default.copyItem(at: f.appendingPathComponent("checkpoint.bin"), to: h.appendingPathComponent("checkpoint.bin"))
+        XCTAssertThrowsError(try TinyRun.trainer(h, o, config: hartley).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("config.modelArch (checkpointed \"F_NET\", now \"H_NET\")"), "\(e)")
+        }
+        // The untouched copy resumes.
+        XCTAssertTrue(try TinyRun.trainer(target, o).run(resume: true).complete)
+    }
+
+    /// Edited or damaged fields behind a valid checksum: step 10^6 used to print a result path and write nothing,
+    /// a negative step trapped, a bad stream position crashed the prefetch thread.
+    func testResumeRefusesOutOfRangeStateFields() throws {
+        let root = try makeTempDir(self)
+        var o = options; o.steps = 4; o.checkpointEvery = 2
+        let base = try stoppedRun(root, o)
+        let cases: [(String, (inout Checkpoint.Metadata, inout PretrainState) -> Void, String)] = [
+            ("step-huge", { m, s in s.step = 1_000_000; m.optimizerStep = 1_000_000 }, "field step is 1000000, outside 0...4"),
+            ("step-negative", { m, s in s.step = -1; m.optimizerStep = 0 }, "field step is -1, outside 0...4"),
+            ("optimizer-step", { m, _ in m.optimizerStep = 3 }, "field optimizerStep is 3, but step is 2"),
+            ("no-identity", { _, s in s.identity = nil }, "records no run identity"),
+            ("threads", { _, s in s.identity?.threads = 64 }, "threads (checkpointed 64"),
+            ("slot", { _, s in s.stream.slotPassage[5] = 1_000_000 }, "stream position field slotPassage[5] is 1000000"),
+            ("serial", { _, s in s.stream.slotSerial[0] = Int64.max }, "stream position field slotSerial[0]"),
+            ("slots", { _, s in s.stream.slotPassage.removeLast() }, "stream position field slotPassage.count"),
+            ("cursor", { _, s in s.stream.docCursor = -3 }, "stream position field docCursor is -3"),
+            ("emitted", { _, s in s.stream.emitted = s.stream.inserted + 1 }, "stream position field emitted"),
+        ]
+        for (name, change, expected) in cases {
+            let dir = try copy(base, name)
+            try rewrite(dir.appendingPathComponent("checkpoint.bin"), change)
+            XCTAssertThrowsError(try TinyRun.trainer(dir, o).run(resume: true), name) { e in
+                XCTAssert("\(e)".contains(expected), "\(name): \(e)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("result.json").path), name)
+        }
+        // A flipped bit or a cut tail is refused by the checksum before any field is read.
+        let flipped = try copy(base, "flipped")
+        var d = try Data(contentsOf: flipped.appendingPathComponent("checkpoint.bin"))
+        d[d.count / 2] ^= 1
+        try d.write(to: flipped.appendingPathComponent("checkpoint.bin"))
+        XCTAssertThrowsError(try TinyRun.trainer(flipped, o).run(resume: true)) { XCTAssert("\($0)".contains("checksum mismatch"), "\($0)") }
+        let cut = try copy(base, "cut")
+        try d.prefix(d.count - 100).write(to: cut.appendingPathComponent("checkpoint.bin"))
+        XCTAssertThrowsError(try TinyRun.trainer(cut, o).run(resume: true)) { XCTAssert("\($0)".contains("corrupt"), "\($0)") }
+        // The rewrite helper keeps a valid checkpoint valid: an unchanged rewrite resumes and completes.
+        let same = try copy(base, "same")
+        try rewrite(same.appendingPathComponent("checkpoint.bin")) { _, _ in }
+        XCTAssertTrue(try TinyRun.trainer(same, o).run(resume: true).complete)
+    }
+
+    /// Threads are part of the run identity: a resume on another count is refused naming the field; on the same
+    /// count it is exact (testInterruptedThenResumedRunEqualsUninterruptedRun).
+    func testResumeOnAnotherThreadCountIsRefused() throws {
+        let saved = Parallel.threads
+        defer { Runtime.setThreads(saved) }
+        let root = try makeTempDir(self)
+        var o = options; o.steps = 4; o.checkpointEvery = 2
+        Runtime.setThreads(1)
+        let dir = try stoppedRun(root, o)
+        Runtime.setThreads(2)
+        XCTAssertThrowsError(try TinyRun.trainer(dir, o).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("threads (checkpointed 1, now 2; resume on 1 thread(s)"), "\(e)")
+            XCTAssert("\(e)".contains("--threads 1"), "\(e)")
+        }
+        // A run.json written before the thread count was recorded cannot vouch for it.
+        let legacy = try copy(dir, "legacy")
+        var saved1 = try RunFiles.readJSON(RunIdentity.self, from: legacy.appendingPathComponent("run.json"))
+        saved1.threads = nil
+        try RunFiles.writeJSON(saved1, to: legacy.appendingPathComponent("run.json"))
+        XCTAssertThrowsError(try TinyRun.trainer(legacy, o).run(resume: true)) { e in
+            XCTAssert("\(e)".contains("threads (checkpointed none, now 2: the run predates thread-count checks"), "\(e)")
+        }
+        // A finished run is reused at any thread count (reuse reads result.json, it does not resume).
+        Runtime.setThreads(1)
+        let done = Pretrainer.directory(for: TinyRun.config(), options: o, under: root)
+        let first = try TinyRun.trainer(done, o).runOrReuse()
+        Runtime.setThreads(2)
+        XCTAssertEqual(try TinyRun.trainer(done, o).runOrReuse(), first)
+    }
+
+    /// The run directory name does not depend on the thread count (nor changed with it): finished runs of
+    /// earlier commits are still found.
+    func testRunDirectoryNamesAreUnchanged() throws {
+        let root = URL(fileURLWithPath: "/r")
+        XCTAssertEqual(Pretrainer.directory(for: TinyRun.config(), options: options, under: root).lastPathComponent,
+                       "pretrain-8de00a218390819e")
+        XCTAssertEqual(Pretrainer.directory(for: try ModelConfig.preset(named: "sparse-mixer-base"), options: options,
+                                            under: root).lastPathComponent, "pretrain-5afe108523907a01")
+    }
+
+    /// Two runs into one directory used to interleave their logs; the second is now refused while the first
+    /// holds `run.lock`, and can start once it is released.
+    func testASecondWriterOfARunDirectoryIsRefused() throws {
+        let dir = try makeTempDir(self).appendingPathComponent("run")
+        var o = options; o.steps = 2; o.checkpointEvery = 2
+        let held = try XCTUnwrap(try FileLock.tryLock(dir.appendingPathComponent("run.lock").path))
+        XCTAssertNil(try FileLock.tryLock(dir.appendingPathComponent("run.lock").path))
+        XCTAssertThrowsError(try TinyRun.trainer(dir, o).run(resume: false)) { e in
+            XCTAssert("\(e)".contains("is in use: process \(getpid()) holds run.lock"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("log.jsonl").path))
+        held.release()
+        XCTAssertTrue(try TinyRun.trainer(dir, o).run(resume: false).complete)
+    }
+
+    /// A kill during a checkpoint write left `.checkpoint.bin.<pid>.tmp` (gigabytes at paper size) for good; the
+    /// next start in the directory removes it and any other interrupted write's temporary file.
+    func testTemporaryFilesOfAKilledWriteAreRemovedOnTheNextStart() throws {
+        let root = try makeTempDir(self)
+        var o = options; o.steps = 4; o.checkpointEvery = 2
+        let dir = try stoppedRun(root, o)
+        let names = [".checkpoint.bin.31337.tmp", ".run.json.31337.tmp", ".log.jsonl.7.tmp"]
+        for n in names { FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data(count: 4096)) }
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("notes.txt").path, contents: Data("keep".utf8))
+        XCTAssertTrue(try TinyRun.trainer(dir, o).run(resume: true).complete)
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        XCTAssertTrue(left.isDisjoint(with: names), "\(left)")
+        XCTAssertEqual(left, ["checkpoint.bin", "log.jsonl", "run.json", "result.json", "run.lock", "notes.txt"])
+    }
+
+    /// A run that cannot fit is refused from the estimate, before its directory or anything else exists.
+    func testAnOversizedRunIsRefusedBeforeItAllocates() throws {
+        let dir = try makeTempDir(self).appendingPathComponent("run")
+        let t = try TinyRun.trainer(dir, options)
+        let estimate = try t.memoryEstimate()
+        XCTAssertGreaterThan(estimate, 0)
+        defer { MemoryBudget.limit = nil }
+        MemoryBudget.limit = estimate / 2
+        XCTAssertThrowsError(try t.run(resume: false)) { e in
+            XCTAssert("\(e)".contains("pre-training at batch 4 x 16 needs about"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path))
+        MemoryBudget.limit = estimate
+        XCTAssertTrue(try t.run(resume: false).complete)
+        var big = options; big.batchSize = 1 << 20
+        XCTAssertGreaterThan(try Pretrainer.memoryEstimate(config: TinyRun.config(), options: big), 1e9)
     }
 
     func testRunOrReuseReturnsTheFinishedResultWithoutTraining() throws {
