@@ -65,6 +65,21 @@ public final class PreparedCorpus {
     public let manifest: CorpusManifest
     public let directory: URL
 
+    /// What the pieces a model was trained on depend on, independent of file times and paths: the vocabulary's
+    /// pieces and scores (`spm.vocab`), and every document's name, split and token count and every shard's
+    /// token and line count. Two preparations with this key equal give a model the same token ids (the cache key
+    /// changes with file modification times too, so a re-staged but identical corpus keeps its runs). Nil when
+    /// `spm.vocab` cannot be read.
+    public var contentKey: String? {
+        let vocab = URL(fileURLWithPath: manifest.vocabularyPath).deletingPathExtension().appendingPathExtension("vocab")
+        guard let bytes = FileManager.default.contents(atPath: vocab.path) else { return nil }
+        var h = FNV1a()
+        h.combine(String(decoding: bytes, as: UTF8.self))
+        for d in manifest.documents { h.combine("\(d.name)\u{1}\(d.split.rawValue)\u{1}\(d.tokens)") }
+        for f in manifest.shards { h.combine("\(f.split.rawValue)\u{1}\(f.tokens)\u{1}\(f.lines)") }
+        return h.hex
+    }
+
     init(tokenizer: Tokenizer, manifest: CorpusManifest, directory: URL) {
         self.tokenizer = tokenizer; self.manifest = manifest; self.directory = directory
     }

@@ -153,9 +153,12 @@ struct RunIdentity: Codable, Equatable {
     /// that names a run directory (`Pretrainer.directory(for:options:under:)`), so a run's directory does not
     /// depend on the machine's core count; a finished run is reused at any thread count.
     var threads: Int? = nil
+    /// `PreparedCorpus.contentKey` of the corpus the run trains on: a run is never resumed or reused on other
+    /// token ids. Nil in the directory-naming identity (like `threads`) and for runs made before it was recorded.
+    var corpus: String? = nil
 
-    init(config: ModelConfig, options: PretrainOptions, threads: Int? = nil) {
-        self.config = config; self.options = options; self.threads = threads
+    init(config: ModelConfig, options: PretrainOptions, threads: Int? = nil, corpus: String? = nil) {
+        self.config = config; self.options = options; self.threads = threads; self.corpus = corpus
     }
 }
 
@@ -267,6 +270,17 @@ public final class Pretrainer {
         }
         try self.init(config: config, options: options, directory: directory, train: try corpus.load(.train),
                       heldOut: try corpus.load(.heldOut), specials: SpecialTokens(corpus.tokenizer))
+        corpusKey = corpus.contentKey
+    }
+
+    /// `PreparedCorpus.contentKey` of the corpus (set by the prepared-corpus initialiser; nil for in-memory corpora).
+    public var corpusKey: String? = nil
+
+    /// Refuses a finished or checkpointed run recorded on another corpus (other token ids).
+    func checkCorpus(_ saved: RunIdentity?) throws {
+        guard let now = corpusKey, let before = saved?.corpus, before != now else { return }
+        throw TrainingError("\(directory.path) was trained on another corpus (content key \(before), now \(now)): "
+                            + "its token ids differ from this corpus's; remove the directory or use another --output")
     }
 
     var pretrainingConfig: PretrainingConfig {
@@ -294,7 +308,8 @@ public final class Pretrainer {
         defer { lock.release() }
         // No writer of this directory is alive now: temporary files are leftovers of a killed write.
         try DurableFile.removeTemporaries(in: directory)
-        let identity = RunIdentity(config: config, options: options, threads: Parallel.effectiveThreads)
+        let identity = RunIdentity(config: config, options: options, threads: Parallel.effectiveThreads,
+                                   corpus: corpusKey)
         let hasCheckpoint = fm.fileExists(atPath: checkpointURL.path)
         if hasCheckpoint && !resume {
             throw TrainingError("\(directory.path) already holds a run (checkpoint.bin): pass --resume to continue it "
@@ -465,6 +480,9 @@ public final class Pretrainer {
 
     /// The first top-level field (as `config.x` / `options.y`) in which two identities differ.
     static func firstDifference(_ a: RunIdentity, _ b: RunIdentity) -> String? {
+        // A run recorded before corpus keys existed (nil) is compared on everything else.
+        var a = a, b = b
+        if a.corpus == nil || b.corpus == nil { a.corpus = nil; b.corpus = nil }
         guard a != b else { return nil }
         func dict<T: Encodable>(_ v: T) -> [String: Any] {
             (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(v))) as? [String: Any] ?? [:]
@@ -482,6 +500,9 @@ public final class Pretrainer {
         }
         if a.initialization != b.initialization {
             return "initialization (checkpointed \(a.initialization ?? "none"), now \(b.initialization ?? "none"))"
+        }
+        if a.corpus != b.corpus, let before = a.corpus, let now = b.corpus {
+            return "corpus (checkpointed content key \(before), now \(now): other token ids)"
         }
         if a.threads != b.threads {
             let now = b.threads.map(String.init) ?? "none"

@@ -59,6 +59,7 @@ extension Pretrainer {
         try FileLock.withLock(directory.path + ".lock") {
             if let r = try? RunFiles.readJSON(PretrainResult.self, from: resultURL), r.config == config,
                r.options == options, r.complete || r.diverged {
+                try checkCorpus(try? RunFiles.readJSON(RunIdentity.self, from: identityURL))
                 return r
             }
             return try run(resume: true)

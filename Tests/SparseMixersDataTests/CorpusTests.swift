@@ -151,6 +151,16 @@ final class CorpusTests: XCTestCase {
         let other = try PreparedCorpus.prepare(root: root, options: bigger)
         XCTAssertNotEqual(other.directory.path, first.directory.path)
         XCTAssertEqual(other.tokenizer.vocabSize, 900)
+        XCTAssertNotNil(first.contentKey)
+        XCTAssertEqual(again.contentKey, first.contentKey)
+        XCTAssertNotEqual(other.contentKey, first.contentKey, "another vocabulary, other token ids")
+        // A re-staged file (new modification time, same bytes) is prepared again under a new cache key, but
+        // its content key, which runs are tied to, is the same.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -86_400)],
+                                              ofItemAtPath: files[0].path)
+        let touched = try PreparedCorpus.prepare(root: root, options: options)
+        XCTAssertNotEqual(touched.directory.path, first.directory.path)
+        XCTAssertEqual(touched.contentKey, first.contentKey)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: files[0].path))
         h.seekToEndOfFile(); h.write(Data("\n\nOne more sentence here. And another one.\n".utf8)); h.closeFile()
         log = []
@@ -158,6 +168,7 @@ final class CorpusTests: XCTestCase {
         XCTAssertNotEqual(changed.directory.path, first.directory.path)
         XCTAssertNotEqual(changed.manifest.vocabularyKey, first.manifest.vocabularyKey)
         XCTAssertFalse(log.contains { $0.contains("using cached") })
+        XCTAssertNotEqual(changed.contentKey, first.contentKey)
 
         // The stream runs on the prepared shards with the tokenizer's specials.
         let config = PretrainingConfig(seqLen: 64, maxPredictions: 10)

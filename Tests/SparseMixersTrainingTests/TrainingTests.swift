@@ -179,6 +179,31 @@ final class PretrainerTests: XCTestCase {
         XCTAssertTrue(try TinyRun.trainer(target, o).run(resume: true).complete)
     }
 
+    /// A run is tied to the content of its corpus: another vocabulary or other shards (other token ids) is
+    /// neither resumed nor reused, while a run recorded before the key existed is still reused.
+    func testARunOnAnotherCorpusIsNeitherResumedNorReused() throws {
+        let root = try makeTempDir(self)
+        var o = options; o.steps = 4; o.checkpointEvery = 2
+        let dir = root.appendingPathComponent("run")
+        let first = try TinyRun.trainer(dir, o); first.corpusKey = "aaaa"
+        _ = try first.run(resume: false, stopAfter: 2)
+        let other = try TinyRun.trainer(dir, o); other.corpusKey = "bbbb"
+        XCTAssertThrowsError(try other.run(resume: true)) { e in
+            XCTAssert("\(e)".contains("corpus (checkpointed content key aaaa, now bbbb"), "\(e)")
+        }
+        let same = try TinyRun.trainer(dir, o); same.corpusKey = "aaaa"
+        XCTAssertTrue(try same.runOrReuse().complete)
+        let reuse = try TinyRun.trainer(dir, o); reuse.corpusKey = "bbbb"
+        XCTAssertThrowsError(try reuse.runOrReuse()) { e in
+            XCTAssert("\(e)".contains("was trained on another corpus (content key aaaa, now bbbb)"), "\(e)")
+        }
+        // No key recorded (a run made before corpus keys): reused.
+        let legacy = root.appendingPathComponent("legacy")
+        _ = try TinyRun.trainer(legacy, o).run(resume: false)
+        let now = try TinyRun.trainer(legacy, o); now.corpusKey = "cccc"
+        XCTAssertTrue(try now.runOrReuse().complete)
+    }
+
     /// Edited or damaged fields behind a valid checksum: step 10^6 used to print a result path and write nothing,
     /// a negative step trapped, a bad stream position crashed the prefetch thread.
     func testResumeRefusesOutOfRangeStateFields() throws {
