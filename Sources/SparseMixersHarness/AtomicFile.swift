@@ -45,6 +45,22 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes the temporary files in `dir` that a killed writer left behind: `.tmp-<name>-<pid>-<uuid>` whose
+    /// process no longer exists (a live writer's file, this process's included, is kept). Returns the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in dir: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        var removed: [String] = []
+        for n in names.sorted() where n.hasPrefix(temporaryPrefix) {
+            // The pid is the second-to-last dash-separated field before the 5-part UUID.
+            let parts = n.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count >= 7, let pid = Int32(parts[parts.count - 6]), pid > 0 else { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }   // alive (or someone else's live process)
+            if (try? FileManager.default.removeItem(at: dir.appendingPathComponent(n))) != nil { removed.append(n) }
+        }
+        return removed
+    }
+
     public static func write(_ text: String, to url: URL) throws {
         try write(Data(text.utf8), to: url)
     }

@@ -22,6 +22,7 @@ public struct ReportWriter: Sendable {
     /// Writes the three files of one report.
     @discardableResult
     public func write(_ report: Report) throws -> Written {
+        AtomicFile.removeStaleTemporaries(in: directory)
         let stem = report.tableID.fileStem
         let w = Written(csv: directory.appendingPathComponent(stem + ".csv"),
                         markdown: directory.appendingPathComponent(stem + ".md"),

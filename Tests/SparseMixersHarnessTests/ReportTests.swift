@@ -100,6 +100,20 @@ final class ReportTests: XCTestCase {
         try FileManager.default.createDirectory(at: blocker.appendingPathComponent("inner"), withIntermediateDirectories: true)
         XCTAssertThrowsError(try AtomicFile.write("x", to: blocker))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["blocked", "x.txt"])
+        // A killed writer's temporary file (its process gone) is removed by the next report write; a live
+        // process's is kept.
+        var dead: Int32 = 4_000_000
+        while kill(dead, 0) == 0 || errno != ESRCH { dead -= 1 }
+        let uuid = UUID().uuidString
+        let stale = ".tmp-Table3-curve-tokens.svg-\(dead)-\(uuid)", live = ".tmp-Table3.md-\(getpid())-\(uuid)"
+        for n in [stale, live] { FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data("x".utf8)) }
+        var r = Report(tableID: .t3, title: "t", scale: .ci)
+        r.rows = []
+        try ReportWriter(directory: dir).write(r)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertFalse(names.contains(stale))
+        XCTAssertTrue(names.contains(live))
+        XCTAssertEqual(AtomicFile.removeStaleTemporaries(in: dir), [], "nothing stale left")
     }
 
     func testIndexAndFigure() throws {
