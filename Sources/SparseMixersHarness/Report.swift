@@ -193,7 +193,7 @@ public enum Format {
         switch unit {
         case "x": return String(format: "%.2f", v)
         case "ms": return v >= 100 ? String(format: "%.0f", v) : String(format: "%.3g", v)
-        case "%": return String(format: "%.1f", v)
+        case "%", "corr x100": return String(format: "%.1f", v)
         case "GFLOPs", "M": return String(format: "%.1f", v)
         default: return v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(format: "%.2f", v)
         }

@@ -67,6 +67,8 @@ public enum Metric {
         case "gflops_per_ex": return "GFLOPs"
         case "params_m": return "M"
         case "stable_64", "stable_256": return "runs of 4"
+        // Correlations x 100 (STS-B Spearman and Pearson, CoLA's official MCC) are not percentages.
+        case "stsb_spearman", "stsb_pearson", "cola_mcc": return "corr x100"
         default:
             if modelSizes.contains(metric) { return "" }
             return "%"

@@ -89,6 +89,14 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).count, 3)
     }
 
+    func testCorrelationsAreNotPercentages() {
+        XCTAssertEqual(Metric.unit("stsb_spearman"), "corr x100")
+        XCTAssertEqual(Metric.unit("cola_mcc"), "corr x100")
+        XCTAssertEqual(Metric.unit("sst2_acc"), "%")
+        XCTAssertEqual(Format.value(18.93, unit: "corr x100"), "18.9")
+        XCTAssertEqual(ReportRow(variant: "v", metric: "stsb_spearman", ours: 1, published: 2).unit, "corr x100")
+    }
+
     func testAtomicFileReplacesAndCleansUp() throws {
         let url = dir.appendingPathComponent("x.txt")
         try AtomicFile.write("one", to: url)
