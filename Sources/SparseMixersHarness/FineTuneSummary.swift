@@ -53,10 +53,28 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
         public var control: FineTuneTaskResult?
         /// Variant name -> its chosen run on this task.
         public var variants: [String: FineTuneTaskResult]
-        /// The reference's best beats the majority class and the control (on the mean of the task's metrics).
+        /// The reference's best beats the majority class and the control (on the mean of the task's metrics) by more
+        /// than the dev set's 95% sampling noise.
         public var signal: Bool
         /// Why there is no signal, when there is none.
         public var noSignalReason: String?
+        /// 95% half-width of the reference's task score from the dev set's size (`noiseHalfWidth`).
+        public var noiseHalfWidth: Double? = nil
+    }
+
+    /// The 95% half-width, in points, of a task score (mean of its metrics) measured on `rows` dev rows: for an
+    /// accuracy, F1 or EM the binomial 1.96·sqrt(p(1−p)/n); for a correlation (STS-B, CoLA's MCC) the delta-method
+    /// 1.96·(1−r²)/sqrt(n−3). An approximation (F1 is not a proportion of the rows), stated in the report.
+    public static func noiseHalfWidth(_ metrics: [String: Double], rows: Int) -> Double {
+        guard rows > 3, !metrics.isEmpty else { return .infinity }
+        let n = Double(rows)
+        let hs = metrics.map { (name, value) -> Double in
+            let x = min(max(value / 100, -1), 1)
+            if name.hasPrefix("stsb") || name.hasSuffix("_mcc") { return 196 * (1 - x * x) / (n - 3).squareRoot() }
+            let p = min(max(x, 0), 1)
+            return 196 * (p * (1 - p) / n).squareRoot()
+        }
+        return hs.reduce(0, +) / Double(hs.count)
     }
     /// "GLUE" or "SuperGLUE": averages never mix the two.
     public var benchmark: String
@@ -76,7 +94,7 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
 
     /// Builds the summary. `results[v]` are variant v's task results; `control` the control's (nil: not run).
     /// A task has signal when the reference's best score (the mean of its paper metrics) is above the majority
-    /// class's and, when the control ran, above the control's best.
+    /// class's and, when the control ran, above the control's best, each by more than the dev set's 95% noise.
     public static func build(benchmark: String, reference: String, variantOrder: [String], results: [String: [FineTuneTaskResult]],
                              control: [FineTuneTaskResult]?, controlDescription: String) -> FineTuneSummary? {
         guard let refResults = results[reference], !refResults.isEmpty else { return nil }
@@ -88,10 +106,19 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             for v in variantOrder { if let x = results[v]?.first(where: { $0.task == r.task }) { row.variants[v] = x } }
             let ref = FineTuneTaskResult.primary(r.best) ?? -.infinity
             let floor = FineTuneTaskResult.primary(r.majority) ?? -.infinity
+            // Beating a floor means by more than the dev set's sampling noise: the 95% half-width of the
+            // reference's score against the (fixed) majority predictor, sqrt(2) times it against the control,
+            // which is as noisy.
+            let h = noiseHalfWidth(r.best, rows: r.evalRows)
+            row.noiseHalfWidth = h
             var reasons: [String] = []
-            if !(ref > floor) { reasons.append(String(format: "reference %.1f <= majority class %.1f", ref, floor)) }
-            if let c = row.control, let cp = FineTuneTaskResult.primary(c.best), !(ref > cp) {
-                reasons.append(String(format: "reference %.1f <= random-init control %.1f", ref, cp))
+            if !(ref - floor > h) {
+                reasons.append(String(format: "reference %.1f does not beat the majority class %.1f by more than "
+                                      + "the 95%% noise %.1f", ref, floor, h))
+            }
+            if let c = row.control, let cp = FineTuneTaskResult.primary(c.best), !(ref - cp > h * 2.0.squareRoot()) {
+                reasons.append(String(format: "reference %.1f does not beat the random-init control %.1f by more "
+                                      + "than the 95%% noise %.1f", ref, cp, h * 2.0.squareRoot()))
             }
             if control != nil && row.control == nil { reasons.append("the control has no result for this task") }
             row.signal = reasons.isEmpty

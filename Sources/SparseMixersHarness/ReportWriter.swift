@@ -212,9 +212,11 @@ public struct ReportWriter: Sendable {
         md.append("Dev-set scores in percent (paper definitions), best / last evaluation of the run with the best "
             + "learning rate on the grid. Floors: the majority class (the train split's most frequent class for every "
             + "row; a constant regression scores 0) and the random-init control (\(f.controlDescription)). A task "
-            + "has signal when the reference's best beats both; the others are marked and left out of the average. "
+            + "has signal when the reference's best beats both by more than the dev set's 95% sampling noise (the "
+            + "binomial half-width of its score, or 1.96(1-r^2)/sqrt(n-3) for a correlation; sqrt(2) times that "
+            + "against the control, which is as noisy); the others are marked and left out of the average. "
             + "Rows marked (official) give the official metric definition where it differs from the paper's. "
-            + "± is the binomial 95% half-width of an accuracy on this many dev rows (one fine-tuning run per model: "
+            + "± is that 95% half-width for the reference's value of the metric (one fine-tuning run per model: "
             + "fine-tuning seeds are not varied).")
         md.append("")
         let names = f.variantOrder.filter { n in f.tasks.contains { $0.variants[n] != nil } }
@@ -224,9 +226,9 @@ public struct ReportWriter: Sendable {
         for t in f.tasks {
             for m in t.metrics {
                 var pm = "–"
-                if m.hasSuffix("_acc") || m.hasPrefix("mnli"), t.evalRows > 0, let p = t.variants[f.reference]?.best[m] {
-                    let q = min(max(p / 100, 0), 1)
-                    pm = String(format: "%.1f", 196 * (q * (1 - q) / Double(t.evalRows)).squareRoot())
+                if let p = t.variants[f.reference]?.best[m] {
+                    let h = FineTuneSummary.noiseHalfWidth([m: p], rows: t.evalRows)
+                    if h.isFinite { pm = String(format: "%.1f", h) }
                 }
                 md.append("| \(t.task) | \(m) | \(t.evalRows) | \(pm) | \(v(t.majority[m])) | \(bl(t.control, m)) | "
                     + names.map { bl(t.variants[$0], m) }.joined(separator: " | ")
