@@ -246,7 +246,8 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + "; the learning rate chosen per task on dev, the same way for every variant"
             + (fineTuneControl ? "; floors beside every task: the majority class and a random-initialisation control "
                + "(the table's reference fine-tuned the same way from its untrained weights); a task whose reference "
-               + "beats neither is marked \"no signal at this scale\" and left out of the averages." : "."))
+               + "does not beat both by more than the dev set's 95% noise is marked \"no signal at this scale\" and "
+               + "left out of the averages." : "."))
         lines.append("- Speed: ratios to BERT Base measured in the same run, never absolute ms against the paper.")
         return lines.joined(separator: "\n")
     }
