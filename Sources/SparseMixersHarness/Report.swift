@@ -15,9 +15,11 @@ public struct ReportRow: Codable, Equatable, Sendable {
         self.unit = unit ?? Metric.unit(metric); self.notes = notes
     }
 
-    /// ours − published, when both exist.
+    /// ours − published, when both exist and are on one scale (a count of stable runs out of another number of
+    /// runs than the paper's, unit "runs of N", has none).
     public var difference: Double? {
         guard let o = ours, let p = published else { return nil }
+        if unit.hasPrefix("runs of ") && unit != Metric.unit(metric) { return nil }
         return o - p
     }
 }

@@ -262,6 +262,10 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(row.ours, 1)
         XCTAssertEqual(row.published, 4)
         XCTAssertEqual(row.notes, "ours: stable runs out of \(Scale.ci.settings.stabilityRuns) at this scale")
+        XCTAssertEqual(row.unit, "runs of \(Scale.ci.settings.stabilityRuns)")
+        XCTAssertNil(row.difference, "1 of 1 and 4 of 4 are not subtracted")
+        XCTAssertEqual(ReportRow(variant: "v", metric: "stable_64", ours: 3, published: 4).difference, -1,
+                       "counts out of the paper's 4 runs compare")
     }
 
     func testSpeedOnlySkipsAccuracyAndMemoryBudgetSkipsLargeModels() throws {
