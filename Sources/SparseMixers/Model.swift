@@ -537,8 +537,8 @@ public final class Model {
             BLAS.gemm(m: R, n: De, k: V, a: dLogits, lda: V, b: P + embedding.word, ldb: De, c: hc.tNorm, ldc: De)
             layerNormBackward(dx: hc.tGelu, dscale: Gd + m.lnScale, dbias: Gd + m.lnBias, dy: hc.tNorm, x: hc.tGelu,
                               mean: hc.tMean, rstd: hc.tRstd, scale: P + m.lnScale, rows: R, cols: De)
-            geluBackward(hc.tGelu, hc.tPre, into: hc.tPre, count: R * De)
-            denseBackward(dx: hc.gathered, accumulateInput: false, dy: hc.tPre, x: hc.gathered, rows: R, m.dense, P, Gd)
+            geluBackward(hc.tGelu, hc.tPre, count: R * De)
+            denseBackward(dx: hc.gathered, accumulateInput: false, dy: hc.tGelu, x: hc.gathered, rows: R, m.dense, P, Gd)
             for b in 0..<B { for j in 0..<Pn {
                 let pos = Int(batch.maskedLMPositions[b * Pn + j])
                 let src = hc.gathered + (b * Pn + j) * D, dst = G + (b * L + pos) * D

@@ -32,10 +32,12 @@ func geluForward(_ a: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>,
     }
 }
 
-/// da[n] = dg[n] · gelu'(a[n])  (overwrites).
-func geluBackward(_ dg: UnsafePointer<Float>, _ a: UnsafePointer<Float>, into da: UnsafeMutablePointer<Float>, count: Int) {
+/// dg[n] *= gelu'(a[n]): the gradient arrives in dg and leaves as da, in place. (Written out of place into a's
+/// storage, as it once was, the output aliased an input; the loop vectoriser's run-time overlap check then sent
+/// every element down the scalar loop, 4x slower: 11-14% of a small model's training step.)
+func geluBackward(_ dg: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, count: Int) {
     Parallel.forRange(count, grain: 32768) { s, e in
-        for i in s..<e { da[i] = dg[i] * FastMath.geluGrad(a[i]) }
+        for i in s..<e { dg[i] = dg[i] * FastMath.geluGrad(a[i]) }
     }
 }
 

@@ -40,7 +40,7 @@ func ffnBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
     // dW2 += gᵀ·dy ; dg = dy·W2ᵀ (into g's storage once dW2 is done)
     denseBackward(dx: nil, accumulateInput: false, dy: dy, x: c.g, rows: rows, p.w2, params, grads)
     BLAS.gemm(transB: true, m: rows, n: F, k: D, a: dy, lda: D, b: params + p.w2.kernel, ldb: D, c: c.g, ldc: F)
-    // da1 = dg · gelu'(a1), in place in a1's storage.
-    geluBackward(c.g, c.a1, into: c.a1, count: rows * F)
-    denseBackward(dx: dx, accumulateInput: true, dy: c.a1, x: x, rows: rows, p.w1, params, grads)
+    // da1 = dg · gelu'(a1), in place in g's storage.
+    geluBackward(c.g, c.a1, count: rows * F)
+    denseBackward(dx: dx, accumulateInput: true, dy: c.g, x: x, rows: rows, p.w1, params, grads)
 }

@@ -206,8 +206,8 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
             let a1 = c.expert.a1 + rows * F, g = c.expert.g + rows * F
             denseBackward(dx: nil, accumulateInput: false, dy: dy, x: g, rows: n, ep.w2, params, grads)
             BLAS.gemm(transB: true, m: n, n: F, k: D, a: dy, lda: D, b: params + ep.w2.kernel, ldb: D, c: g, ldc: F)
-            for i in 0..<(n * F) { a1[i] = g[i] * FastMath.geluGrad(a1[i]) }
-            denseBackward(dx: dy, accumulateInput: false, dy: a1, x: c.xe + rows * D, rows: n, ep.w1, params, grads)
+            geluBackward(g, a1, count: n * F)   // in place in g's storage (vectorised; see geluBackward)
+            denseBackward(dx: dy, accumulateInput: false, dy: g, x: c.xe + rows * D, rows: n, ep.w1, params, grads)
         }
     }
     // Scatter the input gradients back to tokens.
