@@ -461,19 +461,17 @@ public final class Model {
                              rows: R, cols: De)
             BLAS.gemm(transB: true, m: R, n: V, k: De, a: hc.tNorm, lda: De, b: P + embedding.word, ldb: De, c: hc.mlmLogits, ldc: V)
             addBias(hc.mlmLogits, P + m.outputBias, rows: R, cols: V)
-            // Rows in parallel (each with its own scratch), then the weighted sums in row order.
+            // Rows in parallel (each chunk with its own scratch for 8 rows), then the weighted sums in row order.
             var rowLoss = [Double](repeating: 0, count: R), rowArg = [Int](repeating: 0, count: R)
             rowLoss.withUnsafeMutableBufferPointer { lossB in
             rowArg.withUnsafeMutableBufferPointer { argB in
             batch.maskedLMIds.withUnsafeBufferPointer { labels in
                 let lossP = lossB.baseAddress!, argP = argB.baseAddress!, lab = labels.baseAddress!
                 Parallel.forRange(R, grain: 8) { s, e in
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: V)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 8 * V)
                     defer { scratch.deallocate() }
-                    for i in s..<e {
-                        (lossP[i], argP[i]) = crossEntropyRow(hc.mlmLogits + i * V, count: V, label: Int(lab[i]),
-                                                              gradScale: nil, scratch: scratch)
-                    }
+                    crossEntropyRows(hc.mlmLogits + s * V, rows: e - s, count: V, labels: lab + s, loss: lossP + s,
+                                     arg: argP + s, rowMax: hc.rowMax + s, rowSum: hc.rowSum + s, scratch: scratch)
                 }
             }}}
             var lossSum: Double = 0, wSum: Double = 0, correct: Double = 0
@@ -526,7 +524,8 @@ public final class Model {
                     for i in s..<e {
                         let row = hc.mlmLogits + i * V
                         if wt[i] == 0 || wSum == 0 { row.update(repeating: 0, count: V); continue }
-                        _ = crossEntropyRow(row, count: V, label: Int(lab[i]), gradScale: wt[i] / wSum, scratch: row)
+                        crossEntropyRowGradient(row, count: V, label: Int(lab[i]), gradScale: wt[i] / wSum,
+                                                max: hc.rowMax[i], sum: hc.rowSum[i])
                     }
                 }
             }}

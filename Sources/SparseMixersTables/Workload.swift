@@ -159,32 +159,13 @@ public struct WorkloadEstimate {
         var e = WorkloadEstimate()
         let t0 = Date()
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        /// Median step and forward of `c` at `batch`: with `copies` > 1, that many copies step side by side
-        /// on one thread each, as the accuracy lanes run, so the time includes their contention.
+        /// Median step and forward of `c` at `batch` (`Throughput.measure`): with `copies` > 1, that many copies
+        /// step side by side on one thread each, as the accuracy lanes run, so the time includes their contention.
         func time(_ c: ModelConfig, batch: Int, threads: Int, copies: Int = 1) throws -> StepTime {
             let key = String(decoding: try enc.encode(c), as: UTF8.self) + "|\(batch)|\(threads)|\(copies)"
             if let t = times[key] { return t }
-            Runtime.setThreads(threads)
-            let models = try (0..<copies).map { _ in try TimedModel(name: "", config: c, batchSize: batch) }
-            let lock = NSLock()
-            var failure: Error?
-            func each(_ body: @escaping (TimedModel) throws -> Void) throws -> Double {
-                let a = Date()
-                if copies == 1 { try body(models[0]) } else {
-                    Parallel.lanes(copies, lanes: copies) { k in
-                        do { try body(models[k]) } catch { lock.lock(); failure = error; lock.unlock() }
-                    }
-                    if let failure { throw failure }
-                }
-                return Date().timeIntervalSince(a)
-            }
-            _ = try each { try $0.trainStep(0) }; _ = try each { try $0.inference() }
-            var train: [Double] = [], infer: [Double] = []
-            for r in 0..<repeats {
-                train.append(try each { try $0.trainStep(r + 1) })
-                infer.append(try each { try $0.inference() })
-            }
-            let t = StepTime(trainSeconds: TimingSummary(samples: train).median, inferenceSeconds: TimingSummary(samples: infer).median)
+            let m = try Throughput.measure(c, batch: batch, threadsPerCopy: threads, copies: copies, repeats: repeats)
+            let t = StepTime(trainSeconds: m.trainSeconds, inferenceSeconds: m.inferenceSeconds)
             times[key] = t
             e.measuredModels += 1
             log(String(format: "  timed %@ d_model %d, batch %d x %d%@: step %.3f s, forward %.3f s",

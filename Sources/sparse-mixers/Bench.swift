@@ -9,7 +9,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Time a training step and an inference forward of a preset.")
 
     @Option(help: "Preset name (see --list).") var preset: String = "bert-base"
-    @Option(help: "Sequences per batch.") var batch: Int = 8
+    @Option(help: "Sequences per batch (default 8; with --tokens-per-second and --scale, the scale's pre-training batch).")
+    var batch: Int?
     @Option(help: "Sequence length (sets maxSeqLength).") var seq: Int = 512
     @Option(help: "Threads for OpenBLAS and the element-wise loops.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Timed repeats.") var repeats: Int = 3
@@ -20,9 +21,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print per-phase wall times of the timed training steps (mean per step).") var profile = false
     @Option(help: "Shrink the preset by a scale's rule (ci, small): its width, heads, sequence length and vocabulary; --seq is then ignored.")
     var scale: Scale?
+    @Flag(help: ArgumentHelp("Measure training tokens per second of the whole machine, two ways: one run on --threads threads, and --threads copies side by side on one thread each (the accuracy lanes); with --scale, at its pre-training batch unless --batch is given.",
+                             valueName: "tokens-per-second"))
+    var tokensPerSecond = false
 
     func validate() throws {
-        try Flags.int(batch, "batch", 1...Flags.maxBatch)
+        if let batch { try Flags.int(batch, "batch", 1...Flags.maxBatch) }
         try Flags.int(seq, "seq", 2...Flags.maxSeq)
         try Flags.int(repeats, "repeats", 1...10_000)
         try Flags.threads(threads)
@@ -35,6 +39,8 @@ struct Bench: ParsableCommand {
         }
         Runtime.setThreads(threads)
         var cfg = try ModelConfig.preset(named: preset)
+        if tokensPerSecond { return try measureThroughput(cfg) }
+        let batch = self.batch ?? 8
         if let scale {
             cfg = scale.settings.scaledConfig(cfg)
         } else {
@@ -81,6 +87,63 @@ struct Bench: ParsableCommand {
             let moe = r.moeRouting + r.moeDispatch + r.moeExpert
             print(String(format: "MoE forward (all MoE layers): routing %.1f ms, dispatch/combine %.1f ms, experts %.1f ms; routing+dispatch = %.0f%% of the MoE sublayer",
                          r.moeRouting * 1e3, r.moeDispatch * 1e3, r.moeExpert * 1e3, 100 * (r.moeRouting + r.moeDispatch) / max(moe, 1e-12)))
+        }
+    }
+
+    /// `--tokens-per-second`: the scale's model at its pre-training shape, one run on `threads` threads against
+    /// `threads` copies side by side on one thread each, each against the sgemm peak read the same way just before.
+    func measureThroughput(_ preset: ModelConfig) throws {
+        var cfg = preset
+        if let scale { cfg = scale.settings.scaledConfig(cfg) } else {
+            cfg.maxSeqLength = seq
+            cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
+        }
+        let batch = self.batch ?? scale?.settings.pretrainBatch ?? 8
+        let lanes = threads
+        try MemoryBudget.check(try MemoryBudget.trainingBytes(cfg, batch: batch) * Double(max(lanes, 1)),
+                               what: "bench --tokens-per-second \(self.preset) at batch \(batch) x \(cfg.maxSeqLength), \(lanes) copies")
+        // Peaks: one sgemm on all threads, and one per lane side by side on one thread each (summed).
+        Runtime.setThreads(threads)
+        let peakAll = Benchmark.sgemmPeak()
+        let lock = NSLock()
+        var lanePeaks: [Double] = []
+        Parallel.lanes(lanes, lanes: lanes) { _ in
+            let p = Benchmark.sgemmPeak()
+            lock.lock(); lanePeaks.append(p); lock.unlock()
+        }
+        let peakLanes = lanePeaks.reduce(0, +)
+        let one = try Throughput.measure(cfg, batch: batch, threadsPerCopy: threads, copies: 1, repeats: repeats)
+        let side = lanes > 1 ? try Throughput.measure(cfg, batch: batch, threadsPerCopy: 1, copies: lanes, repeats: repeats) : nil
+        if json {
+            struct Out: Codable {
+                var preset: String, scale: String?, batch: Int, seq: Int, dModel: Int, heads: Int, vocab: Int, threads: Int
+                var sgemmPeakAllThreads: Double, sgemmPeakLanes: Double
+                var oneRun: Throughput.Measurement, sideBySide: Throughput.Measurement?
+            }
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let o = Out(preset: self.preset, scale: scale?.rawValue, batch: batch, seq: cfg.maxSeqLength, dModel: cfg.dModel,
+                        heads: cfg.numHeads, vocab: cfg.vocabSize, threads: threads, sgemmPeakAllThreads: peakAll,
+                        sgemmPeakLanes: peakLanes, oneRun: one, sideBySide: side)
+            print(String(data: try enc.encode(o), encoding: .utf8)!)
+            return
+        }
+        print("preset \(self.preset)\(scale.map { " at scale \($0.rawValue)" } ?? ""): d_model \(cfg.dModel), \(cfg.numHeads) heads, "
+              + "\(cfg.numLayers) layers, vocab \(cfg.vocabSize), batch \(batch) x \(cfg.maxSeqLength) = \(batch * cfg.maxSeqLength) tokens a step, "
+              + "median of \(repeats) rounds")
+        print(String(format: "sgemm peak (2048^3): %.1f GFLOP/s on %d threads; %.1f GFLOP/s summed over %d side by side on one thread each",
+                     peakAll, threads, peakLanes, lanes))
+        func line(_ label: String, _ m: Throughput.Measurement, _ peak: Double) {
+            print(label.padding(toLength: 40, withPad: " ", startingAt: 0)
+                  + String(format: "%8.0f tokens/s  (step %.1f ms, min %.1f, max %.1f; gemm %.1f GFLOP/s = %.0f%% of peak; system time %.1f%% of wall)",
+                           m.tokensPerSecond, m.trainSeconds * 1e3, m.trainMinSeconds * 1e3, m.trainMaxSeconds * 1e3,
+                           m.gemmGFLOPs, 100 * m.gemmGFLOPs / peak, 100 * m.systemFraction))
+        }
+        line("one run, \(threads) thread\(threads == 1 ? "" : "s"):", one, peakAll)
+        if let side {
+            line("\(lanes) runs side by side, 1 thread each:", side, peakLanes)
+            let r = side.tokensPerSecond / one.tokensPerSecond
+            print(String(format: "faster for the accuracy phase: %@ (%.2fx the other)",
+                         r >= 1 ? "side by side (the lanes)" : "one run on all threads", r >= 1 ? r : 1 / r))
         }
     }
 }

@@ -51,6 +51,23 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// LayerNorm forward with eight rows' sums side by side equals the row-at-a-time loop bit-for-bit, on row
+    /// counts that are and are not multiples of 8, widths from 1 to 200, and rows of very different scales.
+    func testLayerNormForwardBitwiseEqualsReference() {
+        var r = RNG(seed: 17)
+        for (rows, cols) in [(1, 1), (7, 3), (8, 96), (9, 64), (21, 5), (64, 128), (37, 200)] {
+            let x = (0..<(rows * cols)).map { i in Float(1 + i / cols) * 3 * r.normal() + Float(i % 7) }
+            let scale = (0..<cols).map { _ in 1 + 0.1 * r.normal() }, bias = (0..<cols).map { _ in 0.1 * r.normal() }
+            var ya = [Float](repeating: 0, count: rows * cols), yb = ya
+            var ma = [Float](repeating: 0, count: rows), mb = ma, ra = ma, rb = ma
+            layerNormForward(&ya, mean: &ma, rstd: &ra, x, scale: scale, bias: bias, rows: rows, cols: cols)
+            layerNormForwardReference(&yb, mean: &mb, rstd: &rb, x, scale: scale, bias: bias, rows: rows, cols: cols)
+            XCTAssertEqual(ya.map(\.bitPattern), yb.map(\.bitPattern), "\(rows) x \(cols)")
+            XCTAssertEqual(ma.map(\.bitPattern), mb.map(\.bitPattern), "\(rows) x \(cols)")
+            XCTAssertEqual(ra.map(\.bitPattern), rb.map(\.bitPattern), "\(rows) x \(cols)")
+        }
+    }
+
     /// Cross-entropy through a scratch row (forward) and in place (gradient) equals the plain form bit-for-bit.
     func testCrossEntropyRowBitwiseEqualsReference() {
         var r = RNG(seed: 5)
@@ -113,6 +130,73 @@ extension FastPathTests {
                 b.withUnsafeMutableBufferPointer { softmaxBackwardRowsReference($0.baseAddress!, pp.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
             } }
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "L = \(L)")
+        }
+    }
+}
+
+extension FastPathTests {
+    /// The MLM loss over rows (eight rows' Double sums side by side, row statistics kept) equals the row-at-a-time
+    /// plain form bit-for-bit, on row counts that are and are not multiples of 8, with ties for the argmax; and
+    /// the gradient from the kept statistics equals the plain form's gradient.
+    func testCrossEntropyRowsBitwiseEqualReference() {
+        var r = RNG(seed: 23)
+        for (R, V) in [(1, 5), (8, 100), (13, 1000), (16, 37), (21, 8)] {
+            var logits = (0..<(R * V)).map { _ in 5 * r.normal() }
+            logits[3 % (R * V)] = 40; logits[(3 + V) % (R * V)] = 40   // ties at the top of a row
+            let labels = (0..<R).map { _ in Int32(r.int(V)) }
+            var loss = [Double](repeating: 0, count: R), arg = [Int](repeating: 0, count: R)
+            var mx = [Float](repeating: 0, count: R), sum = [Double](repeating: 0, count: R)
+            var scratch = [Float](repeating: 0, count: 8 * V)
+            crossEntropyRows(logits, rows: R, count: V, labels: labels, loss: &loss, arg: &arg, rowMax: &mx,
+                             rowSum: &sum, scratch: &scratch)
+            for i in 0..<R {
+                var row = Array(logits[(i * V)..<((i + 1) * V)]), plain = row
+                let ref = plain.withUnsafeMutableBufferPointer {
+                    crossEntropyRowReference($0.baseAddress!, count: V, label: Int(labels[i]), gradScale: nil)
+                }
+                XCTAssertEqual(loss[i].bitPattern, ref.0.bitPattern, "\(R) x \(V), row \(i)")
+                XCTAssertEqual(arg[i], ref.1, "\(R) x \(V), row \(i)")
+                row.withUnsafeMutableBufferPointer {
+                    crossEntropyRowGradient($0.baseAddress!, count: V, label: Int(labels[i]), gradScale: 0.29,
+                                            max: mx[i], sum: sum[i])
+                }
+                _ = plain.withUnsafeMutableBufferPointer {
+                    crossEntropyRowReference($0.baseAddress!, count: V, label: Int(labels[i]), gradScale: 0.29)
+                }
+                XCTAssertEqual(row.map(\.bitPattern), plain.map(\.bitPattern), "\(R) x \(V), row \(i)")
+            }
+        }
+    }
+
+    /// Experts Choose's packed-key sort selects the same tokens in the same order as sorting indices with the
+    /// comparator (p descending, then index), with many ties, exact zeros and a −0.
+    func testExpertsChooseKeysOrderAsTheComparator() {
+        var r = RNG(seed: 29)
+        let T = 96, E = 4, G = 2, C = 20
+        var p = (0..<(T * E)).map { _ in Float(r.int(6)) / 8 }   // few distinct values: ties everywhere
+        p[5] = -0.0; p[9] = 0; p[13] = 1e-30
+        let d = p.withUnsafeBufferPointer {
+            RoutingDecision.expertsChoose(probs: $0.baseAddress!, tokens: T, experts: E, groups: G, capacity: C)
+        }
+        let Tg = T / G
+        for g in 0..<G {
+            for e in 0..<E {
+                let order = (0..<Tg).sorted { a, b in
+                    let pa = p[(g * Tg + a) * E + e], pb = p[(g * Tg + b) * E + e]
+                    return pa > pb || (pa == pb && a < b)
+                }
+                for c in 0..<C {
+                    let j = e * d.slotsPerExpert + g * C + c
+                    XCTAssertEqual(Int(d.token[j]), g * Tg + order[c], "group \(g), expert \(e), slot \(c)")
+                    XCTAssertEqual(d.weight[j].bitPattern, p[(g * Tg + order[c]) * E + e].bitPattern)
+                }
+            }
+        }
+        for a: Float in [0, -0.0, 1e-30, 0.5, 1, .infinity] {
+            for b: Float in [0, -0.0, 1e-30, 0.5, 1, .infinity] {
+                XCTAssertEqual(a > b, RoutingDecision.descendingKey(a) < RoutingDecision.descendingKey(b), "\(a) \(b)")
+                XCTAssertEqual(a == b, RoutingDecision.descendingKey(a) == RoutingDecision.descendingKey(b), "\(a) \(b)")
+            }
         }
     }
 }

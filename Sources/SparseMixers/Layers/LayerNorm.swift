@@ -3,20 +3,53 @@
 let layerNormEps: Float = 1e-12
 
 /// x [N, C] → y [N, C]; caches mean [N] and rstd [N].
+/// A row's mean and variance are sums taken left to right, one dependent chain of additions each; eight rows at a
+/// time run their chains side by side in the lanes of a SIMD8 (lane k is row k's chain in its own order), so the
+/// result is bit-for-bit `layerNormForwardReference`'s (pinned by a test) at up to 8x the speed on narrow rows.
 func layerNormForward(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                       _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int) {
-    Parallel.forRange(rows, grain: max(1, 8192 / max(cols, 1))) { s, e in
-        for r in s..<e {
-            let xr = x + r * cols, yr = y + r * cols
-            var sum: Float = 0
-            for c in 0..<cols { sum += xr[c] }
+    Parallel.forRange(rows, grain: max(8, 8192 / max(cols, 1))) { s, e in
+        var r = s
+        while r + 8 <= e {
+            let x0 = x + r * cols
+            @inline(__always) func column(_ c: Int) -> SIMD8<Float> {
+                SIMD8(x0[c], x0[cols + c], x0[2 * cols + c], x0[3 * cols + c],
+                      x0[4 * cols + c], x0[5 * cols + c], x0[6 * cols + c], x0[7 * cols + c])
+            }
+            var sum = SIMD8<Float>()
+            for c in 0..<cols { sum += column(c) }
             let m = sum / Float(cols)
-            var v: Float = 0
-            for c in 0..<cols { let d = xr[c] - m; v += d * d }
+            var v = SIMD8<Float>()
+            for c in 0..<cols { let d = column(c) - m; v += d * d }
             let rs = 1 / (v / Float(cols) + layerNormEps).squareRoot()
-            for c in 0..<cols { yr[c] = (xr[c] - m) * rs * scale[c] + bias[c] }
-            mean[r] = m; rstd[r] = rs
+            for k in 0..<8 {
+                let xr = x0 + k * cols, yr = y + (r + k) * cols, mk = m[k], rk = rs[k]
+                for c in 0..<cols { yr[c] = (xr[c] - mk) * rk * scale[c] + bias[c] }
+                mean[r + k] = mk; rstd[r + k] = rk
+            }
+            r += 8
         }
+        if r < e {
+            layerNormForwardReference(y + r * cols, mean: mean + r, rstd: rstd + r, x + r * cols, scale: scale, bias: bias,
+                                      rows: e - r, cols: cols)
+        }
+    }
+}
+
+/// The plain form of `layerNormForward`, one row at a time (the simple path the fast one is pinned against).
+func layerNormForwardReference(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                               rstd: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+    for r in 0..<rows {
+        let xr = x + r * cols, yr = y + r * cols
+        var sum: Float = 0
+        for c in 0..<cols { sum += xr[c] }
+        let m = sum / Float(cols)
+        var v: Float = 0
+        for c in 0..<cols { let d = xr[c] - m; v += d * d }
+        let rs = 1 / (v / Float(cols) + layerNormEps).squareRoot()
+        for c in 0..<cols { yr[c] = (xr[c] - m) * rs * scale[c] + bias[c] }
+        mean[r] = m; rstd[r] = rs
     }
 }
 

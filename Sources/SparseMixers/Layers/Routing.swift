@@ -76,16 +76,18 @@ public struct RoutingDecision: Equatable {
             let tokP = tok.baseAddress!, wtP = wt.baseAddress!, posP = pos.baseAddress!
             Parallel.forEach(G * E) { ge in
                 let g = ge / E, e = ge % E
-                var idx = Array(0..<Tg)
                 let base = probs + g * Tg * E + e
-                // Partial selection of the top C by (−p, index).
-                idx.sort { a, b in
-                    let pa = base[a * E], pb = base[b * E]
-                    return pa > pb || (pa == pb && a < b)
+                // The top C by (−p, index), a total order: each token's key packs p's descending rank in the high
+                // 32 bits and its index in the low 32, so sorting plain UInt64s gives exactly the order of the
+                // comparator (pa > pb || pa == pb && a < b) without calling a closure on strided loads.
+                var keys = [UInt64](unsafeUninitializedCapacity: Tg) { k, n in
+                    for t in 0..<Tg { k[t] = UInt64(descendingKey(base[t * E])) << 32 | UInt64(t) }
+                    n = Tg
                 }
+                keys.sort()
                 for c in 0..<C {
                     let j = e * spe + g * C + c
-                    let t = idx[c]
+                    let t = Int(truncatingIfNeeded: keys[c] & 0xFFFF_FFFF)
                     tokP[j] = Int32(g * Tg + t)
                     wtP[j] = base[t * E]
                     posP[j] = Int32(g * C + c)
@@ -94,6 +96,15 @@ public struct RoutingDecision: Equatable {
         }}}
         for e in 0..<E { d.count[e] = spe }
         return d
+    }
+
+    /// A UInt32 that sorts ascending as `p` sorts descending, with −0 and +0 equal (as `==` has them); for any
+    /// non-NaN floats a > b ⇔ key(a) < key(b) and a == b ⇔ key(a) == key(b).
+    @inline(__always)
+    static func descendingKey(_ p: Float) -> UInt32 {
+        let b = (p + 0).bitPattern   // −0 + 0 = +0
+        let ascending = b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
+        return ~ascending
     }
 
     /// Tokens Choose top-k (SPEC §2.4). Each token's top-k experts (ties to the lower expert index, gates not
