@@ -119,22 +119,39 @@ public enum BLASKernel {
     /// The kernel this process was restarted with, nil when OpenBLAS's own choice stands.
     public static var restartedWith: String? { ProcessInfo.processInfo.environment[restartedVariable] }
 
-    /// Call first thing in `main`: restarts the process with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to
-    /// a generic kernel on a CPU that supports a better one. Returns (doing nothing) otherwise.
+    /// How long an idle OpenBLAS worker spins (2^n cycles, calling sched_yield) before it sleeps: OpenBLAS's
+    /// default, 2^28 cycles (about 0.1 s), keeps the worker spinning through every hand-written loop between two
+    /// gemms, where it competes for the two cores with the loop's own threads (and with any other process). At
+    /// 2^12 cycles it sleeps at once and a gemm wakes it: the small scale's BERT step on two threads went from
+    /// 574-701 ms to 446-504 ms (three alternating runs each), system time from 2.8-4.7 s to 0.6-0.8 s per run
+    /// (README, "Throughput"). Read by OpenBLAS when it loads, like the kernel.
+    public static let threadTimeout = "12"
+
+    /// Call first thing in `main`: restarts the process once, with `OPENBLAS_CORETYPE` set when OpenBLAS fell back
+    /// to a generic kernel on a CPU that supports a better one, and with `OPENBLAS_THREAD_TIMEOUT` =
+    /// `threadTimeout` when the environment does not set it. Returns (doing nothing) when neither applies. A
+    /// user's own values of either are kept; `SMX_KEEP_BLAS_CORE=1` keeps OpenBLAS's own choices for both.
     public static func ensureFastKernel() {
         #if os(Linux)
         let env = ProcessInfo.processInfo.environment
-        if env["OPENBLAS_CORETYPE"] != nil || env["SMX_KEEP_BLAS_CORE"] != nil { return }
-        let chosen = coreName
-        guard let better = replacement(chosen: chosen, flags: cpuFlags()) else { return }
-        FileHandle.standardError.write(Data(("note: OpenBLAS chose its \(chosen) kernels, which this CPU outgrows "
-            + "(it does not recognise the model); restarting with OPENBLAS_CORETYPE=\(better). Set OPENBLAS_CORETYPE "
-            + "to choose, or SMX_KEEP_BLAS_CORE=1 to keep OpenBLAS's choice.\n").utf8))
-        setenv("OPENBLAS_CORETYPE", better, 1)
-        setenv(restartedVariable, better, 1)
+        if env["SMX_KEEP_BLAS_CORE"] != nil { return }
+        var restart = false
+        if env["OPENBLAS_CORETYPE"] == nil, let better = replacement(chosen: coreName, flags: cpuFlags()) {
+            FileHandle.standardError.write(Data(("note: OpenBLAS chose its \(coreName) kernels, which this CPU outgrows "
+                + "(it does not recognise the model); restarting with OPENBLAS_CORETYPE=\(better). Set OPENBLAS_CORETYPE "
+                + "to choose, or SMX_KEEP_BLAS_CORE=1 to keep OpenBLAS's choice.\n").utf8))
+            setenv("OPENBLAS_CORETYPE", better, 1)
+            setenv(restartedVariable, better, 1)
+            restart = true
+        }
+        if env["OPENBLAS_THREAD_TIMEOUT"] == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", threadTimeout, 1)
+            restart = true
+        }
+        guard restart else { return }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // execv returns only on failure: carry on with the kernels already loaded.
-        FileHandle.standardError.write(Data("note: restart failed (errno \(errno)); continuing with \(chosen)\n".utf8))
+        // execv returns only on failure: carry on with the library as loaded.
+        FileHandle.standardError.write(Data("note: restart failed (errno \(errno)); continuing with \(coreName)\n".utf8))
         #endif
     }
 }

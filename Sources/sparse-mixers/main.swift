@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SparseMixers
 import SparseMixersData
 
@@ -26,5 +27,7 @@ struct BLASKernelCommand: ParsableCommand {
         print("OpenBLAS kernel: \(BLASKernel.coreName)" + (BLASKernel.restartedWith.map { _ in
             " (OpenBLAS chose a generic kernel this CPU outgrows; restarted with OPENBLAS_CORETYPE)" } ?? ""))
         print("configuration: \(BLAS.configuration)")
+        let timeout = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"]
+        print("idle worker spin: " + (timeout.map { "2^\($0) cycles (OPENBLAS_THREAD_TIMEOUT)" } ?? "OpenBLAS's default, 2^28 cycles"))
     }
 }
