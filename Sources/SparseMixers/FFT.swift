@@ -10,8 +10,13 @@ public final class SpectralPlan: @unchecked Sendable {
     private var inputs: [UnsafeMutablePointer<Float>] = []
     private var outputs: [UnsafeMutablePointer<fftwf_complex>] = []   // complex [rows, cols/2 + 1]
 
-    /// Planner flag used for every plan (recorded in reports).
-    public static let plannerFlagName = "FFTW_MEASURE"
+    /// Planner flag used for every plan (recorded in reports). FFTW_ESTIMATE, not FFTW_MEASURE: a measured plan is
+    /// chosen by timing candidate algorithms, and on a shared machine the winner changes from process to process,
+    /// with it the order of the transform's additions: `bench --digest` of fourier-12 at ci gave two different
+    /// results in six identical runs (hartley-12 likewise), so spectral pre-training runs were not reproducible
+    /// bit for bit. An estimated plan is a function of the shape, the FFTW build and the CPU's SIMD support only.
+    /// The transforms are 1-2% of a spectral model's step (bench --profile), so the plan's speed barely shows.
+    public static let plannerFlagName = "FFTW_ESTIMATE"
     private static let lock = NSLock()
     nonisolated(unsafe) private static var cache: [String: SpectralPlan] = [:]
 
@@ -33,7 +38,7 @@ public final class SpectralPlan: @unchecked Sendable {
         self.rows = rows; self.cols = cols
         let inp = fftwf_alloc_real(rows * cols)!
         let out = fftwf_alloc_complex(rows * (cols / 2 + 1))!
-        plan = fftwf_plan_dft_r2c_2d(Int32(rows), Int32(cols), inp, out, FFTW_MEASURE)!
+        plan = fftwf_plan_dft_r2c_2d(Int32(rows), Int32(cols), inp, out, FFTW_ESTIMATE)!
         inputs.append(inp)
         outputs.append(out)
     }
