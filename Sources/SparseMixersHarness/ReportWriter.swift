@@ -60,7 +60,7 @@ public struct ReportWriter: Sendable {
                 rows.append([t, "speed", s.variant, s.speedupMetric + "_ci95_low", Format.raw(i.low), "", "x",
                              "t interval on the per-round log-ratios, \(i.rounds) rounds" + (i.unstable ? "; unstable" : "")])
                 rows.append([t, "speed", s.variant, s.speedupMetric + "_ci95_high", Format.raw(i.high), "", "x",
-                             i.unstable ? "unstable: " + i.widthText : ""])
+                             i.widthText])
             }
             if let m = s.referenceMs {
                 rows.append([t, "speed", s.variant, "reference_" + s.msMetric + "_median", Format.raw(m), "", "ms",
@@ -113,7 +113,10 @@ public struct ReportWriter: Sendable {
                 md.append("")
             }
             if let c = r.speedConditions {
-                for w in c.warnings { md.append("> **Warning: busy machine.** \(w).") ; md.append("") }
+                for w in c.warnings {
+                    md.append("> **Warning: busy machine.** \(w.prefix(1).uppercased() + w.dropFirst()).")
+                    md.append("")
+                }
             }
             md.append("| variant | timed | ms median | ms min | ms max | n | reference ms (same rounds) | our speed-up | "
                 + "95% interval | paper speed-up | FLOP ratio | paper ms | notes |")

@@ -202,7 +202,8 @@ public struct TableRunner {
             + "\(SpeedMemory.gb(settings.memoryBudget))"
             + (timings.isEmpty ? "." : "; \(timings.count) variant(s) shared from an earlier table of this run "
                 + "(the same paper-size config, shape, threads and rule), each with the reference's times from its "
-                + "own rounds."))
+                + "own rounds; the machine's state while those rounds ran is in the report of the table named in "
+                + "their rows."))
         report.notes.append("FLOP ratio: reference / variant FLOPs of the timed shapes as this CPU code runs them "
             + "(gather/scatter MoE dispatch, FFT for Fourier/Hartley), training step (3x forward) or inference forward.")
 
@@ -248,16 +249,16 @@ public struct TableRunner {
         for i in timings.keys.sorted() where seen.insert(timings[i]!.timedIn).inserted {
             refTrain += timings[i]!.referenceTrainMs; refInfer += timings[i]!.referenceInferenceMs
         }
-        let rounds = seen.count
+        let sets = seen.count
         report.addSpeed(variant: ref.name, msMetric: trainMetric, timing: TimingSummary(samples: refTrain.map(trainScale)),
                         flopRatio: 1, shape: shape.label, published: published,
                         notes: "training step" + (perExample ? " / \(B)" : "")
-                            + (rounds > 1 ? "; pooled over \(rounds) sets of rounds (each group's own median is in its rows)" : ""))
+                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median is in its rows)" : ""))
         report.speedRows[report.speedRows.count - 1].ourSpeedup = 1
         report.addSpeed(variant: ref.name, msMetric: "inference_ms_per_ex", timing: TimingSummary(samples: refInfer.map(scaleMs)),
                         flopRatio: 1, shape: shape.label, published: published,
                         notes: "inference forward / \(B)"
-                            + (rounds > 1 ? "; pooled over \(rounds) sets of rounds (each group's own median is in its rows)" : ""))
+                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median is in its rows)" : ""))
         report.speedRows[report.speedRows.count - 1].ourSpeedup = 1
         var unstable: [String] = []
         for i in timings.keys.sorted() {

@@ -326,7 +326,7 @@ final class SpeedReportIntervalTests: XCTestCase {
                                             othersShare: 0.4, logicalCores: 2, threads: 2, seconds: 100)
         let md = ReportWriter.markdown(r)
         XCTAssertTrue(md.contains("0.90–1.35 (±22.7%) **unstable**"), md)
-        XCTAssertTrue(md.contains("> **Warning: busy machine.** other processes used 40%"), md)
+        XCTAssertTrue(md.contains("> **Warning: busy machine.** Other processes used 40%"), md)
         XCTAssertTrue(md.contains("| 6.5 | 1.10 |"), md)
         let csv = ReportWriter.csv(r)
         XCTAssertTrue(csv.contains("±22.7% over 30 rounds, wider than ±5%: unstable"), csv)
