@@ -71,7 +71,8 @@ public struct SpeedConditions: Codable, Equatable, Sendable {
     /// sgemm GFLOP/s with the run's threads.
     public var peakBefore: Double?
     public var peakAfter: Double?
-    /// Fraction of all CPUs' time used by other processes while the rounds ran (nil where /proc is unreadable).
+    /// Fraction of all CPUs' time used by other processes during the speed phase (models built, warmed up and
+    /// timed); nil where /proc is unreadable.
     public var othersShare: Double?
     public var logicalCores: Int
     public var threads: Int
@@ -94,7 +95,7 @@ public struct SpeedConditions: Codable, Equatable, Sendable {
                                 peakAfter: Double?) -> [String] {
         var out: [String] = []
         if let s = othersShare, s > othersShareLimit {
-            out.append(String(format: "other processes used %.0f%% of the machine's CPU time while the rounds ran "
+            out.append(String(format: "other processes used %.0f%% of the machine's CPU time during the speed phase "
                 + "(%.2f of %d cores on average; the warning is above %.0f%%): same-round ratios cancel slow drift, "
                 + "but the intervals are wider and a ratio can be off where the load came and went within rounds",
                 100 * s, s * Double(logicalCores), logicalCores, 100 * othersShareLimit))
@@ -112,7 +113,7 @@ public struct SpeedConditions: Codable, Equatable, Sendable {
         return "Machine during the speed phase (\(String(format: "%.0f", seconds)) s): 1-minute load average "
             + "\(f(loadBefore, "%.2f")) before, \(f(loadAfter, "%.2f")) after (\(logicalCores) logical cores, "
             + "\(threads) thread(s) ours); sgemm peak \(f(peakBefore, "%.1f")) before, \(f(peakAfter, "%.1f")) "
-            + "GFLOP/s after; other processes' share of the CPU time while the rounds ran: "
+            + "GFLOP/s after; other processes' share of the CPU time during the phase: "
             + (othersShare.map { String(format: "%.1f%%", 100 * $0) } ?? "unreadable") + "."
     }
 }

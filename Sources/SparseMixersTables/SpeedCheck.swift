@@ -57,11 +57,15 @@ public enum SpeedCheck {
     /// against the reference, each with its 95% interval (`speedups(_:shape:target:)`).
     public static func measure(shape: SpeedShape = defaultShape, rule: StoppingRule = defaultRule, warmup: Int = 1,
                                threads: Int = defaultThreads, log: @escaping (String) -> Void = { _ in },
-                               onRound: ((RoundStatus) -> Void)? = nil) throws -> (measured: [MeasuredSpeedup], run: TimedRun) {
+                               onRound: ((RoundStatus) -> Void)? = nil,
+                               readPeak: (() -> Double)? = { Benchmark.sgemmPeak(n: 2048, repeats: 3) })
+        throws -> (measured: [MeasuredSpeedup], run: TimedRun, conditions: SpeedConditions) {
         Runtime.setThreads(threads)
         let timed = try models.map { try TimedModel(name: $0.name, config: shape.config($0.config), batchSize: shape.batch) }
+        let watch = MachineWatch(readPeak: readPeak)
         let run = try Interleaving.run(timed.map(\.work), rule: rule, warmup: warmup, progress: log, onRound: onRound)
-        return (speedups(run.samples, shape: shapeLabel(shape, threads: threads), target: rule.halfWidth), run)
+        return (speedups(run.samples, shape: shapeLabel(shape, threads: threads), target: rule.halfWidth), run,
+                watch.finish(threads: threads))
     }
 
     /// Speed-ups of every sample set against the first (the reference), paired round by round: the geometric

@@ -207,10 +207,7 @@ public struct TableRunner {
         report.notes.append("FLOP ratio: reference / variant FLOPs of the timed shapes as this CPU code runs them "
             + "(gather/scatter MoE dispatch, FFT for Fourier/Hartley), training step (3x forward) or inference forward.")
 
-        var conditions: (load: Double?, peak: Double?, ticks: CPUTicks?, start: Date)?
-        if !groups.isEmpty {
-            conditions = (CPUTicks.loadAverage(), settings.readPeak?(), CPUTicks.read(), Date())
-        }
+        let watch = groups.isEmpty ? nil : MachineWatch(readPeak: settings.readPeak)
         for (g, group) in groups.enumerated() {
             let label = "\(stem), group \(g + 1) of \(groups.count)"
             log("\(stem): speed group \(g + 1)/\(groups.count): "
@@ -230,15 +227,10 @@ public struct TableRunner {
                 if let key = keys[i] { try cache?.store(t, key: key) }
             }
         }
-        if let c = conditions {
-            let ticks = CPUTicks.read()
-            let seconds = Date().timeIntervalSince(c.start)
-            let peak = settings.readPeak?()
-            report.speedConditions = SpeedConditions(
-                loadBefore: c.load, loadAfter: CPUTicks.loadAverage(), peakBefore: c.peak, peakAfter: peak,
-                othersShare: c.ticks.flatMap { a in ticks.flatMap { CPUTicks.othersShare(a, $0) } },
-                logicalCores: ProcessInfo.processInfo.activeProcessorCount, threads: settings.threads, seconds: seconds)
-            for w in report.speedConditions!.warnings { log("\(stem): warning: \(w)") }
+        if let watch {
+            let c = watch.finish(threads: settings.threads)
+            report.speedConditions = c
+            for w in c.warnings { log("\(stem): warning: \(w)") }
         }
         guard !timings.isEmpty else { return }
         let scaleMs: (Double) -> Double = { $0 / Double(B) }

@@ -88,3 +88,28 @@ public struct StepProgress {
         if line.isTerminal || final || index == 1 || index % every == 0 { line.show(text, final: final) }
     }
 }
+
+/// Reads the machine's state at the start of a speed phase and, at `finish`, turns it into `SpeedConditions`:
+/// load average, sgemm peak (`readPeak`, nil for none) and the /proc/stat tick counters.
+public struct MachineWatch {
+    let load: Double?, peak: Double?, ticks: CPUTicks?, start: Date
+    let readPeak: (() -> Double)?
+
+    public init(readPeak: (() -> Double)?) {
+        self.readPeak = readPeak
+        load = CPUTicks.loadAverage()
+        peak = readPeak?()
+        ticks = CPUTicks.read()
+        start = Date()
+    }
+
+    public func finish(threads: Int) -> SpeedConditions {
+        let after = CPUTicks.read()
+        let seconds = Date().timeIntervalSince(start)
+        let peakAfter = readPeak?()
+        return SpeedConditions(loadBefore: load, loadAfter: CPUTicks.loadAverage(), peakBefore: peak, peakAfter: peakAfter,
+                               othersShare: ticks.flatMap { a in after.flatMap { CPUTicks.othersShare(a, $0) } },
+                               logicalCores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
+                               seconds: seconds)
+    }
+}

@@ -51,12 +51,14 @@ struct SpeedCheckCommand: ParsableCommand {
         }
         let progress = StepProgress(every: 5)
         let shape = SpeedShape(batch: batch, seq: seq)
-        let (measured, timed) = try SpeedCheck.measure(
+        let (measured, timed, conditions) = try SpeedCheck.measure(
             shape: shape, rule: rule, threads: threads, log: { FileHandle.standardError.write(Data("  \($0)\n".utf8)) },
             onRound: { progress.show($0.round, "  speed-check: \($0.text)", final: $0.stop != nil) })
         print("speed-up vs \(SpeedCheck.referenceName) (\(SpeedCheck.shapeLabel(shape, threads: threads)), geometric mean "
               + "of \(timed.rounds) interleaved rounds with its 95% interval; \(timed.stop.rawValue)):")
         for l in SpeedCheck.summary(old, measured: measured) { print("  " + l) }
+        print("speed-check: " + conditions.summary)
+        for w in conditions.warnings { print("speed-check: warning: busy machine: \(w)") }
         let elapsed = String(format: "%.0f s", Date().timeIntervalSince(start))
         let decision = SpeedCheck.decide(old, measured: measured, refresh: refresh, rule: rule)
         switch decision {
