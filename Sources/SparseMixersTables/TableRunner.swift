@@ -224,7 +224,12 @@ public struct TableRunner {
             for (k, t) in PairedTiming.split(run, timedIn: label).enumerated() {
                 let i = group[k]
                 timings[i] = t
-                if let key = keys[i] { try cache?.store(t, key: key) }
+                // A timing that cannot be shared is timed again by a later table; this table's report is not lost.
+                if let key = keys[i], let cache {
+                    do { try cache.store(t, key: key) } catch {
+                        log("\(stem): warning: the timing of \(members[i].name) is not shared with later tables: \(error)")
+                    }
+                }
             }
         }
         if let watch {
