@@ -20,6 +20,10 @@ case "$SCALE" in ci|small|long|paper) ;; *) echo "--scale must be ci, small, lon
 locked() { if [ -n "${RUN_ALL_LOCK:-}" ]; then flock "$RUN_ALL_LOCK" "$@"; else "$@"; fi; }
 START=$(date +%s)
 mkdir -p Reports
+# One timing session per invocation: a paper-size model listed by several tables (Linear-4 in Tables 2, 3 and 11)
+# is timed once, with the reference's times from its own rounds, and shared (README "Tables", TimingCache).
+export SMX_TIMING_SESSION="${SMX_TIMING_SESSION:-Reports/timing/$(date -u +%Y%m%dT%H%M%SZ)-$$}"
+mkdir -p "$SMX_TIMING_SESSION"
 locked swift build -c release
 BIN=.build/release
 

@@ -63,6 +63,13 @@ public struct SpeedRow: Codable, Equatable, Sendable {
     /// Shapes of the timed step, e.g. "B=8 L=64".
     public var shape: String
     public var notes: String
+    /// `ourSpeedup`'s 95% interval over the rounds (paired with the reference timed in the same round), and
+    /// whether the rounds stopped before it was as narrow as asked (`SpeedupInterval.unstable`).
+    public var interval: SpeedupInterval? = nil
+    /// The median of the reference timed in the same rounds as this row (its own group's), in this row's unit.
+    public var referenceMs: Double? = nil
+    /// Where this row's rounds were timed: "group 2", or another table's group when the timing was shared.
+    public var timedIn: String? = nil
 
     public init(variant: String, msMetric: String = "ms_per_batch", timing: TimingSummary, ourSpeedup: Double? = nil,
                 paperSpeedup: Double? = nil, paperMs: Double? = nil, flopRatio: Double? = nil, shape: String = "",
@@ -119,6 +126,8 @@ public struct Report: Codable, Equatable, Sendable {
     public var curves: [LearningCurve]? = nil
     /// Fine-tuning per task against the majority class and the random-initialisation control.
     public var fineTuning: [FineTuneSummary]? = nil
+    /// Load average, sgemm peak and other processes' CPU share around the speed phase, with warnings.
+    public var speedConditions: SpeedConditions? = nil
 
     public init(tableID: TableID, title: String, scale: Scale, scaleRule: String? = nil,
                 environment: EnvironmentInfo? = nil, referenceVariant: String? = nil, rows: [ReportRow] = [],
@@ -175,6 +184,7 @@ public struct Report: Codable, Equatable, Sendable {
         for s in speedRows where s.variant != referenceVariant {
             guard let ours = s.ourSpeedup else { continue }
             out.append("\(s.variant): \(s.speedupMetric) \(Format.value(ours, unit: "x"))"
+                + (s.interval.map { String(format: " [%.2f–%.2f]", $0.low, $0.high) + ($0.unstable ? " unstable" : "") } ?? "")
                 + (s.paperSpeedup.map { " (paper \(Format.value($0, unit: "x")))" } ?? ""))
         }
         let key: Set<String> = ["glue_avg", "superglue_avg", "mlm_acc", "nsp_acc", "gflops_per_ex", "params_m",

@@ -53,7 +53,19 @@ public struct ReportWriter: Sendable {
             rows.append([t, "speed", s.variant, s.msMetric + "_min", Format.raw(s.timing.min), "", "ms", ""])
             rows.append([t, "speed", s.variant, s.msMetric + "_max", Format.raw(s.timing.max), "", "ms", ""])
             rows.append([t, "speed", s.variant, s.speedupMetric, Format.raw(s.ourSpeedup), Format.raw(s.paperSpeedup),
-                         "x", "vs \(r.referenceVariant ?? "?") in the same run"])
+                         "x", "vs \(r.referenceVariant ?? "?") timed in the same rounds"
+                            + (s.interval.map { "; 95% interval " + $0.widthText } ?? "")
+                            + (s.timedIn.map { "; timed in \($0)" } ?? "")])
+            if let i = s.interval {
+                rows.append([t, "speed", s.variant, s.speedupMetric + "_ci95_low", Format.raw(i.low), "", "x",
+                             "t interval on the per-round log-ratios, \(i.rounds) rounds" + (i.unstable ? "; unstable" : "")])
+                rows.append([t, "speed", s.variant, s.speedupMetric + "_ci95_high", Format.raw(i.high), "", "x",
+                             i.widthText])
+            }
+            if let m = s.referenceMs {
+                rows.append([t, "speed", s.variant, "reference_" + s.msMetric + "_median", Format.raw(m), "", "ms",
+                             "\(r.referenceVariant ?? "?") in the same rounds" + (s.timedIn.map { " (\($0))" } ?? "")])
+            }
             rows.append([t, "speed", s.variant, "flop_ratio", Format.raw(s.flopRatio), "", "x",
                          "reference FLOPs / variant FLOPs (analytic)"])
         }
@@ -93,18 +105,37 @@ public struct ReportWriter: Sendable {
             md.append("Our milliseconds are CPU times and are not comparable to the paper's V100 times; "
                 + "compare the speed-up columns. FLOP ratio = reference FLOPs / variant FLOPs.")
             md.append("")
-            md.append("| variant | timed | ms median | ms min | ms max | n | our speed-up | paper speed-up | "
-                + "FLOP ratio | paper ms | notes |")
-            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            if r.speedRows.contains(where: { $0.interval != nil }) {
+                md.append("Our speed-up is the geometric mean over rounds of the reference's time / the variant's time "
+                    + "in the same round, with its 95% t interval on the per-round log-ratios; the reference ms column "
+                    + "is the median of the reference timed in the same rounds (its own group). **unstable**: the "
+                    + "rounds reached their limit before the interval was as narrow as asked.")
+                md.append("")
+            }
+            if let c = r.speedConditions {
+                for w in c.warnings {
+                    md.append("> **Warning: busy machine.** \(w.prefix(1).uppercased() + w.dropFirst()).")
+                    md.append("")
+                }
+            }
+            md.append("| variant | timed | ms median | ms min | ms max | n | reference ms (same rounds) | our speed-up | "
+                + "95% interval | paper speed-up | FLOP ratio | paper ms | notes |")
+            md.append("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
             for s in r.speedRows {
-                let notes = [s.shape, s.notes].filter { !$0.isEmpty }.joined(separator: "; ")
+                let notes = [s.shape, s.timedIn ?? "", s.notes].filter { !$0.isEmpty }.joined(separator: "; ")
+                let interval = s.interval.map {
+                    String(format: "%.2f–%.2f (±%.1f%%)", $0.low, $0.high, 100 * $0.relativeHalfWidth)
+                        + ($0.unstable ? " **unstable**" : "")
+                } ?? "–"
                 md.append("| \(Format.cell(s.variant)) | \(s.msMetric) | \(Format.value(s.timing.median, unit: "ms")) | "
                     + "\(Format.value(s.timing.min, unit: "ms")) | \(Format.value(s.timing.max, unit: "ms")) | "
-                    + "\(s.timing.count) | \(Format.value(s.ourSpeedup, unit: "x")) | "
+                    + "\(s.timing.count) | \(Format.value(s.referenceMs, unit: "ms")) | "
+                    + "\(Format.value(s.ourSpeedup, unit: "x")) | \(interval) | "
                     + "\(Format.value(s.paperSpeedup, unit: "x")) | \(Format.value(s.flopRatio, unit: "x")) | "
                     + "\(Format.value(s.paperMs, unit: "ms")) | \(Format.cell(notes)) |")
             }
             md.append("")
+            if let c = r.speedConditions { md.append(c.summary); md.append("") }
         }
         md.append("## Not run")
         md.append("")
@@ -124,6 +155,14 @@ public struct ReportWriter: Sendable {
         md.append("## Environment")
         md.append("")
         if let e = r.environment { for l in e.summaryLines { md.append("- \(l)") } } else { md.append("Not recorded.") }
+        if let c = r.speedConditions {
+            md.append("- Speed phase: load average \(c.loadBefore.map { String(format: "%.2f", $0) } ?? "–") → "
+                + "\(c.loadAfter.map { String(format: "%.2f", $0) } ?? "–"), sgemm peak "
+                + "\(c.peakBefore.map { String(format: "%.1f", $0) } ?? "–") → "
+                + "\(c.peakAfter.map { String(format: "%.1f", $0) } ?? "–") GFLOP/s, other processes "
+                + "\(c.othersShare.map { String(format: "%.1f%%", 100 * $0) } ?? "–") of the CPU time"
+                + (c.warnings.isEmpty ? "" : " (**warning**: see the speed section)"))
+        }
         md.append("")
         return md.joined(separator: "\n")
     }

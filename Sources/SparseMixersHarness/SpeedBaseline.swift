@@ -7,8 +7,10 @@ public struct MeasuredSpeedup: Codable, Equatable, Sendable {
     public var speedup: Double
     /// Shapes of the timed step, e.g. "B=8 L=64 D=32 scale=ci"; must match the baseline's to be compared.
     public var shape: String
-    public init(variant: String, speedup: Double, shape: String) {
-        self.variant = variant; self.speedup = speedup; self.shape = shape
+    /// The 95% interval over rounds and whether it reached the asked half-width (nil: not measured with one).
+    public var interval: SpeedupInterval?
+    public init(variant: String, speedup: Double, shape: String, interval: SpeedupInterval? = nil) {
+        self.variant = variant; self.speedup = speedup; self.shape = shape; self.interval = interval
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
 import SparseMixersHarness
+import SparseMixersTraining
 
 /// The CI speed-ratio check: a fixed set of paper-size models timed interleaved at small shapes, each speed-up
 /// against BERT Base compared with the baseline committed in Tables/speed-baseline.json.
@@ -14,7 +15,14 @@ public enum SpeedCheck {
     }
     public static let defaultShape = SpeedShape(batch: 2, seq: 128)
     public static let defaultThreads = 2
-    public static let defaultRepeats = 5
+    /// Rounds stop once every speed-up's 95% interval is within ±5%, after at least 5 and at most 30 rounds or
+    /// 600 s of rounds (a round of the five models takes about 20 s at 2 x 128 here).
+    public static let defaultRule = StoppingRule(minRounds: 5, maxRounds: 30, halfWidth: 0.05, timeLimitSeconds: 600)
+    /// Exit codes of `sparse-mixers speed-check`: 0 passed (or baseline written), 1 a regression (a speed-up
+    /// below its band, missing, or at other shapes; ArgumentParser also exits 1 on other runtime errors), 3 the
+    /// measurement was unstable, so nothing was judged and no baseline was written; 64 a bad command line.
+    public static let exitRegression: Int32 = 1
+    public static let exitUnstable: Int32 = 3
     /// Relative tolerance on each training speed-up. Measured here (shared 2-core machine, other jobs running):
     /// three runs of 5 rounds put the training ratios within 12% of each other; 25% leaves room for that and still
     /// fails when one kind of layer (MoE dispatch, FFT mixing, attention) becomes markedly slower than the rest.
@@ -45,25 +53,78 @@ public enum SpeedCheck {
     /// The shape string every entry carries; a baseline only compares at equal shapes and threads.
     public static func shapeLabel(_ shape: SpeedShape, threads: Int) -> String { "\(shape.label) threads=\(threads)" }
 
-    /// Times the models interleaved and returns training and inference speed-ups against the reference.
-    public static func measure(shape: SpeedShape = defaultShape, repeats: Int = defaultRepeats, warmup: Int = 1,
-                               threads: Int = defaultThreads,
-                               log: @escaping (String) -> Void = { _ in }) throws -> [MeasuredSpeedup] {
+    /// Times the models interleaved until `rule` stops the rounds and returns training and inference speed-ups
+    /// against the reference, each with its 95% interval (`speedups(_:shape:target:)`).
+    public static func measure(shape: SpeedShape = defaultShape, rule: StoppingRule = defaultRule, warmup: Int = 1,
+                               threads: Int = defaultThreads, log: @escaping (String) -> Void = { _ in },
+                               onRound: ((RoundStatus) -> Void)? = nil,
+                               readPeak: (() -> Double)? = { Benchmark.sgemmPeak(n: 2048, repeats: 3) })
+        throws -> (measured: [MeasuredSpeedup], run: TimedRun, conditions: SpeedConditions) {
         Runtime.setThreads(threads)
         let timed = try models.map { try TimedModel(name: $0.name, config: shape.config($0.config), batchSize: shape.batch) }
-        let samples = try Interleaving.run(timed.map(\.work), repeats: repeats, warmup: warmup, progress: log)
-        return speedups(samples, shape: shapeLabel(shape, threads: threads))
+        let watch = MachineWatch(readPeak: readPeak)
+        let run = try Interleaving.run(timed.map(\.work), rule: rule, warmup: warmup, progress: log, onRound: onRound)
+        return (speedups(run.samples, shape: shapeLabel(shape, threads: threads), target: rule.halfWidth), run,
+                watch.finish(threads: threads))
     }
 
-    /// Speed-ups of every sample set against the first (the reference): reference median / median.
-    public static func speedups(_ samples: [TimedSamples], shape: String) -> [MeasuredSpeedup] {
+    /// Speed-ups of every sample set against the first (the reference), paired round by round: the geometric
+    /// mean of reference / variant over rounds, with its interval (`SpeedupInterval.paired`); with a single
+    /// round, the ratio of the two times and no interval.
+    public static func speedups(_ samples: [TimedSamples], shape: String, target: Double = defaultRule.halfWidth) -> [MeasuredSpeedup] {
         guard let ref = samples.first else { return [] }
-        let rt = TimingSummary(samples: ref.trainMs).median, ri = TimingSummary(samples: ref.inferenceMs).median
-        return samples.dropFirst().flatMap { s in
-            [MeasuredSpeedup(variant: key("train", s.name), speedup: rt / TimingSummary(samples: s.trainMs).median, shape: shape),
-             MeasuredSpeedup(variant: key("inference", s.name), speedup: ri / TimingSummary(samples: s.inferenceMs).median,
-                             shape: shape)]
+        func one(_ phase: String, _ name: String, _ r: [Double], _ v: [Double]) -> MeasuredSpeedup {
+            let i = SpeedupInterval.paired(reference: r, variant: v, target: target)
+            return MeasuredSpeedup(variant: key(phase, name),
+                                   speedup: i?.speedup ?? TimingSummary(samples: r).median / TimingSummary(samples: v).median,
+                                   shape: shape, interval: i)
         }
+        return samples.dropFirst().flatMap { s in
+            [one("train", s.name, ref.trainMs, s.trainMs), one("inference", s.name, ref.inferenceMs, s.inferenceMs)]
+        }
+    }
+
+    /// Speed-ups that cannot be judged: no interval, or one wider than asked when the rounds stopped.
+    public static func unstable(_ measured: [MeasuredSpeedup]) -> [MeasuredSpeedup] {
+        measured.filter { $0.interval?.unstable ?? true }
+    }
+
+    /// What `speed-check` does with a measurement: refuse it (unstable: exit `exitUnstable`, no baseline
+    /// written), write it as the baseline (`--refresh`), or judge it against the baseline.
+    public enum Decision {
+        case refuse(message: String)
+        case writeBaseline
+        case judge(Verdict)
+        /// Nothing to compare with (and no --refresh).
+        case noBaseline
+
+        public var exitCode: Int32 {
+            switch self {
+            case .refuse: return SpeedCheck.exitUnstable
+            case .writeBaseline: return 0
+            case .judge(let v): return v.passed ? 0 : SpeedCheck.exitRegression
+            case .noBaseline: return SpeedCheck.exitRegression
+            }
+        }
+    }
+
+    public static func decide(_ baseline: SpeedBaseline?, measured: [MeasuredSpeedup], refresh: Bool,
+                              rule: StoppingRule = defaultRule) -> Decision {
+        let bad = unstable(measured)
+        if !bad.isEmpty {
+            let list = bad.map { m in m.variant + (m.interval.map { " (" + $0.widthText + ")" } ?? " (no interval)") }
+            return .refuse(message: "speed-check: UNSTABLE: refusing to "
+                + (refresh ? "write a baseline" : "judge the speed-ups")
+                + String(format: ": %d of %d speed-ups did not reach a 95%% interval within ±%.1f%% before the rounds "
+                    + "stopped (%d-%d rounds, %.0f s limit): ", bad.count, measured.count, 100 * rule.halfWidth,
+                    rule.minRounds, rule.maxRounds, rule.timeLimitSeconds)
+                + list.joined(separator: "; ")
+                + ". The machine is too noisy to tell: rerun when it is quieter, or allow more rounds (--max-rounds, "
+                + "--time-limit). Exit code \(exitUnstable) (a regression exits \(exitRegression)).")
+        }
+        if refresh { return .writeBaseline }
+        guard let baseline else { return .noBaseline }
+        return .judge(evaluate(baseline, measured: measured))
     }
 
     public struct Verdict {
@@ -81,13 +142,15 @@ public enum SpeedCheck {
                        unbaselined: baseline.unbaselined(measured))
     }
 
-    /// A table of baseline vs measured for the log.
+    /// A table of baseline vs measured for the log, each speed-up with its interval.
     public static func summary(_ baseline: SpeedBaseline?, measured: [MeasuredSpeedup]) -> [String] {
         measured.map { m in
             let e = baseline?.entries[m.variant]
             let rel = e.map { String(format: "%+6.1f%%", 100 * (m.speedup - $0.speedup) / $0.speedup) } ?? "   new"
             let name = m.variant.padding(toLength: max(32, m.variant.count), withPad: " ", startingAt: 0)
-            return name + String(format: " %6.3f", m.speedup) + "  baseline "
+            let interval = m.interval.map { String(format: " [%.3f–%.3f ±%4.1f%%]", $0.low, $0.high, 100 * $0.relativeHalfWidth)
+                + ($0.unstable ? " UNSTABLE" : "") } ?? " [no interval]"
+            return name + String(format: " %6.3f", m.speedup) + interval + "  baseline "
                 + (e.map { String(format: "%6.3f", $0.speedup) } ?? "     –") + "  " + rel
         }
     }

@@ -19,8 +19,14 @@ public struct TableOptions: ParsableArguments {
     public var batch: Int?
     @Option(help: "Tokens per timed sequence (default 512; 128 at --scale ci).")
     public var seq: Int?
-    @Option(help: "Timed rounds (default 2 at ci and small, 5 at paper).")
-    public var repeats: Int?
+    @Option(help: "Timed rounds always made per speed group (at least 2; default 5).")
+    public var minRounds: Int = StoppingRule.defaultMinRounds
+    @Option(help: "Timed rounds at most per speed group (default 30 at ci, 20 otherwise).")
+    public var maxRounds: Int?
+    @Option(help: "Percent: rounds stop once every speed-up's 95% interval is within this half-width (default 5).")
+    public var halfWidth: Double = 100 * StoppingRule.defaultHalfWidth
+    @Option(help: "Seconds of timed rounds per speed group after which the ratios still wider than --half-width are marked unstable (default 120 at ci, 1800 otherwise).")
+    public var timeLimit: Double?
     @Option(help: "Untimed warm-up steps per model.")
     public var warmup: Int = 1
     @Option(help: "Threads for OpenBLAS, FFTW and the element-wise loops.")
@@ -39,7 +45,7 @@ public struct TableOptions: ParsableArguments {
         guard Scale(rawValue: scale) != nil else { throw ValidationError("--scale must be ci, small, long or paper") }
         try Flags.int(batch, "batch", 1...Flags.maxBatch)
         try Flags.int(seq, "seq", 2...Flags.maxSeq)
-        try Flags.int(repeats, "repeats", 1...10_000)
+        try Flags.rounds(minRounds: minRounds, maxRounds: maxRounds, halfWidth: halfWidth, timeLimit: timeLimit)
         try Flags.int(warmup, "warmup", 0...10_000)
         try Flags.threads(threads)
         if let m = memoryBudgetGB { try Flags.double(m, "memory-budget-gb", 0...1e6, openLower: true) }
@@ -53,7 +59,9 @@ public struct TableOptions: ParsableArguments {
         let sc = Scale(rawValue: scale) ?? .ci
         let d = SpeedShape.defaults(sc)
         var s = TableRunSettings(scale: sc, shape: SpeedShape(batch: batch ?? d.batch, seq: seq ?? d.seq),
-                                 repeats: repeats, threads: threads,
+                                 rule: Flags.rule(sc, minRounds: minRounds, maxRounds: maxRounds,
+                                                  halfWidth: halfWidth, timeLimit: timeLimit),
+                                 threads: threads,
                                  output: URL(fileURLWithPath: output, isDirectory: true),
                                  memoryBudget: memoryBudgetGB.map { $0 * 1e9 })
         s.speedOnly = speedOnly
@@ -62,6 +70,7 @@ public struct TableOptions: ParsableArguments {
         s.dataDirectory = data
         s.warmup = warmup
         if let j = jobs { s.accuracyLanes = j }
+        s.timingCache = TimingCache.fromEnvironment()
         return s
     }
 }

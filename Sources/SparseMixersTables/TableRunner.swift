@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
 import SparseMixersHarness
+import SparseMixersTraining
 
 /// Everything a table run was asked to do, resolved from the command line (`TableOptions`).
 public struct TableRunSettings {
@@ -12,8 +13,13 @@ public struct TableRunSettings {
     public var accuracyOnly: Bool = false
     public var dataDirectory: String? = nil
     public var shape: SpeedShape
-    public var repeats: Int
+    /// When the interleaved rounds of a speed group stop (`StoppingRule.defaults(scale)` unless given).
+    public var rule: StoppingRule
     public var warmup: Int = 1
+    /// A short sgemm peak (GFLOP/s) read before and after the speed phase; nil reads none (tests).
+    public var readPeak: (() -> Double)? = { Benchmark.sgemmPeak(n: 2048, repeats: 3) }
+    /// Timings shared by the tables of one `run_all.sh` invocation (`TimingCache`); nil times every variant.
+    public var timingCache: TimingCache? = nil
     public var threads: Int
     public var output: URL
     /// Bytes the timed models of one group may use together.
@@ -23,14 +29,16 @@ public struct TableRunSettings {
     public var accuracyLanes: Int
     /// Only for tests: lets a debug build time (its numbers mean nothing, and the report says debug).
     public var allowDebugTiming: Bool = false
+    /// The speed rounds' progress line (stderr; redrawn on a terminal); nil: none.
+    public var progress: ProgressLine? = ProgressLine()
     /// Progress lines (stderr by default).
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
-    public init(scale: Scale, shape: SpeedShape? = nil, repeats: Int? = nil, threads: Int = 1,
+    public init(scale: Scale, shape: SpeedShape? = nil, rule: StoppingRule? = nil, threads: Int = 1,
                 output: URL = ReportWriter.defaultDirectory, memoryBudget: Double? = nil) {
         self.scale = scale
         self.shape = shape ?? SpeedShape.defaults(scale)
-        self.repeats = repeats ?? (scale == .paper ? 5 : 2)
+        self.rule = rule ?? StoppingRule.defaults(scale)
         self.threads = threads
         self.output = output
         self.memoryBudget = memoryBudget ?? SpeedMemory.defaultBudget()
@@ -150,6 +158,7 @@ public struct TableRunner {
         guard let table = SpeedGroups.TablePlan(spec, shape: shape, budget: settings.memoryBudget) else { return }
         let ref = table.reference, refConfig = table.referenceConfig, members = table.members, configs = table.configs
         let plan = table.groups
+        let options = FLOPOptions(sequencesPerDevice: shape.batch, dispatch: .gatherScatter, spectral: .fft)
         let B = shape.batch
         let perExample = spec.kind == .cost
         let trainMetric = perExample ? "training_ms_per_ex" : "ms_per_batch"
@@ -168,58 +177,110 @@ public struct TableRunner {
             }
         }
         report.notes.append(shape.ruleText)
-        report.notes.append("Timing: \(settings.warmup) warm-up step(s) per model, then \(settings.repeats) rounds; "
-            + "each round times one training step (forward + backward + AdamW) and one inference forward of every "
-            + "model of a group, the reference included, starting one model later each round. Speed-up = the "
-            + "reference's median / the variant's median, both from the same group's rounds. "
-            + "\(plan.groups.count) group(s) under a memory budget of \(SpeedMemory.gb(settings.memoryBudget)).")
+        let rule = settings.rule
+        let stem = spec.id.fileStem
+        // Members an earlier table of this run_all.sh invocation timed (same configs, shape, threads, rule) are
+        // shared: their samples come with the reference's from the same rounds, so the ratios stay same-round.
+        let cache = settings.timingCache
+        let tooLarge = Set(plan.tooLarge.map(\.index))
+        let keys = configs.map { cache?.key(variant: $0, reference: refConfig, shape: shape, threads: settings.threads,
+                                            warmup: settings.warmup, rule: rule) }
+        var timings: [Int: PairedTiming] = [:]
+        for i in members.indices where !tooLarge.contains(i) {
+            if let k = keys[i], let t = cache?.load(k) { timings[i] = t }
+        }
+        let toTime = members.indices.filter { !tooLarge.contains($0) && timings[$0] == nil }
+        let groups = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(refConfig, batch: B),
+                                      memberBytes: toTime.map { SpeedMemory.bytes(configs[$0], batch: B) },
+                                      budget: settings.memoryBudget).groups.map { $0.map { toTime[$0] } }
+        report.notes.append("Timing: \(settings.warmup) warm-up step(s) per model, then \(rule.text); each round "
+            + "times one training step (forward + backward + AdamW) and one inference forward of every model of a "
+            + "group, the reference included, starting one model later each round. Speed-up = the geometric mean "
+            + "over rounds of the reference's time / the variant's time in the same round, with its 95% t interval "
+            + "on the per-round log-ratios; a speed-up still wider than the half-width when the rounds stopped is "
+            + "marked unstable. \(groups.count) group(s) timed here under a memory budget of "
+            + "\(SpeedMemory.gb(settings.memoryBudget))"
+            + (timings.isEmpty ? "." : "; \(timings.count) variant(s) shared from an earlier table of this run "
+                + "(the same paper-size config, shape, threads and rule), each with the reference's times from its "
+                + "own rounds; the machine's state while those rounds ran is in the report of the table named in "
+                + "their rows."))
         report.notes.append("FLOP ratio: reference / variant FLOPs of the timed shapes as this CPU code runs them "
             + "(gather/scatter MoE dispatch, FFT for Fourier/Hartley), training step (3x forward) or inference forward.")
 
-        let options = FLOPOptions(sequencesPerDevice: B, dispatch: .gatherScatter, spectral: .fft)
-        var refTrain: [Double] = [], refInfer: [Double] = []
-        var rows: [(index: Int, train: [Double], infer: [Double], trainSpeedup: Double, inferSpeedup: Double, group: Int)] = []
-        for (g, group) in plan.groups.enumerated() {
-            log("\(spec.id.fileStem): speed group \(g + 1)/\(plan.groups.count): "
+        let watch = groups.isEmpty ? nil : MachineWatch(readPeak: settings.readPeak)
+        for (g, group) in groups.enumerated() {
+            let label = "\(stem), group \(g + 1) of \(groups.count)"
+            log("\(stem): speed group \(g + 1)/\(groups.count): "
                 + ([ref.name] + group.map { members[$0].name }).joined(separator: ", ") + " at \(shape.label)")
             var models = [try TimedModel(name: ref.name, config: refConfig, batchSize: B)]
             for i in group { models.append(try TimedModel(name: members[i].name, config: configs[i], batchSize: B)) }
             var works = models.map(\.work)
             models.removeAll()
-            let samples = try Interleaving.run(works, repeats: settings.repeats, warmup: settings.warmup,
-                                               progress: { self.log("  \($0)") })
+            let progress = settings.progress.map { StepProgress($0, every: 5) }
+            let run = try Interleaving.run(works, rule: rule, warmup: settings.warmup,
+                                           progress: { self.log("  \($0)") },
+                                           onRound: { progress?.show($0.round, "  \(label): \($0.text)", final: $0.stop != nil) })
             works.removeAll()   // frees this group's models before the next group is built
-            let rt = TimingSummary(samples: samples[0].trainMs).median
-            let ri = TimingSummary(samples: samples[0].inferenceMs).median
-            refTrain += samples[0].trainMs; refInfer += samples[0].inferenceMs
-            for (k, i) in group.enumerated() {
-                let s = samples[k + 1]
-                rows.append((i, s.trainMs, s.inferenceMs, rt / TimingSummary(samples: s.trainMs).median,
-                             ri / TimingSummary(samples: s.inferenceMs).median, g + 1))
+            for (k, t) in PairedTiming.split(run, timedIn: label).enumerated() {
+                let i = group[k]
+                timings[i] = t
+                // A timing that cannot be shared is timed again by a later table; this table's report is not lost.
+                if let key = keys[i], let cache {
+                    do { try cache.store(t, key: key) } catch {
+                        log("\(stem): warning: the timing of \(members[i].name) is not shared with later tables: \(error)")
+                    }
+                }
             }
         }
-        guard !refTrain.isEmpty else { return }
-        let scaleMs: (Double) -> Double = { $0 / Double(B) }
-        func add(_ name: String, _ train: [Double], _ infer: [Double], trainSpeedup: Double, inferSpeedup: Double,
-                 trainRatio: Double, inferRatio: Double, note: String) {
-            report.addSpeed(variant: name, msMetric: trainMetric,
-                            timing: TimingSummary(samples: perExample ? train.map(scaleMs) : train),
-                            flopRatio: trainRatio, shape: shape.label, published: published,
-                            notes: "training step" + (perExample ? " / \(B)" : "") + note)
-            report.speedRows[report.speedRows.count - 1].ourSpeedup = trainSpeedup
-            report.addSpeed(variant: name, msMetric: "inference_ms_per_ex", timing: TimingSummary(samples: infer.map(scaleMs)),
-                            flopRatio: inferRatio, shape: shape.label, published: published,
-                            notes: "inference forward / \(B)" + note)
-            report.speedRows[report.speedRows.count - 1].ourSpeedup = inferSpeedup
+        if let watch {
+            let c = watch.finish(threads: settings.threads)
+            report.speedConditions = c
+            for w in c.warnings { log("\(stem): warning: \(w)") }
         }
-        add(ref.name, refTrain, refInfer, trainSpeedup: 1, inferSpeedup: 1, trainRatio: 1, inferRatio: 1,
-            note: plan.groups.count > 1 ? "; pooled over \(plan.groups.count) groups" : "")
-        for r in rows.sorted(by: { $0.index < $1.index }) {
-            let c = configs[r.index]
-            add(members[r.index].name, r.train, r.infer, trainSpeedup: r.trainSpeedup, inferSpeedup: r.inferSpeedup,
-                trainRatio: FLOPCounter.flopRatio(reference: refConfig, variant: c, training: true, options: options),
-                inferRatio: FLOPCounter.flopRatio(reference: refConfig, variant: c, training: false, options: options),
-                note: plan.groups.count > 1 ? "; group \(r.group)" : "")
+        guard !timings.isEmpty else { return }
+        let scaleMs: (Double) -> Double = { $0 / Double(B) }
+        let trainScale: (Double) -> Double = perExample ? scaleMs : { $0 }
+        // The reference's row pools its samples over every distinct set of rounds (a group's rounds are shared
+        // by all its members).
+        var refTrain: [Double] = [], refInfer: [Double] = [], seen = Set<String>()
+        for i in timings.keys.sorted() where seen.insert(timings[i]!.timedIn).inserted {
+            refTrain += timings[i]!.referenceTrainMs; refInfer += timings[i]!.referenceInferenceMs
+        }
+        let sets = seen.count
+        report.addSpeed(variant: ref.name, msMetric: trainMetric, timing: TimingSummary(samples: refTrain.map(trainScale)),
+                        flopRatio: 1, shape: shape.label, published: published,
+                        notes: "training step" + (perExample ? " / \(B)" : "")
+                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median is in its rows)" : ""))
+        report.speedRows[report.speedRows.count - 1].ourSpeedup = 1
+        report.addSpeed(variant: ref.name, msMetric: "inference_ms_per_ex", timing: TimingSummary(samples: refInfer.map(scaleMs)),
+                        flopRatio: 1, shape: shape.label, published: published,
+                        notes: "inference forward / \(B)"
+                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median is in its rows)" : ""))
+        report.speedRows[report.speedRows.count - 1].ourSpeedup = 1
+        var unstable: [String] = []
+        for i in timings.keys.sorted() {
+            let t = timings[i]!, c = configs[i], name = members[i].name
+            for (training, ms, refMs) in [(true, t.trainMs, t.referenceTrainMs), (false, t.inferenceMs, t.referenceInferenceMs)] {
+                let scale = training ? trainScale : scaleMs
+                let interval = training ? t.trainInterval(target: rule.halfWidth) : t.inferenceInterval(target: rule.halfWidth)
+                let ratio = FLOPCounter.flopRatio(reference: refConfig, variant: c, training: training, options: options)
+                report.addSpeed(variant: name, msMetric: training ? trainMetric : "inference_ms_per_ex",
+                                timing: TimingSummary(samples: ms.map(scale)), flopRatio: ratio, shape: shape.label,
+                                published: published,
+                                notes: training ? "training step" + (perExample ? " / \(B)" : "") : "inference forward / \(B)")
+                var row = report.speedRows.removeLast()
+                row.ourSpeedup = interval?.speedup
+                    ?? TimingSummary(samples: refMs).median / TimingSummary(samples: ms).median
+                row.interval = interval
+                row.referenceMs = scale(TimingSummary(samples: refMs).median)
+                row.timedIn = t.timedIn + (t.timedIn.hasPrefix(stem + ",") ? "" : " (shared)")
+                report.speedRows.append(row)
+                if interval?.unstable ?? true { unstable.append("\(name) (\(training ? "training" : "inference"))") }
+            }
+        }
+        if !unstable.isEmpty {
+            report.notes.append("Unstable speed-ups (the rounds stopped before their 95% interval was within "
+                + String(format: "±%.1f%%", 100 * rule.halfWidth) + "): " + unstable.joined(separator: ", ") + ".")
         }
     }
 

@@ -44,12 +44,25 @@ public enum Interleaving {
     /// Monotonic nanoseconds.
     public static func uptimeNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// Warms every work up `warmup` times (train then infer, untimed, in list order), then times `repeats` rounds
-    /// in the rotated order of `order(count:round:)`: within a round each work runs its training step and then
-    /// its inference forward. `clock` is injectable for tests.
+    /// Warms every work up `warmup` times (train then infer, untimed, in list order), then times exactly
+    /// `repeats` rounds in the rotated order of `order(count:round:)`. `clock` is injectable for tests.
     public static func run(_ works: [TimedWork], repeats: Int, warmup: Int,
                            clock: () -> UInt64 = Interleaving.uptimeNanoseconds,
                            progress: ((String) -> Void)? = nil) throws -> [TimedSamples] {
+        try run(works, rule: .fixed(repeats), warmup: warmup, clock: clock, progress: progress).samples
+    }
+
+    /// Warms every work up `warmup` times (train then infer, untimed, in list order), then times rounds in the
+    /// rotated order of `order(count:round:)` until `rule` stops them: within a round each work runs its training
+    /// step and then its inference forward. After each round from `rule.minRounds` on, the speed-up of every work
+    /// after the first (the reference) gets its paired interval (`SpeedupInterval.paired`, training and
+    /// inference); the rounds stop when every one is within `rule.halfWidth`, else at `rule.maxRounds` or once
+    /// the timed rounds have taken `rule.timeLimitSeconds` of `clock`. `clock` is injectable for tests;
+    /// `onRound` sees every finished round.
+    public static func run(_ works: [TimedWork], rule: StoppingRule, warmup: Int,
+                           clock: () -> UInt64 = Interleaving.uptimeNanoseconds,
+                           progress: ((String) -> Void)? = nil,
+                           onRound: ((RoundStatus) -> Void)? = nil) throws -> TimedRun {
         var out = works.map { TimedSamples(name: $0.name) }
         for w in 0..<warmup {
             for work in works {
@@ -57,8 +70,9 @@ public enum Interleaving {
                 try work.train(w); try work.infer()
             }
         }
-        for r in 0..<repeats {
-            progress?("round \(r + 1)/\(repeats)")
+        let start = clock()
+        var r = 0
+        while true {
             for i in order(count: works.count, round: r) {
                 let t0 = clock()
                 try works[i].train(warmup + r)
@@ -68,8 +82,155 @@ public enum Interleaving {
                 out[i].trainMs.append(Double(t1 &- t0) * 1e-6)
                 out[i].inferenceMs.append(Double(t2 &- t1) * 1e-6)
             }
+            r += 1
+            let seconds = Double(clock() &- start) * 1e-9
+            let widest = widestHalfWidth(out)
+            let stop: StopReason? = r < rule.minRounds ? nil
+                : rule.halfWidth.isFinite && widest.map({ $0 <= rule.halfWidth }) == true ? .halfWidthReached
+                : r >= rule.maxRounds ? .maxRounds
+                : seconds >= rule.timeLimitSeconds ? .timeLimit : nil
+            onRound?(RoundStatus(round: r, rule: rule, widest: widest, seconds: seconds, stop: stop))
+            if let stop { return TimedRun(samples: out, rounds: r, stop: stop, seconds: seconds) }
         }
-        return out
+    }
+
+    /// The widest relative half-width (`SpeedupInterval.relativeHalfWidth`) over the training and inference
+    /// speed-ups of every sample set after the first against the first; 0 when there is nothing to compare, nil
+    /// while some interval cannot be formed (fewer than two rounds, or a zero time).
+    public static func widestHalfWidth(_ samples: [TimedSamples]) -> Double? {
+        guard let ref = samples.first else { return 0 }
+        var widest = 0.0
+        for s in samples.dropFirst() {
+            for (a, b) in [(ref.trainMs, s.trainMs), (ref.inferenceMs, s.inferenceMs)] {
+                guard let i = SpeedupInterval.paired(reference: a, variant: b, target: 0) else { return nil }
+                widest = max(widest, i.relativeHalfWidth)
+            }
+        }
+        return widest
+    }
+}
+
+/// When interleaved rounds stop (`Interleaving.run(_:rule:warmup:)`).
+public struct StoppingRule: Equatable, Sendable {
+    /// Rounds always timed (at least 2: an interval needs two paired ratios).
+    public var minRounds: Int
+    /// Rounds at most.
+    public var maxRounds: Int
+    /// Relative half-width every speed-up's 95% interval must reach (0.05: ±5%).
+    public var halfWidth: Double
+    /// Seconds of timed rounds (warm-up excluded) after which no new round starts once `minRounds` are done.
+    public var timeLimitSeconds: Double
+
+    public init(minRounds: Int, maxRounds: Int, halfWidth: Double, timeLimitSeconds: Double) {
+        self.minRounds = minRounds; self.maxRounds = maxRounds; self.halfWidth = halfWidth
+        self.timeLimitSeconds = timeLimitSeconds
+    }
+
+    /// Exactly `rounds` rounds, whatever the intervals (the half-width and time limit are infinite, so this rule
+    /// is not for JSON).
+    public static func fixed(_ rounds: Int) -> StoppingRule {
+        StoppingRule(minRounds: rounds, maxRounds: rounds, halfWidth: .infinity, timeLimitSeconds: .infinity)
+    }
+
+    public static let defaultMinRounds = 5
+    public static let defaultHalfWidth = 0.05
+
+    /// Defaults per scale: at least 5 rounds, ±5%, then at most 30 rounds or 120 s of rounds per group at `ci`
+    /// (2 x 128: a round of a group takes a few seconds, so 5 rounds of a quiet machine fit well inside), 20 rounds
+    /// or 30 minutes per group at 8 x 512 (`small`, `paper`: a BERT training step alone takes about 19 s).
+    public static func defaults(_ scale: Scale) -> StoppingRule {
+        scale == .ci ? StoppingRule(minRounds: defaultMinRounds, maxRounds: 30, halfWidth: defaultHalfWidth, timeLimitSeconds: 120)
+            : StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: defaultHalfWidth, timeLimitSeconds: 1800)
+    }
+
+    /// Sentence for reports.
+    public var text: String {
+        if halfWidth.isInfinite { return "\(minRounds) rounds" }
+        return String(format: "at least %d rounds, then until every speed-up's 95%% interval is within ±%.1f%% "
+            + "(--half-width), at most %d rounds (--max-rounds) or %.0f s of rounds per group (--time-limit)",
+            minRounds, 100 * halfWidth, maxRounds, timeLimitSeconds)
+    }
+}
+
+public enum StopReason: String, Codable, Sendable {
+    case halfWidthReached = "every interval within the half-width"
+    case maxRounds = "maximum rounds reached"
+    case timeLimit = "time limit reached"
+}
+
+/// One finished round, for progress lines.
+public struct RoundStatus: Sendable {
+    public var round: Int
+    public var rule: StoppingRule
+    /// Widest relative half-width so far (nil before two rounds).
+    public var widest: Double?
+    /// Seconds of timed rounds so far.
+    public var seconds: Double
+    /// Set on the last round.
+    public var stop: StopReason?
+
+    /// "round 6 (5-30): widest ±7.2%, target ±5% | 42 s, at most 1:18 left".
+    public var text: String {
+        let w = widest.map { String(format: "widest ±%.1f%%", 100 * $0) } ?? "no interval yet"
+        let target = rule.halfWidth.isFinite ? String(format: ", target ±%.0f%%", 100 * rule.halfWidth) : ""
+        let perRound = seconds / Double(max(round, 1))
+        let bound = min(Double(rule.maxRounds - round) * perRound,
+                        max(rule.timeLimitSeconds - seconds, Double(max(rule.minRounds - round, 0)) * perRound))
+        let left = stop.map { ": stopped, \($0.rawValue)" } ?? ", at most \(Self.clock(max(0, bound))) left"
+        return "round \(round) (\(rule.minRounds)-\(rule.maxRounds)): \(w)\(target) | \(String(format: "%.0f", seconds)) s\(left)"
+    }
+
+    static func clock(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+/// Samples of interleaved rounds and why they stopped.
+public struct TimedRun: Sendable {
+    public var samples: [TimedSamples]
+    public var rounds: Int
+    public var stop: StopReason
+    /// Seconds of timed rounds.
+    public var seconds: Double
+}
+
+/// One variant's times and the reference's from the same rounds: everything its speed-ups and intervals are
+/// computed from, so it can be shared by tables that list the same model (`TimingCache`).
+public struct PairedTiming: Codable, Equatable, Sendable {
+    public var variant: String
+    public var trainMs: [Double]
+    public var inferenceMs: [Double]
+    public var referenceTrainMs: [Double]
+    public var referenceInferenceMs: [Double]
+    public var stop: StopReason
+    /// "Table3, group 1 of 2".
+    public var timedIn: String
+
+    public init(variant: String, trainMs: [Double], inferenceMs: [Double], referenceTrainMs: [Double],
+                referenceInferenceMs: [Double], stop: StopReason, timedIn: String) {
+        self.variant = variant; self.trainMs = trainMs; self.inferenceMs = inferenceMs
+        self.referenceTrainMs = referenceTrainMs; self.referenceInferenceMs = referenceInferenceMs
+        self.stop = stop; self.timedIn = timedIn
+    }
+
+    /// Every work after the first of `run`, paired with the first.
+    public static func split(_ run: TimedRun, timedIn: String) -> [PairedTiming] {
+        guard let ref = run.samples.first else { return [] }
+        return run.samples.dropFirst().map {
+            PairedTiming(variant: $0.name, trainMs: $0.trainMs, inferenceMs: $0.inferenceMs,
+                         referenceTrainMs: ref.trainMs, referenceInferenceMs: ref.inferenceMs, stop: run.stop,
+                         timedIn: timedIn)
+        }
+    }
+
+    public func trainInterval(target: Double) -> SpeedupInterval? {
+        SpeedupInterval.paired(reference: referenceTrainMs, variant: trainMs, target: target)
+    }
+
+    public func inferenceInterval(target: Double) -> SpeedupInterval? {
+        SpeedupInterval.paired(reference: referenceInferenceMs, variant: inferenceMs, target: target)
     }
 }
 

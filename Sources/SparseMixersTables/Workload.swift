@@ -34,9 +34,14 @@ public struct Workload {
         public var table: TableID
         /// Paper-size configs at the timed shape, one array per group, the reference first in each.
         public var groups: [[ModelConfig]]
+        /// Warm-up plus the stopping rule's minimum rounds (the fewest a group makes).
         public var rounds: Int
+        /// Warm-up plus the rule's maximum rounds.
+        public var maxRounds: Int = 0
         /// Variants the memory budget leaves out, with their estimated bytes.
         public var tooLarge: [(name: String, bytes: Double)] = []
+        /// Variants an earlier table times (the same paper-size config): shared, not timed again (`TimingCache`).
+        public var shared: [String] = []
     }
 
     public var scale: Scale
@@ -68,13 +73,25 @@ public struct Workload {
             return v
         }
         let work = URL(fileURLWithPath: "/")
+        // Timed models, by paper-size config at the shape: run_all.sh shares a timing across its tables.
+        var seenSpeed = Set<String>()
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        func configKey(_ c: ModelConfig) -> String { (try? enc.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "\(c)" }
         for id in tables where !DerivedTables.isDerived(id) {
             let spec = TableSpec.spec(id)
             if spec.hasSpeed, let t = SpeedGroups.TablePlan(spec, shape: settings.shape, budget: settings.memoryBudget) {
-                w.speed.append(Speed(table: id,
-                                     groups: t.groups.groups.map { [t.referenceConfig] + $0.map { t.configs[$0] } },
-                                     rounds: settings.warmup + settings.repeats,
-                                     tooLarge: t.groups.tooLarge.map { (t.members[$0.index].name, $0.bytes) }))
+                let tooLarge = Set(t.groups.tooLarge.map(\.index))
+                let fits = t.members.indices.filter { !tooLarge.contains($0) }
+                let fresh = fits.filter { seenSpeed.insert(configKey(t.configs[$0])).inserted }
+                let B = settings.shape.batch
+                let groups = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(t.referenceConfig, batch: B),
+                                              memberBytes: fresh.map { SpeedMemory.bytes(t.configs[$0], batch: B) },
+                                              budget: settings.memoryBudget).groups.map { $0.map { fresh[$0] } }
+                w.speed.append(Speed(table: id, groups: groups.map { [t.referenceConfig] + $0.map { t.configs[$0] } },
+                                     rounds: settings.warmup + settings.rule.minRounds,
+                                     maxRounds: settings.warmup + settings.rule.maxRounds,
+                                     tooLarge: t.groups.tooLarge.map { (t.members[$0.index].name, $0.bytes) },
+                                     shared: fits.filter { !fresh.contains($0) }.map { t.members[$0].name }))
             }
             guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
             let scaled = s.scaled(spec)
@@ -155,19 +172,35 @@ public struct WorkloadEstimate {
     /// missing is measured and added, so a second estimate of a changed plan times only the new models.
     public static func estimate(_ w: Workload, shape: SpeedShape, threads: Int, lanes: Int, repeats: Int = 2,
                                 times: inout [String: StepTime],
-                                log: (String) -> Void = { _ in }) throws -> WorkloadEstimate {
+                                log: (String) -> Void = { _ in },
+                                progress: StepProgress? = nil) throws -> WorkloadEstimate {
         var e = WorkloadEstimate()
         let t0 = Date()
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        func keyOf(_ c: ModelConfig, _ batch: Int, _ threads: Int, _ copies: Int) throws -> String {
+            String(decoding: try enc.encode(c), as: UTF8.self) + "|\(batch)|\(threads)|\(copies)"
+        }
+        let L = max(1, min(lanes, threads))
+        let laneThreads = max(1, threads / L)
+        // The models still to time, counted first so the progress line can say how many are left.
+        var pending = Set<String>()
+        for p in w.pretraining { pending.insert(try keyOf(p.config, p.options.batchSize, laneThreads, L)) }
+        for f in w.fineTuning { pending.insert(try keyOf(f.config, f.batchSize, laneThreads, L)) }
+        if let ref = w.speed.first?.groups.first?.first { pending.insert(try keyOf(ref, shape.batch, threads, 1)) }
+        let toMeasure = pending.filter { times[$0] == nil }.count
         /// Median step and forward of `c` at `batch` (`Throughput.measure`): with `copies` > 1, that many copies
         /// step side by side on one thread each, as the accuracy lanes run, so the time includes their contention.
         func time(_ c: ModelConfig, batch: Int, threads: Int, copies: Int = 1) throws -> StepTime {
-            let key = String(decoding: try enc.encode(c), as: UTF8.self) + "|\(batch)|\(threads)|\(copies)"
+            let key = try keyOf(c, batch, threads, copies)
             if let t = times[key] { return t }
             let m = try Throughput.measure(c, batch: batch, threadsPerCopy: threads, copies: copies, repeats: repeats)
             let t = StepTime(trainSeconds: m.trainSeconds, inferenceSeconds: m.inferenceSeconds)
             times[key] = t
             e.measuredModels += 1
+            let elapsed = Date().timeIntervalSince(t0), k = e.measuredModels
+            progress?.show(k, String(format: "plan: timed %d/%d models | %.0f s | ETA %@", k, max(toMeasure, k), elapsed,
+                                     RoundStatus.clock(elapsed / Double(k) * Double(max(toMeasure - k, 0)))),
+                           final: k >= toMeasure)
             log(String(format: "  timed %@ d_model %d, batch %d x %d%@: step %.3f s, forward %.3f s",
                        c.moeLayers.isEmpty ? "dense" : "MoE", c.dModel, batch, c.maxSeqLength,
                        copies > 1 ? ", \(copies) side by side" : "", t.trainSeconds, t.inferenceSeconds))
@@ -175,8 +208,6 @@ public struct WorkloadEstimate {
         }
         // Accuracy: each variant's new runs (pre-training not done by an earlier table, then its fine-tuning) are
         // one job; a table hands its jobs in variant order to the lane that frees first, as Parallel.lanes does.
-        let L = max(1, min(lanes, threads))
-        let laneThreads = max(1, threads / L)
         var byTable: [TableID: Line] = [:]
         var jobs: [TableID: [(variant: String, seconds: Double)]] = [:]
         func addJob(_ table: TableID, _ variant: String, _ seconds: Double) {

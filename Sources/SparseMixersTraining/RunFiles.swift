@@ -88,7 +88,7 @@ public final class JSONLLog {
 
 /// A one-line progress display: rewritten in place on a terminal, printed every `every` calls otherwise.
 public struct ProgressLine {
-    let isTerminal = isatty(2) != 0
+    public let isTerminal = isatty(2) != 0
     public init() {}
     public func show(_ text: String, final: Bool = false) {
         if isTerminal {

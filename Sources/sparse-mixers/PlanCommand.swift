@@ -41,7 +41,7 @@ struct PlanCommand: ParsableCommand {
         var md = tables.isEmpty ? "# Work of `./run_all.sh --scale \(settings.scale.rawValue)`\n\n"
             : "# Work of \(ids.map(\.fileStem).joined(separator: ", ")) at --scale \(settings.scale.rawValue)\n\n"
         md += "Threads \(settings.threads), accuracy lanes \(settings.accuracyLanes), speed at \(settings.shape.label) "
-            + "with \(settings.warmup) warm-up + \(settings.repeats) rounds.\n\n"
+            + "with \(settings.warmup) warm-up + \(settings.rule.text); the estimate counts the minimum rounds.\n\n"
         let steps = w.pretraining.map { $0.options.steps }.reduce(0, +)
         md += "- Pre-training: \(w.pretraining.count) distinct runs, \(steps) steps in all"
             + " (\(w.reusedPretraining.values.reduce(0, +)) more requests reuse a run of an earlier table).\n"
@@ -51,7 +51,9 @@ struct PlanCommand: ParsableCommand {
             md += "- Not counted (training data missing here): "
                 + w.missingTasks.map(\.displayName).sorted().joined(separator: ", ") + ".\n"
         }
-        md += "- Speed: \(w.speed.count) tables time \(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) models.\n"
+        md += "- Speed: \(w.speed.count) tables time \(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) models "
+            + "(each group with its own BERT Base); \(w.speed.map(\.shared.count).reduce(0, +)) more listings share the "
+            + "timing of an earlier table.\n"
         for sp in w.speed where !sp.tooLarge.isEmpty {
             md += "- \(sp.table.fileStem): not timed, over the memory budget of \(SpeedMemory.gb(settings.memoryBudget)) beside "
                 + "the reference: " + sp.tooLarge.map { "\($0.name) (\(SpeedMemory.gb($0.bytes)))" }.joined(separator: ", ") + ".\n"
@@ -64,7 +66,8 @@ struct PlanCommand: ParsableCommand {
             }
             let e = try WorkloadEstimate.estimate(w, shape: settings.shape, threads: settings.threads,
                                                   lanes: settings.accuracyLanes, repeats: measureRepeats, times: &times,
-                                                  log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+                                                  log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) },
+                                                  progress: StepProgress(every: 5))
             if let path = timesCache {
                 try AtomicFile.write(try JSONEncoder().encode(times), to: URL(fileURLWithPath: path))
             }

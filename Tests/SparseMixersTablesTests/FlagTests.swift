@@ -33,7 +33,19 @@ final class FlagTests: XCTestCase {
         expectRefused(["--output", out, "--threads", "0"], "--threads must be in 1...1024, got 0")
         expectRefused(["--output", out, "--jobs", "100000"], "--jobs must be in 1...1024")
         expectRefused(["--output", out, "--warmup=-1"], "--warmup must be in 0...10000, got -1")
-        expectRefused(["--output", out, "--repeats", "0"], "--repeats must be in 1...10000, got 0")
+        // The speed phase's stopping rule (issue 13): an interval needs two rounds; the maximum is at least the minimum.
+        expectRefused(["--output", out, "--min-rounds", "1"], "--min-rounds must be in 2...10000, got 1")
+        expectRefused(["--output", out, "--min-rounds", "6", "--max-rounds", "5"], "--max-rounds must be in 6...10000, got 5")
+        expectRefused(["--output", out, "--max-rounds", "20000"], "--max-rounds must be in 5...10000, got 20000")
+        for v in ["nan", "0", "100", "-5"] {
+            expectRefused(["--output", out, "--half-width=\(v)"], "--half-width must be a finite number in (0.0, 100.0)")
+        }
+        for v in ["nan", "0", "inf", "1e8"] {
+            expectRefused(["--output", out, "--time-limit=\(v)"], "--time-limit must be a finite number in (0.0, 10000000.0]")
+        }
+        let r = try TableOptions.parse(["--output", out, "--min-rounds", "3", "--half-width", "2.5", "--time-limit", "60"]).settings.rule
+        XCTAssertEqual(r, StoppingRule(minRounds: 3, maxRounds: 30, halfWidth: 0.025, timeLimitSeconds: 60))
+        XCTAssertEqual(try TableOptions.parse(["--output", out, "--scale", "small"]).settings.rule, StoppingRule.defaults(.small))
         let o = try TableOptions.parse(["--output", out, "--memory-budget-gb", "2.5", "--batch", "4"])
         XCTAssertEqual(o.settings.memoryBudget, 2.5e9)
         XCTAssertEqual(o.settings.shape.batch, 4)
@@ -151,6 +163,9 @@ final class CommandLineFlagTests: XCTestCase {
             (["bench", "--batch", "0"], "--batch must be in 1...1048576, got 0"),
             (["bench", "--threads", "5000"], "--threads must be in 1...1024, got 5000"),
             (["speed-check", "--tolerance", "nan"], "--tolerance must be a finite number in (0.0, 1.0)"),
+            (["speed-check", "--min-rounds", "1"], "--min-rounds must be in 2...10000, got 1"),
+            (["speed-check", "--half-width", "0"], "--half-width must be a finite number in (0.0, 100.0)"),
+            (["speed-check", "--time-limit", "nan"], "--time-limit must be a finite number in (0.0, 10000000.0]"),
         ]
         for (args, message) in cases {
             let r = try run(args, in: dir)

@@ -32,7 +32,9 @@ final class InterleavingTests: XCTestCase {
         XCTAssertEqual(samples[2].trainMs, [8, 8]); XCTAssertEqual(samples[2].inferenceMs, [3, 3])
         let s = SpeedCheck.speedups(samples, shape: "B=1 L=2 threads=1")
         XCTAssertEqual(s.map(\.variant), ["train: a", "inference: a", "train: b", "inference: b"])
-        XCTAssertEqual(s.map(\.speedup), [2, 2, 0.5, 1.0 / 3])
+        // Geometric means of the per-round ratios (exp of a mean of logs: equal ratios up to rounding).
+        for (x, y) in zip(s.map(\.speedup), [2, 2, 0.5, 1.0 / 3]) { XCTAssertEqual(x, y, accuracy: 1e-12) }
+        XCTAssertEqual(s.map { $0.interval?.relativeHalfWidth ?? -1 }, [0, 0, 0, 0], "equal ratios in every round")
     }
 
     func testGroupsPackMembersUnderTheBudgetAndNameTheOnesThatNeverFit() {
@@ -100,11 +102,14 @@ final class TableRunnerTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func settings() -> TableRunSettings {
-        var s = TableRunSettings(scale: .ci, shape: SpeedShape(batch: 2, seq: 8), repeats: 1, threads: 1, output: dir,
-                                 memoryBudget: 1e12)
+        var s = TableRunSettings(scale: .ci, shape: SpeedShape(batch: 2, seq: 8),
+                                 rule: StoppingRule(minRounds: 2, maxRounds: 2, halfWidth: 0.05, timeLimitSeconds: 1e6),
+                                 threads: 1, output: dir, memoryBudget: 1e12)
         s.warmup = 0
         s.allowDebugTiming = true
         s.log = { _ in }
+        s.progress = nil
+        s.readPeak = nil
         return s
     }
 
@@ -145,7 +150,7 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(Set(r.speedRows.map(\.variant)), [ref, "Fourier", "Hartley"])
         XCTAssertEqual(r.speedRows.count, 6)
         for s in r.speedRows {
-            XCTAssertEqual(s.timing.count, 1)
+            XCTAssertEqual(s.timing.count, 2)
             XCTAssertGreaterThan(s.timing.median, 0)
             XCTAssertNotNil(s.ourSpeedup); XCTAssertNotNil(s.flopRatio)
             XCTAssertEqual(s.shape, "B=2 L=8")

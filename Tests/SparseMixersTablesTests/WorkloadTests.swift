@@ -30,10 +30,11 @@ final class WorkloadTests: XCTestCase {
         // No task files under this root: nothing to fine-tune, and every scored task is named as missing.
         XCTAssertTrue(once.fineTuning.isEmpty)
         XCTAssertTrue(once.missingTasks.isSuperset(of: Set(SparseMixersData.Task.glueScored)))
-        // Speed: one group (ample budget) holding the reference and every other variant, warm-up + repeats rounds.
+        // Speed: one group (ample budget) holding the reference and every other variant, warm-up + minimum rounds.
         XCTAssertEqual(once.speed.count, 1)
         XCTAssertEqual(once.speed[0].groups.map(\.count), [TableSpec.spec(.t3).runVariants.count])
-        XCTAssertEqual(once.speed[0].rounds, s.warmup + s.repeats)
+        XCTAssertEqual(once.speed[0].rounds, s.warmup + s.rule.minRounds)
+        XCTAssertEqual(once.speed[0].maxRounds, s.warmup + s.rule.maxRounds)
         // --speed-only counts no training at all.
         var speedOnly = s; speedOnly.speedOnly = true
         XCTAssertTrue(Workload.count([.t3], settings: speedOnly, root: root).pretraining.isEmpty)
