@@ -37,7 +37,7 @@ for p in bert-base sparse-mixer-base fast-sparse-mixer-base; do
   echo
 done
 echo "## Ratios in one run at 8 x 512, 2 threads: interleaved rounds (speed-check's models)"
-$BIN speed-check --batch 8 --seq 512 --min-rounds 3 --max-rounds 4 --time-limit 300 --baseline /nonexistent 2>&1 | grep -v '^note:' || true
+$BIN speed-check --batch 8 --seq 512 --min-rounds 3 --max-rounds 4 --time-limit 300 --refresh --baseline /tmp/speed-8x512-$$.json 2>&1 | grep -v '^note:' || true
 echo
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg); wall time $(( $(date +%s) - T0 )) s"
 } 2>&1 | tee "$LOG"

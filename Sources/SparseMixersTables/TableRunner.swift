@@ -25,7 +25,9 @@ public struct TableRunSettings {
     /// Bytes the timed models of one group may use together.
     public var memoryBudget: Double
     /// Variants pre-trained and fine-tuned side by side, one thread each (`Parallel.lanes`). Default: `threads`
-    /// at ci and small, whose narrow models keep two threads busy poorly; 1 at paper.
+    /// at ci and small, whose narrow models keep two threads busy poorly (measured with `bench --scale small
+    /// --tokens-per-second`: two runs side by side trained 1.05-1.47x the tokens per second of one run on two
+    /// threads for all five models of the README's "Throughput of the small models"); 1 at paper.
     public var accuracyLanes: Int
     /// Only for tests: lets a debug build time (its numbers mean nothing, and the report says debug).
     public var allowDebugTiming: Bool = false
