@@ -61,6 +61,10 @@ public enum SpeedCheck {
                                readPeak: (() -> Double)? = { Benchmark.sgemmPeak(n: 2048, repeats: 3) })
         throws -> (measured: [MeasuredSpeedup], run: TimedRun, conditions: SpeedConditions) {
         Runtime.setThreads(threads)
+        // Every model is built before the rounds start: refuse, naming the total, what cannot fit (at 8 x 512 the
+        // five models need about 20 GB; an unchecked run was killed by the kernel's OOM killer here).
+        let bytes = try models.reduce(0.0) { try $0 + MemoryBudget.trainingBytes(shape.config($1.config), batch: shape.batch) }
+        try MemoryBudget.check(bytes, what: "speed-check's \(models.count) models at \(shapeLabel(shape, threads: threads))")
         let timed = try models.map { try TimedModel(name: $0.name, config: shape.config($0.config), batchSize: shape.batch) }
         let watch = MachineWatch(readPeak: readPeak)
         let run = try Interleaving.run(timed.map(\.work), rule: rule, warmup: warmup, progress: log, onRound: onRound)

@@ -169,6 +169,18 @@ final class StoppingRuleTests: XCTestCase {
 }
 
 final class SpeedCheckDecisionTests: XCTestCase {
+    /// speed-check builds all its models before the first round: what cannot fit is refused with the total, before
+    /// anything is allocated (at 8 x 512 an unchecked run was killed by the OOM killer).
+    func testModelsThatDoNotFitAreRefusedBeforeTheyAreBuilt() {
+        MemoryBudget.limit = 1e9
+        defer { MemoryBudget.limit = nil }
+        XCTAssertThrowsError(try SpeedCheck.measure(shape: SpeedShape(batch: 8, seq: 512), readPeak: nil)) { error in
+            guard let e = error as? MemoryBudget.Exceeded else { return XCTFail("\(error)") }
+            XCTAssertGreaterThan(e.estimate, 1e10)
+            XCTAssertTrue(e.what.contains("B=8 L=512"), e.what)
+        }
+    }
+
     func interval(_ x: Double, _ h: Double) -> SpeedupInterval {
         SpeedupInterval(speedup: x, low: x / (1 + h), high: x * (1 + h), rounds: 5, relativeHalfWidth: h, target: 0.05)
     }
