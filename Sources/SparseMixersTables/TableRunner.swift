@@ -57,6 +57,8 @@ public struct TableRunner {
     public var seedCount: (AccuracyRequest) -> Int
     /// The random-initialisation control of a table's reference (`AccuracyPhase.control`); nil: none.
     public var control: ((AccuracyRequest) throws -> AccuracyOutcome?)?
+    /// Where speed groups timed by other processes are read from (`SpeedGroupStore`); nil: every group is timed here.
+    public var speedStore: SpeedGroupStore?
 
     public init(settings: TableRunSettings, published: PublishedNumbers? = try? PublishedNumbers.load(),
                 accuracy: @escaping (AccuracyRequest) throws -> AccuracyOutcome = AccuracyPhase.run,
@@ -182,13 +184,8 @@ public struct TableRunner {
         for (g, group) in plan.groups.enumerated() {
             log("\(spec.id.fileStem): speed group \(g + 1)/\(plan.groups.count): "
                 + ([ref.name] + group.map { members[$0].name }).joined(separator: ", ") + " at \(shape.label)")
-            var models = [try TimedModel(name: ref.name, config: refConfig, batchSize: B)]
-            for i in group { models.append(try TimedModel(name: members[i].name, config: configs[i], batchSize: B)) }
-            var works = models.map(\.work)
-            models.removeAll()
-            let samples = try Interleaving.run(works, repeats: settings.repeats, warmup: settings.warmup,
-                                               progress: { self.log("  \($0)") })
-            works.removeAll()   // frees this group's models before the next group is built
+            let samples = try speedStore?.load(spec.id, group: g, names: [ref.name] + group.map { members[$0].name },
+                                               settings: settings) ?? timeSpeedGroup(table, group: group)
             let rt = TimingSummary(samples: samples[0].trainMs).median
             let ri = TimingSummary(samples: samples[0].inferenceMs).median
             refTrain += samples[0].trainMs; refInfer += samples[0].inferenceMs
@@ -221,6 +218,39 @@ public struct TableRunner {
                 inferRatio: FLOPCounter.flopRatio(reference: refConfig, variant: c, training: false, options: options),
                 note: plan.groups.count > 1 ? "; group \(r.group)" : "")
         }
+    }
+
+    /// Times one speed group: the reference and the group's members, interleaved over the rounds.
+    func timeSpeedGroup(_ table: SpeedGroups.TablePlan, group: [Int]) throws -> [TimedSamples] {
+        let B = settings.shape.batch
+        var models = [try TimedModel(name: table.reference.name, config: table.referenceConfig, batchSize: B)]
+        for i in group {
+            models.append(try TimedModel(name: table.members[i].name, config: table.configs[i], batchSize: B))
+        }
+        let works = models.map(\.work)
+        models.removeAll()
+        // The works (and their models) are freed on return, before the next group is built.
+        return try Interleaving.run(works, repeats: settings.repeats, warmup: settings.warmup,
+                                    progress: { self.log("  \($0)") })
+    }
+
+    /// Times group `group` (0-based) of `id`'s speed plan and stores its samples in `store`, for a report
+    /// assembled elsewhere (`sparse-mixers job speed`). Returns the models timed.
+    public func timeAndStoreSpeedGroup(_ id: TableID, group g: Int, in store: SpeedGroupStore) throws -> [String] {
+        let spec = TableSpec.spec(id)
+        try checkTimingAllowed(spec)
+        Runtime.setThreads(settings.threads)
+        guard let table = SpeedGroups.TablePlan(spec, shape: settings.shape, budget: settings.memoryBudget),
+              table.groups.groups.indices.contains(g) else {
+            throw TableRunError("\(id.fileStem) has no speed group \(g + 1) at \(settings.shape.label)")
+        }
+        let group = table.groups.groups[g]
+        log("\(id.fileStem): speed group \(g + 1)/\(table.groups.groups.count): "
+            + ([table.reference.name] + group.map { table.members[$0].name }).joined(separator: ", ")
+            + " at \(settings.shape.label)")
+        let samples = try timeSpeedGroup(table, group: group)
+        try store.store(samples, table: id, group: g, settings: settings)
+        return samples.map(\.name)
     }
 
     // MARK: Accuracy
