@@ -86,19 +86,42 @@ public struct SlurmPlan {
     /// `settings.threads` when one lane runs them in turn. A run's rounding depends on it, so a job makes the
     /// run on the same count.
     public static func runThreads(_ id: TableID, settings: TableRunSettings) -> (pretraining: Int, fineTuning: Int) {
+        let lanes = sideBySide(id, settings: settings)
+        return (lanes.pretraining ? 1 : settings.threads, lanes.fineTuning ? 1 : settings.threads)
+    }
+
+    /// Whether the local table run of `id` makes its pre-training and its fine-tuning runs side by side
+    /// (`Parallel.lanes` with more than one lane: each run on one thread, OpenBLAS held to one thread, the hand
+    /// loops inline) or one after the other on `settings.threads`. A job reproduces that state exactly
+    /// (`sparse-mixers job` runs its work as one lane of `settings.accuracyLanes`): some kernels split their
+    /// partial sums by the thread setting even inside a lane (LayerNorm's backward), so one thread outside a
+    /// lane would round differently.
+    public static func sideBySide(_ id: TableID, settings: TableRunSettings) -> (pretraining: Bool, fineTuning: Bool) {
         let s = settings.scale.settings
         let scaled = s.scaled(TableSpec.spec(id))
         let variants = scaled.runVariants
-        let L = settings.accuracyLanes, T = settings.threads
+        let L = settings.accuracyLanes
         // Second pass: every variant and the control, each on one lane.
         let second = variants.count + (settings.fineTune && !variants.isEmpty ? 1 : 0)
-        let fineTuning = min(L, second) > 1 ? 1 : T
+        let fineTuning = min(L, second) > 1
         // First pass (only with several seeds): every (variant, seed) pre-training run, each on one lane.
         guard s.seeds > 1 || s.referenceSeeds > 1 else { return (fineTuning, fineTuning) }
         let first = variants.map {
             VariantAccuracy.plan(table: scaled, variant: $0, settings: s, fineTune: false).pretraining.count
         }.reduce(0, +)
-        return (min(L, first) > 1 ? 1 : T, fineTuning)
+        return (min(L, first) > 1, fineTuning)
+    }
+
+    /// Runs `body` in the thread state the local table run gives the same work: `settings.threads` set, and
+    /// with `sideBySide` inside a lane of `Parallel.lanes` (the other lane idle), as `TableRunner` runs it.
+    public static func asTableRunDoes<T>(sideBySide: Bool, settings: TableRunSettings, _ body: () throws -> T) throws -> T {
+        Runtime.setThreads(settings.threads)
+        guard sideBySide else { return try body() }
+        var result: Result<T, Error>? = nil
+        Parallel.lanes(2, lanes: 2) { lane in
+            if lane == 0 { result = Result { try body() } }
+        }
+        return try result!.get()
     }
 
     // MARK: Expansion
@@ -140,7 +163,7 @@ public struct SlurmPlan {
                                                       cpus: threads.fineTuning,
                                                       after: needs + (prepare.map { [Dependency(job: $0)] } ?? []))))
             }
-            if w.controlRuns[id] != nil {
+            if let n = w.controlRuns[id], n > 0 {
                 reportDeps.append(Dependency(job: add("\(id.fileStem)-control", .control, id,
                                                       [job("control", ["--table", id.fileStem])], cpus: threads.fineTuning,
                                                       after: prepare.map { [Dependency(job: $0)] } ?? [])))
@@ -164,6 +187,61 @@ public struct SlurmPlan {
         _ = add("index", .index, nil, [[executable, "index", "--output", output]], cpus: 1,
                 after: reports.map { Dependency(job: $0) })
         return p
+    }
+
+    // MARK: Wall time on N nodes
+
+    /// The wall time of the jobs on `nodes` nodes of `coresPerNode` cores each, from the lane-seconds of an
+    /// estimate made on this machine (`WorkloadEstimate`; its runs were timed side by side as lanes run, so
+    /// nodes are taken to be this machine): a list schedule in submit order, each array task or job on the
+    /// node where it can start first (its CPUs free, all of them for an exclusive job), after its dependencies.
+    /// Not counted, as in the estimate: preparation, model construction, checkpoints, queue waits.
+    public func wallSeconds(nodes: Int, coresPerNode: Int, estimate e: WorkloadEstimate) -> Double {
+        let w = workload
+        var free = [[Double]](repeating: [Double](repeating: 0, count: max(1, coresPerNode)), count: max(1, nodes))
+        var finish = [Double](repeating: 0, count: jobs.count)
+        var taskFinish: [Int: [Double]] = [:]
+        func place(_ seconds: Double, cpus: Int, exclusive: Bool, ready: Double) -> Double {
+            var best = (node: 0, start: Double.infinity)
+            for n in free.indices {
+                let sorted = free[n].sorted()
+                let k = exclusive ? sorted.count : min(max(cpus, 1), sorted.count)
+                let start = max(ready, sorted[k - 1])
+                if start < best.start { best = (n, start) }
+            }
+            let order = free[best.node].indices.sorted { free[best.node][$0] < free[best.node][$1] }
+            let k = exclusive ? order.count : min(max(cpus, 1), order.count)
+            for c in order.prefix(k) { free[best.node][c] = best.start + seconds }
+            return best.start + seconds
+        }
+        for (i, j) in jobs.enumerated() {
+            let ready = j.dependencies.map { d in d.task.map { taskFinish[d.job]?[$0] ?? finish[d.job] } ?? finish[d.job] }
+                .max() ?? 0
+            switch j.kind {
+            case .pretrain:
+                let ends = j.tasks.map { t in
+                    place(e.runSeconds[t.last ?? ""] ?? 0, cpus: j.cpus, exclusive: false, ready: ready)
+                }
+                taskFinish[i] = ends
+                finish[i] = ends.max() ?? ready
+            case .finetune, .control:
+                let name: String
+                if j.kind == .control { name = FineTuneSummary.controlName } else {
+                    let index = Int(j.tasks[0].last ?? "") ?? -1
+                    name = w.variants.first { $0.table == j.table && $0.variantIndex == index }?.variant ?? ""
+                }
+                let sec = w.fineTuning.filter { $0.table == j.table && $0.variant == name }
+                    .map { e.runSeconds[$0.key] ?? 0 }.reduce(0, +)
+                finish[i] = place(sec, cpus: j.cpus, exclusive: false, ready: ready)
+            case .speed:
+                let g = (Int(j.tasks[0].last ?? "") ?? 1) - 1
+                let sec = j.table.flatMap { e.speedGroupSeconds[$0] }.flatMap { $0.indices.contains(g) ? $0[g] : nil } ?? 0
+                finish[i] = place(sec, cpus: j.cpus, exclusive: true, ready: ready)
+            case .prepare, .report, .index:
+                finish[i] = ready
+            }
+        }
+        return finish.max() ?? 0
     }
 
     // MARK: Scripts

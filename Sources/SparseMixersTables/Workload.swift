@@ -171,6 +171,10 @@ public struct WorkloadEstimate {
         public var total: Double { accuracyWallSeconds + speedSeconds }
     }
     public var lines: [Line] = []
+    /// Lane-seconds of every pre-training and fine-tuning run, by its key (`Workload.Pretraining.key`,
+    /// `Workload.FineTuning.key`), and of every speed group, by table: what `SlurmPlan.wallSeconds` schedules.
+    public var runSeconds: [String: Double] = [:]
+    public var speedGroupSeconds: [TableID: [Double]] = [:]
     public var referenceStep: StepTime?
     public var measuredModels = 0
     public var measuringSeconds = 0.0
@@ -233,6 +237,7 @@ public struct WorkloadEstimate {
             let t = try time(p.config, batch: p.options.batchSize, threads: laneThreads, copies: L)
             let sec = Double(p.options.steps) * t.trainSeconds
                 + Double(p.evaluations * p.options.evalBatches) * t.inferenceSeconds
+            e.runSeconds[p.key] = sec
             byTable[p.table, default: Line(table: p.table)].pretrainingRuns += 1
             byTable[p.table, default: Line(table: p.table)].pretrainingSeconds += sec
             addJob(p.table, p.variant, sec)
@@ -241,6 +246,7 @@ public struct WorkloadEstimate {
             let t = try time(f.config, batch: f.batchSize, threads: laneThreads, copies: L)
             let evalBatches = (f.evaluatedRows + f.batchSize - 1) / f.batchSize
             let sec = Double(f.steps) * t.trainSeconds + Double(evalBatches) * t.inferenceSeconds
+            e.runSeconds[f.key] = sec
             byTable[f.table, default: Line(table: f.table)].fineTuningRuns += 1
             byTable[f.table, default: Line(table: f.table)].fineTuningSeconds += sec
             addJob(f.table, f.variant, sec)
@@ -259,11 +265,14 @@ public struct WorkloadEstimate {
             for s in w.speed {
                 var sec = 0.0, models = 0
                 for g in s.groups {
+                    var group = 0.0
                     for c in g {
-                        sec += r.trainSeconds * FLOPCounter.trainingStep(c, options: options) / refTrain
+                        group += r.trainSeconds * FLOPCounter.trainingStep(c, options: options) / refTrain
                             + r.inferenceSeconds * FLOPCounter.forward(c, options: options).total / refInfer
                         models += 1
                     }
+                    sec += group
+                    e.speedGroupSeconds[s.table, default: []].append(group * Double(s.rounds))
                 }
                 byTable[s.table, default: Line(table: s.table)].speedModels += models
                 byTable[s.table, default: Line(table: s.table)].speedSeconds += sec * Double(s.rounds)

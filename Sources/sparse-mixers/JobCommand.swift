@@ -73,13 +73,13 @@ struct PretrainJob: ParsableCommand {
             throw ValidationError("--key \(k): the plan now gives \(dir.lastPathComponent) for this run (the code or the "
                                   + "flags changed since the submit); submit again")
         }
-        let threads = SlurmPlan.runThreads(id, settings: s).pretraining
-        Runtime.setThreads(threads)
+        let lane = SlurmPlan.sideBySide(id, settings: s).pretraining
         if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
         StopRequest.install()
-        JobCommand.log("[job] \(id.fileStem) \(r.variant.name), run \(seedIndex): \(dir.lastPathComponent) on \(threads) thread(s)")
+        JobCommand.log("[job] \(id.fileStem) \(r.variant.name), run \(seedIndex): \(dir.lastPathComponent) "
+                       + (lane ? "in a lane (one thread)" : "on \(s.threads) thread(s)"))
         do {
-            try AccuracyPhase.pretrain(r, seedIndex: seedIndex)
+            try SlurmPlan.asTableRunDoes(sideBySide: lane, settings: s) { try AccuracyPhase.pretrain(r, seedIndex: seedIndex) }
         } catch let e as StoppedOnRequest {
             JobCommand.log("[job] \(e.description)")
             Foundation.exit(StopRequest.exitStatus)
@@ -105,9 +105,10 @@ struct FinetuneJob: ParsableCommand {
         let id = try JobCommand.table(tableName)
         let s = table.settings
         let r = try JobCommand.request(id, variantIndex: variantIndex, s)
-        Runtime.setThreads(SlurmPlan.runThreads(id, settings: s).fineTuning)
         if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
-        let o = try AccuracyPhase.run(r)
+        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning, settings: s) {
+            try AccuracyPhase.run(r)
+        }
         print("\(id.fileStem) \(r.variant.name): " + o.metrics.keys.sorted().map { "\($0) \(String(format: "%.2f", o.metrics[$0]!))" }
             .joined(separator: ", "))
     }
@@ -124,9 +125,10 @@ struct ControlJob: ParsableCommand {
         let id = try JobCommand.table(tableName)
         let s = table.settings
         let r = try JobCommand.request(id, variantIndex: 0, s)
-        Runtime.setThreads(SlurmPlan.runThreads(id, settings: s).fineTuning)
         if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
-        let o = try AccuracyPhase.control(r)
+        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning, settings: s) {
+            try AccuracyPhase.control(r)
+        }
         print("\(id.fileStem) control: \(o?.metrics.count ?? 0) metric(s)")
     }
 }

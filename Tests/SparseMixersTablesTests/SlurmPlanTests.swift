@@ -139,6 +139,38 @@ final class SlurmPlanTests: XCTestCase {
         XCTAssertTrue(SlurmPlan.runThreads(.t3, settings: TableRunSettings(scale: .small, threads: 2)) == (1, 1))
     }
 
+    /// A job's work runs in the local table run's thread state: inside a lane (one effective thread, the thread
+    /// setting kept) when the table runs its runs side by side, else on all threads.
+    func testJobsRunInTheTableRunsThreadState() throws {
+        let s = TableRunSettings(scale: .ci, threads: 2)
+        let saved = Parallel.threads
+        defer { Runtime.setThreads(saved) }
+        let lane = try SlurmPlan.asTableRunDoes(sideBySide: true, settings: s) { (Parallel.effectiveThreads, Parallel.threads) }
+        XCTAssertTrue(lane == (1, 2))
+        let alone = try SlurmPlan.asTableRunDoes(sideBySide: false, settings: s) { (Parallel.effectiveThreads, Parallel.threads) }
+        XCTAssertTrue(alone == (2, 2))
+        struct Boom: Error {}
+        XCTAssertThrowsError(try SlurmPlan.asTableRunDoes(sideBySide: true, settings: s) { throw Boom() }) { XCTAssertTrue($0 is Boom) }
+        XCTAssertTrue(SlurmPlan.sideBySide(.t3, settings: s) == (true, true))
+    }
+
+    /// `plan --nodes N`: the jobs list-scheduled on N nodes from per-run seconds; more nodes never take longer,
+    /// and an exclusive speed group waits for a whole node.
+    func testWallTimeOnNodes() throws {
+        let s = TableRunSettings(scale: .ci, threads: 2, memoryBudget: 1e12)
+        let p = expand([.t3], s, root: try emptyRoot())   // no task files: pre-training and speed only
+        XCTAssertEqual(p.jobs.map(\.kind), [.prepare, .pretrain, .speed, .report, .index])
+        var e = WorkloadEstimate()
+        for r in p.workload.pretraining { e.runSeconds[r.key] = 10 }
+        e.speedGroupSeconds[.t3] = [30]
+        // One node of 2 cores: five 10 s runs two at a time end at 30 s, then the speed group has the node.
+        XCTAssertEqual(p.wallSeconds(nodes: 1, coresPerNode: 2, estimate: e), 60, accuracy: 1e-9)
+        // Ten nodes: the runs side by side, the speed group on a node of its own.
+        XCTAssertEqual(p.wallSeconds(nodes: 10, coresPerNode: 2, estimate: e), 30, accuracy: 1e-9)
+        XCTAssertLessThanOrEqual(p.wallSeconds(nodes: 3, coresPerNode: 2, estimate: e),
+                                 p.wallSeconds(nodes: 2, coresPerNode: 2, estimate: e))
+    }
+
     /// The flags a job is given parse back to the submit's settings.
     func testTableArgumentsRoundTrip() throws {
         var o = try TableOptions.parse(["--scale", "small", "--threads", "3", "--jobs", "2", "--memory-budget-gb", "7.5",
