@@ -85,10 +85,12 @@ struct PlanCommand: ParsableCommand {
                 let cores = ProcessInfo.processInfo.activeProcessorCount
                 let jobs = SlurmPlan.expand(ids, settings: settings, root: root, tableArguments: [], executable: "")
                 let wall = jobs.wallSeconds(nodes: n, coresPerNode: cores, estimate: e)
-                md += String(format: "\nOn %d node%@ of this machine (%d cores each) through `submit`: about %.1f h wall "
+                let shown = wall >= 3600 ? String(format: "%.1f h", wall / 3600)
+                    : wall >= 60 ? String(format: "%.0f min", wall / 60) : String(format: "%.0f s", wall)
+                md += String(format: "\nOn %d node%@ of this machine (%d cores each) through `submit`: about %@ wall "
                              + "(%d Slurm jobs, list-scheduled in submit order after their dependencies, each pre-training "
                              + "run and fine-tuning grid on its lane's cores, each speed group on a whole node; queue waits "
-                             + "and the preparation not counted).\n", n, n == 1 ? "" : "s", cores, wall / 3600, jobs.jobs.count)
+                             + "and the preparation not counted).\n", n, n == 1 ? "" : "s", cores, shown, jobs.jobs.count)
             }
         }
         print(md, terminator: "")
