@@ -235,7 +235,8 @@ public struct TableRunner {
     }
 
     /// Times group `group` (0-based) of `id`'s speed plan and stores its samples in `store`, for a report
-    /// assembled elsewhere (`sparse-mixers job speed`). Returns the models timed.
+    /// assembled elsewhere (`sparse-mixers job speed`); a group already stored with the same models and settings
+    /// is kept, not timed again. Returns the group's models.
     public func timeAndStoreSpeedGroup(_ id: TableID, group g: Int, in store: SpeedGroupStore) throws -> [String] {
         let spec = TableSpec.spec(id)
         try checkTimingAllowed(spec)
@@ -245,6 +246,12 @@ public struct TableRunner {
             throw TableRunError("\(id.fileStem) has no speed group \(g + 1) at \(settings.shape.label)")
         }
         let group = table.groups.groups[g]
+        let names = [table.reference.name] + group.map { table.members[$0].name }
+        var reuse = store; reuse.required = false
+        if try reuse.load(id, group: g, names: names, settings: settings) != nil {
+            log("\(id.fileStem): speed group \(g + 1) already timed: \(store.url(id, group: g, shape: settings.shape).path)")
+            return names
+        }
         log("\(id.fileStem): speed group \(g + 1)/\(table.groups.groups.count): "
             + ([table.reference.name] + group.map { table.members[$0].name }).joined(separator: ", ")
             + " at \(settings.shape.label)")

@@ -103,7 +103,13 @@ struct SubmitCommand: ParsableCommand {
         guard wait else { return }
         let start = Date()
         while true {
-            let q = (try? Self.command("squeue", ["-h", "-o", "%i %T %j", "-j", jobIDs.joined(separator: ",")])) ?? ""
+            let q: String
+            do { q = try Self.command("squeue", ["-h", "-o", "%i %T %j", "-j", jobIDs.joined(separator: ",")]) } catch {
+                // A busy or restarting slurmctld: ask again rather than take the queue for empty.
+                FileHandle.standardError.write(Data("squeue: \(error)\n".utf8))
+                Thread.sleep(forTimeInterval: Double(pollSeconds))
+                continue
+            }
             let lines = q.split(separator: "\n").filter { !$0.isEmpty }
             if lines.isEmpty { break }
             FileHandle.standardError.write(Data(String(format: "[%4.0f s] %d job(s) queued or running\n",

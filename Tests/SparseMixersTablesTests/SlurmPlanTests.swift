@@ -220,6 +220,10 @@ final class SlurmPlanTests: XCTestCase {
         runner.speedStore = SpeedGroupStore(directory: dir.appendingPathComponent("speed"), required: true)
         XCTAssertThrowsError(try runner.report(for: spec), "nothing stored: the report job refuses to time")
         try runner.speedStore!.store(samples, table: .t3, group: 0, settings: s)
+        // The speed job of a group already stored keeps it (a requeued or resubmitted job ends at once).
+        let stored = try Data(contentsOf: runner.speedStore!.url(.t3, group: 0, shape: s.shape))
+        XCTAssertEqual(try runner.timeAndStoreSpeedGroup(.t3, group: 0, in: runner.speedStore!), names)
+        XCTAssertEqual(try Data(contentsOf: runner.speedStore!.url(.t3, group: 0, shape: s.shape)), stored)
         let r = try runner.report(for: spec)
         for (k, n) in names.enumerated() {
             let row = r.speedRows.first { $0.variant == n && $0.msMetric == "ms_per_batch" }
