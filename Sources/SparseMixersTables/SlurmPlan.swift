@@ -256,7 +256,8 @@ public struct SlurmPlan {
         var o = ["--job-name=\(name)", "--output=\(log)", "--open-mode=append", "--chdir=\(site.packageDirectory)",
                  "--nodes=1", "--ntasks=1", "--cpus-per-task=\(j.cpus)", "--requeue",
                  "--signal=B:USR1@\(site.signalSeconds)"]
-        if j.exclusive { o.append("--exclusive") }
+        // A whole node, memory included (--mem=0: all of it), whatever the partition's default per CPU.
+        if j.exclusive { o += ["--exclusive", "--mem=0"] }
         if j.isArray { o.append("--array=0-\(j.tasks.count - 1)" + (j.throttle.map { "%\($0)" } ?? "")) }
         if let p = site.partition { o.append("--partition=\(p)") }
         o += site.sbatchOptions

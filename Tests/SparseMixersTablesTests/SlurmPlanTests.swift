@@ -110,7 +110,7 @@ final class SlurmPlanTests: XCTestCase {
         XCTAssertFalse(script.contains("--exclusive"))
         XCTAssertTrue(script.contains("  0) set -- \(exe) job pretrain"))
         let speed = p.jobs.firstIndex { $0.kind == .speed }!
-        XCTAssertTrue(p.script(speed, site: site).contains("#SBATCH --exclusive\n"))
+        XCTAssertTrue(p.script(speed, site: site).contains("#SBATCH --exclusive\n#SBATCH --mem=0\n"))
         XCTAssertTrue(p.graph.contains("Table3-speed-g1: speed, whole node (--exclusive)"))
         XCTAssertTrue(p.graph.contains("Table3-pretrain: pretrain, array of \(p.jobs[array].tasks.count), 1 CPU; after prepare"))
         // Throttled arrays (submit --nodes).
