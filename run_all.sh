@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds in release once and runs every table. Usage: ./run_all.sh [--scale ci|small|long|paper] [--threads N] [--speed-only]
 # Writes Reports/TableN.{csv,md,json}, Figure2/Figure4 (.svg too), TableA5 and the index Reports/README.md.
+# With --slurm [--work-dir DIR] [--partition P] [--nodes N] [--dry-run] it submits the same work to Slurm instead
+# (`sparse-mixers submit`, README "Running on a Slurm cluster"): DIR (default Reports) must be shared by the nodes.
 # Installs nothing: see the README's first command for the system packages.
 # On a shared machine set RUN_ALL_LOCK=/path/to/lockfile: every build and table run then holds that flock in turn.
 set -euo pipefail
@@ -8,11 +10,16 @@ cd "$(dirname "$0")"
 SCALE=ci
 THREADS=$(nproc)
 EXTRA=()
+SLURM=0
+SUBMIT=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --speed-only) EXTRA+=(--speed-only); shift ;;
+    --slurm) SLURM=1; shift ;;
+    --work-dir|--partition|--nodes) SUBMIT+=("$1" "$2"); shift 2 ;;
+    --dry-run) SUBMIT+=(--dry-run); shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +33,10 @@ export SMX_TIMING_SESSION="${SMX_TIMING_SESSION:-Reports/timing/$(date -u +%Y%m%
 mkdir -p "$SMX_TIMING_SESSION"
 locked swift build -c release
 BIN=.build/release
+if [ "$SLURM" = 1 ]; then
+  exec "$BIN/sparse-mixers" submit --scale "$SCALE" --threads "$THREADS" ${EXTRA[@]+"${EXTRA[@]}"} ${SUBMIT[@]+"${SUBMIT[@]}"}
+fi
+if [ ${#SUBMIT[@]} -gt 0 ]; then echo "--work-dir, --partition, --nodes and --dry-run go with --slurm" >&2; exit 2; fi
 
 echo "== golden fixtures (authors' implementation)"
 if [ -d ../shared/golden ]; then locked "$BIN/sparse-mixers" verify-golden ../shared/golden --quiet | tee Reports/verify-golden.txt; fi

@@ -67,6 +67,8 @@ public struct TableRunner {
     public var seedCount: (AccuracyRequest) -> Int
     /// The random-initialisation control of a table's reference (`AccuracyPhase.control`); nil: none.
     public var control: ((AccuracyRequest) throws -> AccuracyOutcome?)?
+    /// Where speed groups timed by other processes are read from (`SpeedGroupStore`); nil: every group is timed here.
+    public var speedStore: SpeedGroupStore?
 
     public init(settings: TableRunSettings, published: PublishedNumbers? = try? PublishedNumbers.load(),
                 accuracy: @escaping (AccuracyRequest) throws -> AccuracyOutcome = AccuracyPhase.run,
@@ -214,15 +216,11 @@ public struct TableRunner {
             let label = "\(stem), group \(g + 1) of \(groups.count)"
             log("\(stem): speed group \(g + 1)/\(groups.count): "
                 + ([ref.name] + group.map { members[$0].name }).joined(separator: ", ") + " at \(shape.label)")
-            var models = [try TimedModel(name: ref.name, config: refConfig, batchSize: B)]
-            for i in group { models.append(try TimedModel(name: members[i].name, config: configs[i], batchSize: B)) }
-            var works = models.map(\.work)
-            models.removeAll()
-            let progress = settings.progress.map { StepProgress($0, every: 5) }
-            let run = try Interleaving.run(works, rule: rule, warmup: settings.warmup,
-                                           progress: { self.log("  \($0)") },
-                                           onRound: { progress?.show($0.round, "  \(label): \($0.text)", final: $0.stop != nil) })
-            works.removeAll()   // frees this group's models before the next group is built
+            // A group timed by a speed job on a whole node (`sparse-mixers job speed`, SpeedGroupStore) is read,
+            // not timed again; otherwise it is timed here.
+            let run = try speedStore?.load(spec.id, group: g, names: [ref.name] + group.map { members[$0].name },
+                                           settings: settings)
+                ?? timeSpeedGroup(table, group: group, label: label)
             for (k, t) in PairedTiming.split(run, timedIn: label).enumerated() {
                 let i = group[k]
                 timings[i] = t
@@ -284,6 +282,49 @@ public struct TableRunner {
             report.notes.append("Unstable speed-ups (the rounds stopped before their 95% interval was within "
                 + String(format: "±%.1f%%", 100 * rule.halfWidth) + "): " + unstable.joined(separator: ", ") + ".")
         }
+    }
+
+    /// Times one speed group: the reference and the group's members, interleaved over the rounds.
+    /// Times one speed group: the reference and the group's members built together, then interleaved rounds
+    /// under `settings.rule`. The models are freed on return, before the next group is built.
+    func timeSpeedGroup(_ table: SpeedGroups.TablePlan, group: [Int], label: String) throws -> TimedRun {
+        let B = settings.shape.batch
+        var models = [try TimedModel(name: table.reference.name, config: table.referenceConfig, batchSize: B)]
+        for i in group {
+            models.append(try TimedModel(name: table.members[i].name, config: table.configs[i], batchSize: B))
+        }
+        let works = models.map(\.work)
+        models.removeAll()
+        let progress = settings.progress.map { StepProgress($0, every: 5) }
+        return try Interleaving.run(works, rule: settings.rule, warmup: settings.warmup,
+                                    progress: { self.log("  \($0)") },
+                                    onRound: { progress?.show($0.round, "  \(label): \($0.text)", final: $0.stop != nil) })
+    }
+
+    /// Times group `group` (0-based) of `id`'s speed plan and stores its samples in `store`, for a report
+    /// assembled elsewhere (`sparse-mixers job speed`); a group already stored with the same models and settings
+    /// is kept, not timed again. Returns the group's models.
+    public func timeAndStoreSpeedGroup(_ id: TableID, group g: Int, in store: SpeedGroupStore) throws -> [String] {
+        let spec = TableSpec.spec(id)
+        try checkTimingAllowed(spec)
+        Runtime.setThreads(settings.threads)
+        guard let table = SpeedGroups.TablePlan(spec, shape: settings.shape, budget: settings.memoryBudget),
+              table.groups.groups.indices.contains(g) else {
+            throw TableRunError("\(id.fileStem) has no speed group \(g + 1) at \(settings.shape.label)")
+        }
+        let group = table.groups.groups[g]
+        let names = [table.reference.name] + group.map { table.members[$0].name }
+        var reuse = store; reuse.required = false
+        if try reuse.load(id, group: g, names: names, settings: settings) != nil {
+            log("\(id.fileStem): speed group \(g + 1) already timed: \(store.url(id, group: g, shape: settings.shape).path)")
+            return names
+        }
+        log("\(id.fileStem): speed group \(g + 1)/\(table.groups.groups.count): "
+            + ([table.reference.name] + group.map { table.members[$0].name }).joined(separator: ", ")
+            + " at \(settings.shape.label)")
+        let run = try timeSpeedGroup(table, group: group, label: "\(id.fileStem), group \(g + 1) of \(table.groups.groups.count)")
+        try store.store(run, table: id, group: g, settings: settings)
+        return run.samples.map(\.name)
     }
 
     // MARK: Accuracy

@@ -15,6 +15,10 @@ public struct Workload {
         public var options: PretrainOptions
         /// The run directory's name (what the run cache keys on).
         public var key: String
+        /// The variant's position in the scaled table's `runVariants` and the run's position in its
+        /// `VariantAccuracy.plan` (what `sparse-mixers job pretrain` takes to make exactly this run).
+        public var variantIndex = 0
+        public var seedIndex = 0
         /// Held-out evaluations the run makes (every `evalEvery` steps and at the last).
         public var evaluations: Int { (options.steps + options.evalEvery - 1) / options.evalEvery }
     }
@@ -53,6 +57,20 @@ public struct Workload {
     public var missingTasks: Set<SparseMixersData.Task> = []
     /// Pre-training runs a table reuses from an earlier table (not counted twice).
     public var reusedPretraining: [TableID: Int] = [:]
+    /// Every accuracy variant of every table, in run order, with the pre-training runs it reads (its own and
+    /// those an earlier table made): what a variant's fine-tuning waits for when the work is spread over jobs
+    /// (`SlurmPlan`).
+    public struct VariantRuns {
+        public var table: TableID
+        public var variantIndex: Int
+        public var variant: String
+        public var pretrainingKeys: [String]
+        /// Fine-tuning grid runs of the variant (0 when it fine-tunes nothing).
+        public var fineTuningRuns = 0
+    }
+    public var variants: [VariantRuns] = []
+    /// Fine-tuning grid runs of each table's random-init control (tables without one are absent).
+    public var controlRuns: [TableID: Int] = [:]
 
     /// The tables `run_all.sh` runs, in its order (the derived tables 6, 7, 16-18 only re-tabulate).
     public static let runAllOrder: [TableID] = [.t1, .t2, .t3, .t4, .t5, .t11, .t12, .t13, .t14, .t15, .t8, .t9, .t10,
@@ -95,29 +113,36 @@ public struct Workload {
             }
             guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
             let scaled = s.scaled(spec)
-            for v in scaled.runVariants {
-                let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s)
+            for (vi, v) in scaled.runVariants.enumerated() {
+                let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s, fineTune: settings.fineTune)
                 guard let first = plan.pretraining.first else { continue }
-                for run in plan.pretraining {
+                var keys: [String] = []
+                for (si, run) in plan.pretraining.enumerated() {
                     let key = Pretrainer.directory(for: v.config, options: run.options, under: work).lastPathComponent
+                    keys.append(key)
                     if seenPretraining.insert(key).inserted {
                         w.pretraining.append(Pretraining(table: id, variant: v.name, config: v.config,
-                                                         options: run.options, key: key))
+                                                         options: run.options, key: key, variantIndex: vi, seedIndex: si))
                     } else {
                         w.reusedPretraining[id, default: 0] += 1
                     }
                 }
+                w.variants.append(VariantRuns(table: id, variantIndex: vi, variant: v.name, pretrainingKeys: keys))
                 guard let grid = plan.grid else { continue }
                 let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
-                addGrid(id, v.name, v.config, checkpointKey, grid, plan.tasks)
+                w.variants[w.variants.count - 1].fineTuningRuns = addGrid(id, v.name, v.config, checkpointKey, grid, plan.tasks)
                 // The random-init control: the table's reference fine-tuned the same way from its initialisation.
                 if s.fineTuneControl && settings.fineTune && v.name == scaled.runVariants.first?.name {
-                    addGrid(id, FineTuneSummary.controlName, v.config, "init-" + checkpointKey, grid, plan.tasks)
+                    w.controlRuns[id] = addGrid(id, FineTuneSummary.controlName, v.config, "init-" + checkpointKey, grid,
+                                                plan.tasks)
                 }
             }
         }
+        /// Adds the grid's runs not counted yet; returns how many runs the grid has (counted before or not).
+        @discardableResult
         func addGrid(_ id: TableID, _ name: String, _ config: ModelConfig, _ checkpointKey: String,
-                     _ grid: FineTuneGrid.Settings, _ tasks: [SparseMixersData.Task]) {
+                     _ grid: FineTuneGrid.Settings, _ tasks: [SparseMixersData.Task]) -> Int {
+            var runs = 0
             for B in grid.batchSizes {
                 for task in tasks {
                     guard let n = size(task) else { w.missingTasks.insert(task); continue }
@@ -125,6 +150,7 @@ public struct Workload {
                         var o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
                         o.epochs = grid.epochs(trainExamples: n.trainExamples, batchSize: B)
                         let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
+                        runs += 1
                         guard seenFineTuning.insert(key).inserted else { continue }
                         w.fineTuning.append(FineTuning(table: id, variant: name, config: FineTuner.config(config, o),
                                                        task: task, batchSize: B, learningRate: lr,
@@ -133,6 +159,7 @@ public struct Workload {
                     }
                 }
             }
+            return runs
         }
         return w
     }
@@ -161,6 +188,10 @@ public struct WorkloadEstimate {
         public var total: Double { accuracyWallSeconds + speedSeconds }
     }
     public var lines: [Line] = []
+    /// Lane-seconds of every pre-training and fine-tuning run, by its key (`Workload.Pretraining.key`,
+    /// `Workload.FineTuning.key`), and of every speed group, by table: what `SlurmPlan.wallSeconds` schedules.
+    public var runSeconds: [String: Double] = [:]
+    public var speedGroupSeconds: [TableID: [Double]] = [:]
     public var referenceStep: StepTime?
     public var measuredModels = 0
     public var measuringSeconds = 0.0
@@ -218,6 +249,7 @@ public struct WorkloadEstimate {
             let t = try time(p.config, batch: p.options.batchSize, threads: laneThreads, copies: L)
             let sec = Double(p.options.steps) * t.trainSeconds
                 + Double(p.evaluations * p.options.evalBatches) * t.inferenceSeconds
+            e.runSeconds[p.key] = sec
             byTable[p.table, default: Line(table: p.table)].pretrainingRuns += 1
             byTable[p.table, default: Line(table: p.table)].pretrainingSeconds += sec
             addJob(p.table, p.variant, sec)
@@ -226,6 +258,7 @@ public struct WorkloadEstimate {
             let t = try time(f.config, batch: f.batchSize, threads: laneThreads, copies: L)
             let evalBatches = (f.evaluatedRows + f.batchSize - 1) / f.batchSize
             let sec = Double(f.steps) * t.trainSeconds + Double(evalBatches) * t.inferenceSeconds
+            e.runSeconds[f.key] = sec
             byTable[f.table, default: Line(table: f.table)].fineTuningRuns += 1
             byTable[f.table, default: Line(table: f.table)].fineTuningSeconds += sec
             addJob(f.table, f.variant, sec)
@@ -244,11 +277,14 @@ public struct WorkloadEstimate {
             for s in w.speed {
                 var sec = 0.0, models = 0
                 for g in s.groups {
+                    var group = 0.0
                     for c in g {
-                        sec += r.trainSeconds * FLOPCounter.trainingStep(c, options: options) / refTrain
+                        group += r.trainSeconds * FLOPCounter.trainingStep(c, options: options) / refTrain
                             + r.inferenceSeconds * FLOPCounter.forward(c, options: options).total / refInfer
                         models += 1
                     }
+                    sec += group
+                    e.speedGroupSeconds[s.table, default: []].append(group * Double(s.rounds))
                 }
                 byTable[s.table, default: Line(table: s.table)].speedModels += models
                 byTable[s.table, default: Line(table: s.table)].speedSeconds += sec * Double(s.rounds)

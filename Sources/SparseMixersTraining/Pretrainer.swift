@@ -248,6 +248,9 @@ public final class Pretrainer {
     let specials: SpecialTokens
     /// Progress display (stderr); nil for silence.
     public var progress: ProgressLine? = ProgressLine()
+    /// Polled after every step: true ends the run with a checkpoint of that step (`StopRequest`; tests pass
+    /// their own).
+    public var shouldStop: () -> Bool = { StopRequest.isRequested }
 
     public var checkpointURL: URL { directory.appendingPathComponent("checkpoint.bin") }
     public var resultURL: URL { directory.appendingPathComponent("result.json") }
@@ -397,9 +400,23 @@ public final class Pretrainer {
                 state.evals.append(e)
                 try log.append(EvalRecord(step: state.step, eval: e))
             }
-            if state.step % options.checkpointEvery == 0 || state.step == options.steps {
+            let checkpointed = state.step % options.checkpointEvery == 0 || state.step == options.steps
+            if checkpointed {
                 state.identity = identity
                 try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
+            }
+            // A stop request (a Slurm job near its time limit or preempted: `StopRequest`) checkpoints this step,
+            // whatever the cadence, and ends the run; a resume continues from it exactly.
+            if state.step < options.steps && diverged == nil && shouldStop() {
+                if !checkpointed {
+                    state.identity = identity
+                    try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
+                }
+                try log.append(EventRecord(kind: "stopped", step: state.step,
+                                           message: "stop requested\(StopRequest.signal != 0 ? " (signal \(StopRequest.signal))" : ""); checkpoint written"))
+                progress?.show("stopped at step \(state.step) on request; checkpoint written", final: true)
+                throw StoppedOnRequest("\(directory.lastPathComponent): stopped at step \(state.step) of \(options.steps) on request; "
+                                       + "the checkpoint of that step is written, and a resume continues from it")
             }
             if let p = progress, p.isTerminal || state.step % options.logEvery == 0 || state.step == end {
                 let done = Double(state.step - startStep)

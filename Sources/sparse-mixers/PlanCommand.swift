@@ -21,12 +21,16 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Also write the Markdown here (atomically).") var write: String?
     @Option(help: "Step times measured by an earlier plan on this machine: read, extended, written back.")
     var timesCache: String?
+    @Option(help: "Also estimate the wall time of `submit` on this many nodes of this machine's speed and core count.")
+    var nodes: Int?
     @Option(parsing: .upToNextOption, help: "Only these targets, in this order (e.g. Table3 Table9); default: run_all.sh's list.")
     var tables: [String] = []
 
     func validate() throws {
         for t in tables where TableID(parsing: t) == nil { throw ValidationError("--tables: unknown table '\(t)'") }
         try Flags.int(measureRepeats, "measure-repeats", 1...100)
+        try Flags.int(nodes, "nodes", 1...100_000)
+        if nodes != nil && countOnly { throw ValidationError("--nodes needs the step times: drop --count-only") }
         if let w = write { try Flags.writableFile(w, "write") }
     }
 
@@ -80,6 +84,17 @@ struct PlanCommand: ParsableCommand {
             }
             md += ". Not included: model construction, checkpoints, data loading, the one-time vocabulary and corpus "
                 + "preparation (about 2-3 minutes), the build.\n"
+            if let n = nodes {
+                let cores = ProcessInfo.processInfo.activeProcessorCount
+                let jobs = SlurmPlan.expand(ids, settings: settings, root: root, tableArguments: [], executable: "")
+                let wall = jobs.wallSeconds(nodes: n, coresPerNode: cores, estimate: e)
+                let shown = wall >= 3600 ? String(format: "%.1f h", wall / 3600)
+                    : wall >= 60 ? String(format: "%.0f min", wall / 60) : String(format: "%.0f s", wall)
+                md += String(format: "\nOn %d node%@ of this machine (%d cores each) through `submit`: about %@ wall "
+                             + "(%d Slurm jobs, list-scheduled in submit order after their dependencies, each pre-training "
+                             + "run and fine-tuning grid on its lane's cores, each speed group on a whole node; queue waits "
+                             + "and the preparation not counted).\n", n, n == 1 ? "" : "s", cores, shown, jobs.jobs.count)
+            }
         }
         print(md, terminator: "")
         if let path = write { try AtomicFile.write(md, to: URL(fileURLWithPath: path)) }

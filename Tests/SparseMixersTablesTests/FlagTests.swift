@@ -137,6 +137,7 @@ final class CommandLineFlagTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smx-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        let tmp = FileManager.default.temporaryDirectory.path
         let cases: [([String], String)] = [
             (["pretrain", "--batch", "1099511627776"], "--batch must be in 1...1048576, got 1099511627776"),
             (["pretrain", "--batch", "1000000"], "needs about"),                       // in bounds, over memory
@@ -166,6 +167,14 @@ final class CommandLineFlagTests: XCTestCase {
             (["speed-check", "--min-rounds", "1"], "--min-rounds must be in 2...10000, got 1"),
             (["speed-check", "--half-width", "0"], "--half-width must be a finite number in (0.0, 100.0)"),
             (["speed-check", "--time-limit", "nan"], "--time-limit must be a finite number in (0.0, 10000000.0]"),
+            // (--output outside the test's folder: the table flags create their report folder first.)
+            (["submit", "--nodes", "0", "--dry-run", "--output", tmp], "--nodes must be in 1...100000, got 0"),
+            (["submit", "--tables", "Table99", "--dry-run", "--output", tmp], "--tables: unknown table 'Table99'"),
+            (["submit", "--signal-seconds", "0", "--dry-run", "--output", tmp], "--signal-seconds must be in 1...86400, got 0"),
+            (["submit", "--work-dir", "/proc/x", "--dry-run", "--output", tmp], "--work-dir /proc/x: cannot create directory /proc/x"),
+            (["plan", "--nodes", "2", "--count-only", "--output", tmp], "--nodes needs the step times: drop --count-only"),
+            (["job", "pretrain", "--table", "Table99", "--variant-index", "0", "--seed-index", "0", "--output", "/proc/x"],
+             "--output /proc/x: cannot create directory"),
         ]
         for (args, message) in cases {
             let r = try run(args, in: dir)
