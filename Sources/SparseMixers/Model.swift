@@ -101,7 +101,6 @@ final class Workspace {
     var heads: HeadCache
     var gradA: UnsafeMutablePointer<Float>, gradB: UnsafeMutablePointer<Float>, gradC: UnsafeMutablePointer<Float> // (T, D)
     var work: UnsafeMutablePointer<Float>       // max over layers of backward scratch
-    var embScratch: UnsafeMutablePointer<Float> // (T, De)
     var routerGrad: UnsafeMutablePointer<Float> // (T, E)
     var dSeqMatrix: UnsafeMutablePointer<Float> // (L, L)
     var dHiddenMatrix: UnsafeMutablePointer<Float> // (D, D)
@@ -143,14 +142,14 @@ final class Workspace {
                     let S = m.maxSlotsPerExpert(tokens: T)
                     bc.moe = MoECache(&a, tokens: T, dModel: D, experts: mp.experts, dFF: mp.dFF, maxSlotsPerExpert: S,
                                       dropout: cfg.expertDropoutRate > 0, jitter: cfg.jitterNoise > 0)
-                    workFloats = max(workFloats, mp.experts * S * D, T * D)
+                    workFloats = max(workFloats, (cfg.expertDropoutRate > 0 ? 2 : 1) * mp.experts * S * D, T * D)
                 }
                 blocks.append(bc)
             }
             let heads = HeadCache(&a, batch: B, dModel: D, dEmb: cfg.dEmb, outputs: m.head.outputs,
                                   predictions: cfg.maxPredictionsPerSeq, vocab: cfg.vocabSize, mlm: m.head == .pretraining)
             let hasStructured = m.blocks.contains { if case .circulant = $0.mixing { return true }; if case .toeplitz = $0.mixing { return true }; return false }
-            let bufs = [a.take(T * D), a.take(T * D), a.take(T * D), a.take(workFloats), a.take(T * cfg.dEmb),
+            let bufs = [a.take(T * D), a.take(T * D), a.take(T * D), a.take(workFloats),
                         a.take(T * max(cfg.numExperts, 1)), a.take(hasStructured ? L * L : 0), a.take(hasStructured ? D * D : 0)]
             let hasAttention = m.blocks.contains { if case .attention = $0.mixing { return true }; return false }
             let scratch = AttentionScratch(&a, seq: L, threads: hasAttention ? max(Parallel.threads, 1) : 0)
@@ -162,8 +161,8 @@ final class Workspace {
         var real = ArenaCarver(arena: arena)
         let r = carve(&real)
         embedding = r.0; blocks = r.1; heads = r.2
-        gradA = r.3[0]; gradB = r.3[1]; gradC = r.3[2]; work = r.3[3]; embScratch = r.3[4]; routerGrad = r.3[5]
-        dSeqMatrix = r.3[6]; dHiddenMatrix = r.3[7]
+        gradA = r.3[0]; gradB = r.3[1]; gradC = r.3[2]; work = r.3[3]; routerGrad = r.3[4]
+        dSeqMatrix = r.3[5]; dHiddenMatrix = r.3[6]
         attentionScratch = r.4
     }
 }
@@ -380,7 +379,7 @@ public final class Model {
                                      heads: cfg.numHeads, ap, P, dropoutRate: cfg.mixingDropoutRate,
                                      dropoutSeed: training ? seed(dropoutSeed, lseed + 2) : nil, scratch: w.attentionScratch)
                 case .fourier, .hartley:
-                    spectralMix(x, into: bc.mixOut, batch: B, seq: L, dModel: D, hartley: bp.mixing == .hartley, accumulate: false)
+                    spectralMixForward(bc.mixOut, x, batch: B, seq: L, dModel: D, hartley: bp.mixing == .hartley)
                 case .linear(let inp, let hid):
                     matrixMixForward(bc.mixOut, z: bc.matrix!.z, x, seqMatrix: P + inp, hiddenMatrix: P + hid, batch: B, seq: L, dModel: D)
                 case .circulant(let inp, let hid):
@@ -534,13 +533,15 @@ public final class Model {
             BLAS.gemm(transA: true, m: V, n: De, k: R, a: dLogits, lda: V, b: hc.tNorm, ldb: De, beta: 1, c: Gd + embedding.word, ldc: De)
             BLAS.addColumnSums(dLogits, rows: R, cols: V, into: Gd + m.outputBias)
             BLAS.gemm(m: R, n: De, k: V, a: dLogits, lda: V, b: P + embedding.word, ldb: De, c: hc.tNorm, ldc: De)
-            layerNormBackward(dx: hc.tGelu, dscale: Gd + m.lnScale, dbias: Gd + m.lnBias, dy: hc.tNorm, x: hc.tGelu,
+            hc.dGelu.update(repeating: 0, count: R * De)
+            layerNormBackward(dx: hc.dGelu, dscale: Gd + m.lnScale, dbias: Gd + m.lnBias, dy: hc.tNorm, x: hc.tGelu,
                               mean: hc.tMean, rstd: hc.tRstd, scale: P + m.lnScale, rows: R, cols: De)
-            geluBackward(hc.tGelu, hc.tPre, count: R * De)
-            denseBackward(dx: hc.gathered, accumulateInput: false, dy: hc.tGelu, x: hc.gathered, rows: R, m.dense, P, Gd)
+            geluBackward(hc.dGelu, hc.tPre, count: R * De)
+            hc.dGathered.update(repeating: 0, count: R * D)
+            denseBackward(dx: hc.dGathered, dy: hc.dGelu, x: hc.gathered, rows: R, m.dense, P, Gd)
             for b in 0..<B { for j in 0..<Pn {
                 let pos = Int(batch.maskedLMPositions[b * Pn + j])
-                let src = hc.gathered + (b * Pn + j) * D, dst = G + (b * L + pos) * D
+                let src = hc.dGathered + (b * Pn + j) * D, dst = G + (b * L + pos) * D
                 for k in 0..<D { dst[k] += src[k] }
             } }
             for b in 0..<B {
@@ -558,13 +559,14 @@ public final class Model {
         // logits = pooled·Wᵀ + b
         BLAS.gemm(transA: true, m: n, n: D, k: B, a: hc.logits, lda: n, b: hc.pooled, ldb: D, beta: 1, c: Gd + classifierKernel, ldc: D)
         BLAS.addColumnSums(hc.logits, rows: B, cols: n, into: Gd + classifierBias)
-        let dPooled = w.gradB
+        let dPooled = hc.dPooled
         BLAS.gemm(m: B, n: D, k: n, a: hc.logits, lda: n, b: P + classifierKernel, ldb: D, c: dPooled, ldc: D)
         for i in 0..<(B * D) { dPooled[i] *= 1 - hc.pooled[i] * hc.pooled[i] }
-        denseBackward(dx: hc.poolIn, accumulateInput: false, dy: dPooled, x: hc.poolIn, rows: B, pooler, P, Gd)
+        hc.dPoolIn.update(repeating: 0, count: B * D)
+        denseBackward(dx: hc.dPoolIn, dy: dPooled, x: hc.poolIn, rows: B, pooler, P, Gd)
         for b in 0..<B {
             let dst = G + b * L * D
-            for k in 0..<D { dst[k] += hc.poolIn[b * D + k] }
+            for k in 0..<D { dst[k] += hc.dPoolIn[b * D + k] }
         }
         Profile.add("bwd.heads", since: pt)
         // ---- Blocks, top to bottom ----
@@ -578,6 +580,7 @@ public final class Model {
                 let x = l == 0 ? UnsafePointer(w.embedding.output) : UnsafePointer(w.blocks[l - 1].out)
                 // out = LN_out(h + ffn(h))
                 pt = Profile.now()
+                A.update(repeating: 0, count: T * D)
                 layerNormBackward(dx: A, dscale: Gd + bp.outScale, dbias: Gd + bp.outBias, dy: G, x: bc.outSum,
                                   mean: bc.mean2, rstd: bc.rstd2, scale: P + bp.outScale, rows: T, cols: D)
                 Bf.update(from: A, count: T * D)
@@ -591,6 +594,7 @@ public final class Model {
                 }
                 Profile.add(bp.ffn != nil ? "bwd.ffn" : "bwd.moe", since: pt); pt = Profile.now()
                 // h = LN_mix(x + mix(x))
+                A.update(repeating: 0, count: T * D)
                 layerNormBackward(dx: A, dscale: Gd + bp.mixScale, dbias: Gd + bp.mixBias, dy: Bf, x: bc.mixSum,
                                   mean: bc.mean1, rstd: bc.rstd1, scale: P + bp.mixScale, rows: T, cols: D)
                 G.update(from: A, count: T * D)
@@ -601,7 +605,7 @@ public final class Model {
                                       heads: cfg.numHeads, ap, P, Gd, dropout: training && cfg.mixingDropoutRate > 0,
                                       work: w.work, scratch: w.attentionScratch)
                 case .fourier, .hartley:
-                    spectralMix(A, into: G, batch: B, seq: L, dModel: D, hartley: bp.mixing == .hartley, accumulate: true)
+                    spectralMixBackward(dx: G, dY: A, batch: B, seq: L, dModel: D, hartley: bp.mixing == .hartley)
                 case .linear(let inp, let hid):
                     matrixMixBackward(dx: G, dY: A, x, z: bc.matrix!.z, seqMatrix: P + inp, hiddenMatrix: P + hid,
                                       dSeq: Gd + inp, dHidden: Gd + hid, batch: B, seq: L, dModel: D, work: w.work)
@@ -622,7 +626,7 @@ public final class Model {
                 Profile.add("bwd.mixing", since: pt)
             }
             pt = Profile.now()
-            embeddingBackward(w.embedding, dOut: G, scratch: w.embScratch, ids: ids, typeIds: types, batch: B, seq: L,
+            embeddingBackward(w.embedding, dOut: G, ids: ids, typeIds: types, batch: B, seq: L,
                               dEmb: De, dModel: D, embedding, P, Gd, dropout: training && cfg.dropoutRate > 0)
             Profile.add("bwd.embedding", since: pt)
         }}

@@ -20,6 +20,10 @@ struct HeadCache {
     var mlmLogits: UnsafeMutablePointer<Float> // (B·P, V); overwritten by its gradient in backward
     var rowMax: UnsafeMutablePointer<Float>    // (B·P) max logit of each MLM row, for the backward
     var rowSum: UnsafeMutablePointer<Double>   // (B·P) Σ exp(logit − max) of each MLM row, for the backward
+    var dPooled: UnsafeMutablePointer<Float>   // (B, D) backward: gradient of pooled, then of poolPre
+    var dPoolIn: UnsafeMutablePointer<Float>   // (B, D) backward: gradient of poolIn
+    var dGelu: UnsafeMutablePointer<Float>     // (B·P, De) backward: gradient of tGelu, then of tPre
+    var dGathered: UnsafeMutablePointer<Float> // (B·P, D) backward: gradient of gathered
 
     init(_ a: inout ArenaCarver, batch B: Int, dModel D: Int, dEmb De: Int, outputs n: Int, predictions P: Int, vocab V: Int, mlm: Bool) {
         poolIn = a.take(B * D); poolPre = a.take(B * D); pooled = a.take(B * D); logits = a.take(B * n)
@@ -28,6 +32,7 @@ struct HeadCache {
         tMean = a.take(r); tRstd = a.take(r); mlmLogits = a.take(r * V)
         rowMax = a.take(r)
         rowSum = UnsafeMutableRawPointer(a.take(2 * r)).bindMemory(to: Double.self, capacity: r)
+        dPooled = a.take(B * D); dPoolIn = a.take(B * D); dGelu = a.take(r * De); dGathered = a.take(r * D)
     }
 }
 
