@@ -67,6 +67,28 @@ struct MoESettings {
     var expertDropout: Float
 }
 
+extension ModelConfig {
+    /// The routing settings of one pass over T tokens: G groups, capacity C at the train or eval factor (at most
+    /// the group's tokens under Experts Choose); jitter and expert dropout only in training.
+    func moeSettings(tokens T: Int, training: Bool) -> MoESettings {
+        let G = Routing.numGroups(tokens: T, maxGroupSize: maxGroupSize)
+        let c = training ? trainCapacityFactor : evalCapacityFactor
+        var C = Routing.capacity(factor: c, tokensPerGroup: T / G, experts: numExperts, minCapacity: minExpertCapacity)
+        if dispatchAlgorithm.isExpertsChoose { C = min(C, T / G) }
+        return MoESettings(groups: G, capacity: C, expertsChoose: dispatchAlgorithm.isExpertsChoose,
+                           k: numSelectedExperts, batchPrioritized: batchPrioritizedRouting,
+                           jitterNoise: training ? jitterNoise : 0,
+                           expertDropout: training ? expertDropoutRate : 0)
+    }
+
+    /// Slots per expert to prepare: G·C at the larger of the two capacity factors.
+    func maxSlotsPerExpert(tokens T: Int) -> Int {
+        let G = Routing.numGroups(tokens: T, maxGroupSize: maxGroupSize)
+        let c = max(trainCapacityFactor, evalCapacityFactor)
+        return G * Routing.capacity(factor: c, tokensPerGroup: T / G, experts: numExperts, minCapacity: minExpertCapacity)
+    }
+}
+
 func moeForward(_ out: UnsafeMutablePointer<Float>, _ c: MoECache, _ h: UnsafePointer<Float>, tokens T: Int,
                 _ p: MoEParams, _ params: UnsafeMutablePointer<Float>, _ s: MoESettings, dropoutSeed: UInt64?) {
     let D = p.dModel, E = p.experts, F = p.dFF
