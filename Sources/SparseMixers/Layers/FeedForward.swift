@@ -32,6 +32,7 @@ func ffnBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
                  rows: Int, _ p: FFNParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
                  dropout: Bool, work: UnsafeMutablePointer<Float>) {
     let D = p.w2.nOut, F = p.w1.nOut
+    // out = Dropout(g·W2 + b2), g = gelu(a1), a1 = x·W1 + b1
     var dy = dOut
     if dropout {
         let n = rows * D

@@ -1,5 +1,5 @@
 /// Mixing sublayers (SPEC §1.5). None has a bias, applies dropout, or masks padding. Each acts per example on
-/// X ∈ R^{L×D}.
+/// X ∈ R^{L×D}. `MixingKind` is the layout (parameter offsets); Block.swift's `MixingSublayer` binds it to its cache.
 enum MixingKind: Equatable {
     case attention(AttentionParams)
     /// Re(F_L·X·F_D), unnormalised.
