@@ -94,10 +94,14 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
-        .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers", "SparseMixersCore"]),
-        .testTarget(name: "SparseMixersDataTests", dependencies: ["SparseMixersData", "SparseMixersCore"]),
+        // Helpers shared by the test targets: temporary directories, the kernel-level gradient check.
+        .target(name: "SparseMixersTestSupport", path: "Tests/SparseMixersTestSupport"),
+        .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers", "SparseMixersCore", "SparseMixersTestSupport"]),
+        .testTarget(name: "SparseMixersDataTests",
+                    dependencies: ["SparseMixersData", "SparseMixersCore", "SparseMixersTestSupport"]),
         .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
-        .testTarget(name: "SparseMixersTrainingTests", dependencies: ["SparseMixersTraining", "SparseMixersCore"]),
+        .testTarget(name: "SparseMixersTrainingTests",
+                    dependencies: ["SparseMixersTraining", "SparseMixersCore", "SparseMixersTestSupport"]),
         .testTarget(name: "SparseMixersTablesTests",
                     dependencies: ["SparseMixersTables", "SparseMixersHarness", "SparseMixers"]),
     ] + tableTargets,

@@ -193,7 +193,7 @@ public enum GoldenVerifier {
             try cmp("encoder_\(l)/mixing_layer_norm", arr(bc.h, T * D))
             try cmp("encoder_\(l)/feed_forward_output", arr(bc.ffOut, T * D))
             try cmp("encoder_\(l)/output", arr(bc.out, T * D))
-            if let mc = bc.moe, let d = mc.decision {
+            if case .moe(let mp, let mc) = bc.feedForward, let d = mc.decision {
                 let E = cfg.numExperts
                 try cmp("moe_\(l)/router_logits", arr(mc.logits, T * E))
                 try cmp("moe_\(l)/router_probs", arr(mc.probs, T * E))
@@ -211,7 +211,6 @@ public enum GoldenVerifier {
                     for k in 0..<D { expertOut[((gi * E + e) * C + c) * D + k] = mc.ye[(e * mc.maxSlots + j) * D + k] }
                 } }
                 // Empty slots hold the expert applied to a zero input: W2·gelu(b1) + b2.
-                let mp = model.blocks[l].moe!
                 for gi in 0..<G { for e in 0..<E { for c in 0..<C where !filled[(gi * E + e) * C + c] {
                     let ep = mp.expert(e), P = model.params.base, F = mp.dFF
                     for k in 0..<D {

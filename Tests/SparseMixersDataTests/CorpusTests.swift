@@ -1,4 +1,5 @@
 import XCTest
+import SparseMixersTestSupport
 @testable import SparseMixersData
 
 /// Gutenberg cleaning, sentence splitting, the SentencePiece tokenizer trained on a slice of the

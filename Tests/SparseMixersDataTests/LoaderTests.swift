@@ -1,5 +1,6 @@
 import SparseMixersCore
 import XCTest
+import SparseMixersTestSupport
 @testable import SparseMixersData
 
 /// GLUE/SuperGLUE loaders: real files (counts vs MANIFEST.md), self-written files in the original

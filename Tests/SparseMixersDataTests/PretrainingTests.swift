@@ -1,5 +1,6 @@
 import SparseMixersCore
 import XCTest
+import SparseMixersTestSupport
 @testable import SparseMixersData
 
 /// SPEC §4.2-4.3 example construction, the stream, and shards, on synthetic token ids.

@@ -5,14 +5,7 @@ import SparseMixersCore
 @testable import SparseMixersData
 import SparseMixersHarness
 @testable import SparseMixersTraining
-
-/// A fresh temporary directory, removed at the end of the test.
-func makeTempDir(_ test: XCTestCase) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smx-train-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-    return dir
-}
+import SparseMixersTestSupport
 
 enum TinyRun {
     /// A 2-layer hybrid with one attention layer and one Experts-Choose MoE layer, dropout on.

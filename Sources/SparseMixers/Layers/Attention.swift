@@ -141,14 +141,17 @@ func maskedSoftmaxRowsReference(_ S: UnsafeMutablePointer<Float>, rows: Int, col
     }
 }
 
-/// dx += ∂/∂x; `dOut` (B·L, D) is the gradient of the attention output. `work` holds 4·B·L·D floats.
+/// dx += ∂/∂x, parameter gradients +=; `dOut` (B·L, D), the gradient of the attention output, is read only. `work`
+/// holds 4·B·L·D floats.
 func attentionBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: AttentionCache, _ x: UnsafePointer<Float>,
                        ids: UnsafePointer<Int32>, padId: Int32, batch: Int, seq L: Int, dModel D: Int, heads H: Int,
                        _ p: AttentionParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
                        dropout: Bool, work: UnsafeMutablePointer<Float>, scratch: AttentionScratch) {
     let tokens = batch * L, n = tokens * D
     let dContext = work, dQ = work + n, dK = work + 2 * n, dV = work + 3 * n
-    denseBackward(dx: dContext, accumulateInput: false, dy: dOut, x: c.context, rows: tokens, p.out, params, grads)
+    // out = context·W_o + b_o
+    dContext.update(repeating: 0, count: n)
+    denseBackward(dx: dContext, dy: dOut, x: c.context, rows: tokens, p.out, params, grads)
     let hd = D / H
     let scale = 1 / Float(hd).squareRoot()
     Parallel.forChunks(batch * H) { chunk, s, e in
@@ -175,9 +178,9 @@ func attentionBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Floa
             BLAS.gemm(transA: true, m: L, n: hd, k: L, alpha: scale, a: dP, lda: L, b: c.q + off, ldb: D, c: dK + off, ldc: D)
         }
     }
-    denseBackward(dx: dx, accumulateInput: true, dy: dQ, x: x, rows: tokens, p.query, params, grads)
-    denseBackward(dx: dx, accumulateInput: true, dy: dK, x: x, rows: tokens, p.key, params, grads)
-    denseBackward(dx: dx, accumulateInput: true, dy: dV, x: x, rows: tokens, p.value, params, grads)
+    denseBackward(dx: dx, dy: dQ, x: x, rows: tokens, p.query, params, grads)
+    denseBackward(dx: dx, dy: dK, x: x, rows: tokens, p.key, params, grads)
+    denseBackward(dx: dx, dy: dV, x: x, rows: tokens, p.value, params, grads)
 }
 
 /// dS = P ⊙ (dP − Σ_j dP·P) per row of [L, L], in place in `dP`; pad-query rows get no gradient (masked logits).

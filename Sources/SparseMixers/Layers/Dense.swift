@@ -13,14 +13,15 @@ func denseForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, r
     if p.bias >= 0 { addBias(y, params + p.bias, rows: rows, cols: p.nOut) }
 }
 
-/// dW += xᵀ·dy, db += Σ_rows dy, and dx (+)= dy·Wᵀ (`accumulateInput` chooses += or =; `dx` may be nil).
-func denseBackward(dx: UnsafeMutablePointer<Float>?, accumulateInput: Bool, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
+/// Backward of `denseForward` (y = x·W + b): dW += xᵀ·dy, db += Σ_rows dy, dx += dy·Wᵀ (`dx` may be nil: no input
+/// gradient). dx must not alias x or dy.
+func denseBackward(dx: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                    rows: Int, _ p: DenseParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>) {
     BLAS.gemm(transA: true, m: p.nIn, n: p.nOut, k: rows, a: x, lda: p.nIn, b: dy, ldb: p.nOut,
               beta: 1, c: grads + p.kernel, ldc: p.nOut)
     if p.bias >= 0 { BLAS.addColumnSums(dy, rows: rows, cols: p.nOut, into: grads + p.bias) }
     if let dx {
         BLAS.gemm(transB: true, m: rows, n: p.nIn, k: p.nOut, a: dy, lda: p.nOut, b: params + p.kernel, ldb: p.nOut,
-                  beta: accumulateInput ? 1 : 0, c: dx, ldc: p.nIn)
+                  beta: 1, c: dx, ldc: p.nIn)
     }
 }

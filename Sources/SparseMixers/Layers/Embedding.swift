@@ -15,10 +15,13 @@ struct EmbeddingCache {
     var normed: UnsafeMutablePointer<Float>  // (B·L, De)
     var mask: UnsafeMutablePointer<Float>    // (B·L, D) dropout mask
     var output: UnsafeMutablePointer<Float>  // (B·L, D) "embedding_output"
+    var dMasked: UnsafeMutablePointer<Float> // (B·L, D) backward: the dropout-masked output gradient
+    var dNormed: UnsafeMutablePointer<Float> // (B·L, De) backward: the gradient of `normed`
 
     init(_ a: inout ArenaCarver, tokens: Int, dEmb: Int, dModel: Int, dropout: Bool) {
         sum = a.take(tokens * dEmb); mean = a.take(tokens); rstd = a.take(tokens)
         normed = a.take(tokens * dEmb); mask = a.take(dropout ? tokens * dModel : 0); output = a.take(tokens * dModel)
+        dMasked = a.take(dropout ? tokens * dModel : 0); dNormed = a.take(tokens * dEmb)
     }
 }
 
@@ -44,18 +47,27 @@ func embeddingForward(_ c: EmbeddingCache, ids: UnsafePointer<Int32>, typeIds: U
     }
 }
 
-/// `dOut` (B·L, D) is consumed (dropout applied in place); `scratch` needs B·L·De floats.
-func embeddingBackward(_ c: EmbeddingCache, dOut: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                       ids: UnsafePointer<Int32>, typeIds: UnsafePointer<Int32>, batch: Int, seq: Int, dEmb: Int, dModel: Int,
-                       _ p: EmbeddingParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
-                       dropout: Bool) {
+/// Backward of `embeddingForward`: the parameter gradients +=. `dOut` (B·L, D) is read only. Destroys the cache
+/// (normed).
+func embeddingBackward(_ c: EmbeddingCache, dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>,
+                       typeIds: UnsafePointer<Int32>, batch: Int, seq: Int, dEmb: Int, dModel: Int, _ p: EmbeddingParams,
+                       _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>, dropout: Bool) {
     let tokens = batch * seq
-    if dropout { applyMask(dOut, c.mask, count: tokens * dModel) }
-    let dNormed = scratch
-    denseBackward(dx: dNormed, accumulateInput: false, dy: dOut, x: c.normed, rows: tokens, p.projection, params, grads)
-    let dSum = c.normed  // the normalised values are no longer needed; reuse their storage
-    layerNormBackward(dx: dSum, dscale: grads + p.lnScale, dbias: grads + p.lnBias, dy: dNormed, x: c.sum,
+    // output = Dropout(normed·W_in + b_in)
+    var dy = dOut
+    if dropout {
+        let masked = c.dMasked, mask = c.mask
+        Parallel.forRange(tokens * dModel, grain: 65536) { s, e in for i in s..<e { masked[i] = dOut[i] * mask[i] } }
+        dy = UnsafePointer(masked)
+    }
+    c.dNormed.update(repeating: 0, count: tokens * dEmb)
+    denseBackward(dx: c.dNormed, dy: dy, x: c.normed, rows: tokens, p.projection, params, grads)
+    // normed = LayerNorm(sum); the normalised values are no longer needed: dSum goes into their storage.
+    let dSum = c.normed
+    dSum.update(repeating: 0, count: tokens * dEmb)
+    layerNormBackward(dx: dSum, dscale: grads + p.lnScale, dbias: grads + p.lnBias, dy: c.dNormed, x: c.sum,
                       mean: c.mean, rstd: c.rstd, scale: params + p.lnScale, rows: tokens, cols: dEmb)
+    // sum = word[ids] + position[0..<L] + type[typeIds]
     // Scatter-add into the three tables (serial: rows may repeat).
     for t in 0..<tokens {
         let d = dSum + t * dEmb

@@ -26,11 +26,13 @@ func ffnForward(_ out: UnsafeMutablePointer<Float>, _ c: FFNCache, _ x: UnsafePo
     }
 }
 
-/// dx += ∂/∂x. `dOut` is left untouched; `work` holds N·D floats. Destroys the cache (a1, g).
+/// Backward of `ffnForward`: dx += ∂/∂x, parameter gradients +=. `dOut` (N, D) is read only; `work` holds N·D floats
+/// (the dropout-masked dOut; unused without dropout). Destroys the cache (a1, g).
 func ffnBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: FFNCache, _ x: UnsafePointer<Float>,
                  rows: Int, _ p: FFNParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
                  dropout: Bool, work: UnsafeMutablePointer<Float>) {
     let D = p.w2.nOut, F = p.w1.nOut
+    // out = Dropout(g·W2 + b2), g = gelu(a1), a1 = x·W1 + b1
     var dy = dOut
     if dropout {
         let n = rows * D
@@ -38,9 +40,9 @@ func ffnBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
         dy = UnsafePointer(work)
     }
     // dW2 += gᵀ·dy ; dg = dy·W2ᵀ (into g's storage once dW2 is done)
-    denseBackward(dx: nil, accumulateInput: false, dy: dy, x: c.g, rows: rows, p.w2, params, grads)
+    denseBackward(dx: nil, dy: dy, x: c.g, rows: rows, p.w2, params, grads)
     BLAS.gemm(transB: true, m: rows, n: F, k: D, a: dy, lda: D, b: params + p.w2.kernel, ldb: D, c: c.g, ldc: F)
     // da1 = dg · gelu'(a1), in place in g's storage.
     geluBackward(c.g, c.a1, count: rows * F)
-    denseBackward(dx: dx, accumulateInput: true, dy: c.g, x: x, rows: rows, p.w1, params, grads)
+    denseBackward(dx: dx, dy: c.g, x: x, rows: rows, p.w1, params, grads)
 }

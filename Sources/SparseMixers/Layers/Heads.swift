@@ -7,6 +7,23 @@ struct MLMParams {
     var outputBias: Int             // [V]; logits = t·E_wordᵀ + b (tied embedding)
 }
 
+/// The head's parameters: the pooler and classifier always (their logits are NSP's under pre-training), the MLM
+/// head under pre-training.
+struct HeadParams {
+    var pooler: DenseParams                         // D → D "encoder/pooler"
+    var classifierKernel: Int, classifierBias: Int  // [n, D], [n] "classification/output_{kernel,bias}"
+    var mlm: MLMHead
+    var outputs: Int                                // n
+}
+
+/// The MLM head of pre-training, with its parameters; none when fine-tuning.
+enum MLMHead {
+    /// "predictions_dense", "predictions_layer_norm", "predictions_output/output_bias"; the output kernel is the word
+    /// embedding at `wordEmbedding` [V, De] (tied).
+    case pretraining(MLMParams, wordEmbedding: Int)
+    case none
+}
+
 struct HeadCache {
     var poolIn: UnsafeMutablePointer<Float>    // (B, D) h[:, 0]
     var poolPre: UnsafeMutablePointer<Float>   // (B, D)
@@ -20,6 +37,10 @@ struct HeadCache {
     var mlmLogits: UnsafeMutablePointer<Float> // (B·P, V); overwritten by its gradient in backward
     var rowMax: UnsafeMutablePointer<Float>    // (B·P) max logit of each MLM row, for the backward
     var rowSum: UnsafeMutablePointer<Double>   // (B·P) Σ exp(logit − max) of each MLM row, for the backward
+    var dPooled: UnsafeMutablePointer<Float>   // (B, D) backward: gradient of pooled, then of poolPre
+    var dPoolIn: UnsafeMutablePointer<Float>   // (B, D) backward: gradient of poolIn
+    var dGelu: UnsafeMutablePointer<Float>     // (B·P, De) backward: gradient of tGelu, then of tPre
+    var dGathered: UnsafeMutablePointer<Float> // (B·P, D) backward: gradient of gathered
 
     init(_ a: inout ArenaCarver, batch B: Int, dModel D: Int, dEmb De: Int, outputs n: Int, predictions P: Int, vocab V: Int, mlm: Bool) {
         poolIn = a.take(B * D); poolPre = a.take(B * D); pooled = a.take(B * D); logits = a.take(B * n)
@@ -28,6 +49,7 @@ struct HeadCache {
         tMean = a.take(r); tRstd = a.take(r); mlmLogits = a.take(r * V)
         rowMax = a.take(r)
         rowSum = UnsafeMutableRawPointer(a.take(2 * r)).bindMemory(to: Double.self, capacity: r)
+        dPooled = a.take(B * D); dPoolIn = a.take(B * D); dGelu = a.take(r * De); dGathered = a.take(r * D)
     }
 }
 
@@ -123,4 +145,146 @@ func crossEntropyRowGradient(_ row: UnsafeMutablePointer<Float>, count V: Int, l
     let inv = Float(1 / sum)
     for j in 0..<V { row[j] = s * FastMath.exp(row[j] - mx) * inv }
     row[label] -= s
+}
+
+/// pooled = tanh(x[:, 0]·W_p + b_p); logits = pooled·W_cᵀ + b_c (NSP under pre-training, else the task);
+/// pre-training also: t = LN(gelu(x[positions]·W_t + b_t)), MLM logits = t·E_wordᵀ + b. Fills the losses of `r`.
+func headsForward(_ x: UnsafePointer<Float>, _ hc: HeadCache, _ hp: HeadParams, _ batch: Batch, config cfg: ModelConfig,
+                  _ P: UnsafeMutablePointer<Float>, _ r: inout ForwardResult) {
+    let B = batch.batchSize, L = cfg.maxSeqLength, D = cfg.dModel, De = cfg.dEmb, V = cfg.vocabSize
+    let n = hp.outputs
+    for b in 0..<B { (hc.poolIn + b * D).update(from: x + b * L * D, count: D) }
+    denseForward(hc.poolPre, hc.poolIn, rows: B, hp.pooler, P)
+    for i in 0..<(B * D) { hc.pooled[i] = Foundation.tanh(hc.poolPre[i]) }
+    BLAS.gemm(transB: true, m: B, n: n, k: D, a: hc.pooled, lda: D, b: P + hp.classifierKernel, ldb: D, c: hc.logits, ldc: n)
+    addBias(hc.logits, P + hp.classifierBias, rows: B, cols: n)
+    r.logits = Array(UnsafeBufferPointer(start: hc.logits, count: B * n))
+    switch hp.mlm {
+    case .pretraining(let m, let word):
+        let Pn = cfg.maxPredictionsPerSeq, R = B * Pn
+        for b in 0..<B { for j in 0..<Pn {
+            let pos = Int(batch.maskedLMPositions[b * Pn + j])
+            (hc.gathered + (b * Pn + j) * D).update(from: x + (b * L + pos) * D, count: D)
+        } }
+        denseForward(hc.tPre, hc.gathered, rows: R, m.dense, P)
+        geluForward(hc.tPre, into: hc.tGelu, count: R * De)
+        layerNormForward(hc.tNorm, mean: hc.tMean, rstd: hc.tRstd, hc.tGelu, scale: P + m.lnScale, bias: P + m.lnBias,
+                         rows: R, cols: De)
+        BLAS.gemm(transB: true, m: R, n: V, k: De, a: hc.tNorm, lda: De, b: P + word, ldb: De, c: hc.mlmLogits, ldc: V)
+        addBias(hc.mlmLogits, P + m.outputBias, rows: R, cols: V)
+        // Rows in parallel (each chunk with its own scratch for 8 rows), then the weighted sums in row order.
+        var rowLoss = [Double](repeating: 0, count: R), rowArg = [Int](repeating: 0, count: R)
+        rowLoss.withUnsafeMutableBufferPointer { lossB in
+        rowArg.withUnsafeMutableBufferPointer { argB in
+        batch.maskedLMIds.withUnsafeBufferPointer { labels in
+            let lossP = lossB.baseAddress!, argP = argB.baseAddress!, lab = labels.baseAddress!
+            Parallel.forRange(R, grain: 8) { s, e in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 8 * V)
+                defer { scratch.deallocate() }
+                crossEntropyRows(hc.mlmLogits + s * V, rows: e - s, count: V, labels: lab + s, loss: lossP + s,
+                                 arg: argP + s, rowMax: hc.rowMax + s, rowSum: hc.rowSum + s, scratch: scratch)
+            }
+        }}}
+        var lossSum: Double = 0, wSum: Double = 0, correct: Double = 0
+        for i in 0..<R {
+            let wt = Double(batch.maskedLMWeights[i])
+            lossSum += wt * rowLoss[i]; wSum += wt
+            if rowArg[i] == Int(batch.maskedLMIds[i]) { correct += wt }
+        }
+        r.mlmWeightSum = wSum; r.mlmCorrect = correct
+        r.mlmLoss = wSum > 0 ? lossSum / wSum : 0
+        var nsp: Double = 0
+        for b in 0..<B {
+            let (loss, arg) = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]),
+                                              gradScale: nil, scratch: nil)
+            nsp += loss
+            if arg == Int(batch.nextSentenceLabels[b]) { r.nspCorrect += 1 }
+        }
+        r.nspLoss = nsp / Double(B)
+    case .none:
+        var loss: Double = 0
+        for b in 0..<B {
+            if n == 1 {
+                let d = Double(hc.logits[b]) - Double(batch.labels[b]); loss += d * d
+            } else {
+                loss += crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: nil,
+                                        scratch: nil).0
+            }
+        }
+        r.taskLoss = loss / Double(B)
+    }
+}
+
+/// Backward of `headsForward`: dx (T, D) += ∂loss/∂x (rows 0 of each example and the masked positions), parameter
+/// gradients +=. Overwrites the logits with their gradients.
+func headsBackward(dx: UnsafeMutablePointer<Float>, _ hc: HeadCache, _ hp: HeadParams, _ batch: Batch,
+                   config cfg: ModelConfig, _ P: UnsafeMutablePointer<Float>, _ Gd: UnsafeMutablePointer<Float>) {
+    let B = batch.batchSize, L = cfg.maxSeqLength, D = cfg.dModel, De = cfg.dEmb, V = cfg.vocabSize
+    let n = hp.outputs
+    switch hp.mlm {
+    case .pretraining(let m, let word):
+        let Pn = cfg.maxPredictionsPerSeq, R = B * Pn
+        // loss = Σ w_i·CE(logits_i, y_i) / Σ w  ⇒  dlogits_i = w_i/Σw · (softmax − onehot), in place.
+        let wSum = batch.maskedLMWeights.reduce(0, +)
+        batch.maskedLMWeights.withUnsafeBufferPointer { wts in
+        batch.maskedLMIds.withUnsafeBufferPointer { labels in
+            let wt = wts.baseAddress!, lab = labels.baseAddress!
+            Parallel.forRange(R, grain: 8) { s, e in
+                for i in s..<e {
+                    let row = hc.mlmLogits + i * V
+                    if wt[i] == 0 || wSum == 0 { row.update(repeating: 0, count: V); continue }
+                    crossEntropyRowGradient(row, count: V, label: Int(lab[i]), gradScale: wt[i] / wSum,
+                                            max: hc.rowMax[i], sum: hc.rowSum[i])
+                }
+            }
+        }}
+        let dLogits = UnsafePointer(hc.mlmLogits)
+        // logits = t·Eᵀ + b  ⇒  dE += dlogitsᵀ·t, dt = dlogits·E (into t's storage), db += Σ dlogits
+        BLAS.gemm(transA: true, m: V, n: De, k: R, a: dLogits, lda: V, b: hc.tNorm, ldb: De, beta: 1, c: Gd + word, ldc: De)
+        BLAS.addColumnSums(dLogits, rows: R, cols: V, into: Gd + m.outputBias)
+        BLAS.gemm(m: R, n: De, k: V, a: dLogits, lda: V, b: P + word, ldb: De, c: hc.tNorm, ldc: De)
+        // t = LN(gelu(tPre)), tPre = gathered·W_t + b_t
+        hc.dGelu.update(repeating: 0, count: R * De)
+        layerNormBackward(dx: hc.dGelu, dscale: Gd + m.lnScale, dbias: Gd + m.lnBias, dy: hc.tNorm, x: hc.tGelu,
+                          mean: hc.tMean, rstd: hc.tRstd, scale: P + m.lnScale, rows: R, cols: De)
+        geluBackward(hc.dGelu, hc.tPre, count: R * De)
+        hc.dGathered.update(repeating: 0, count: R * D)
+        denseBackward(dx: hc.dGathered, dy: hc.dGelu, x: hc.gathered, rows: R, m.dense, P, Gd)
+        // gathered = x[positions]  ⇒  scatter-add
+        for b in 0..<B { for j in 0..<Pn {
+            let pos = Int(batch.maskedLMPositions[b * Pn + j])
+            let src = hc.dGathered + (b * Pn + j) * D, dst = dx + (b * L + pos) * D
+            for k in 0..<D { dst[k] += src[k] }
+        } }
+        // NSP: mean over the batch of CE(logits_b, label_b)
+        for b in 0..<B {
+            _ = crossEntropyRow(hc.logits + b * 2, count: 2, label: Int(batch.nextSentenceLabels[b]),
+                                gradScale: 1 / Float(B), scratch: nil)
+        }
+    case .none:
+        // Task: mean squared error (n = 1) or mean CE over the batch.
+        for b in 0..<B {
+            if n == 1 {
+                hc.logits[b] = 2 * (hc.logits[b] - batch.labels[b]) / Float(B)
+            } else {
+                _ = crossEntropyRow(hc.logits + b * n, count: n, label: Int(batch.labels[b]), gradScale: 1 / Float(B),
+                                    scratch: nil)
+            }
+        }
+    }
+    // logits = pooled·Wᵀ + b
+    BLAS.gemm(transA: true, m: n, n: D, k: B, a: hc.logits, lda: n, b: hc.pooled, ldb: D, beta: 1,
+              c: Gd + hp.classifierKernel, ldc: D)
+    BLAS.addColumnSums(hc.logits, rows: B, cols: n, into: Gd + hp.classifierBias)
+    let dPooled = hc.dPooled
+    BLAS.gemm(m: B, n: D, k: n, a: hc.logits, lda: n, b: P + hp.classifierKernel, ldb: D, c: dPooled, ldc: D)
+    // pooled = tanh(poolPre), poolPre = poolIn·W_p + b_p
+    for i in 0..<(B * D) { dPooled[i] *= 1 - hc.pooled[i] * hc.pooled[i] }
+    hc.dPoolIn.update(repeating: 0, count: B * D)
+    denseBackward(dx: hc.dPoolIn, dy: dPooled, x: hc.poolIn, rows: B, hp.pooler, P, Gd)
+    // poolIn = x[:, 0]
+    for b in 0..<B {
+        let dst = dx + b * L * D
+        for k in 0..<D { dst[k] += hc.dPoolIn[b * D + k] }
+    }
 }

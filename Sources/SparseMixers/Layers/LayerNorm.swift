@@ -53,7 +53,7 @@ func layerNormForwardReference(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMut
     }
 }
 
-/// Backward of `layerNormForward`. dx is **overwritten**; dscale/dbias accumulate.
+/// Backward of `layerNormForward`: dx, dscale and dbias accumulate (+=). dx must not alias x or dy.
 /// x̂ = (x − mean)·rstd, dx̂ = dy·scale, dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
 func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
                        dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
@@ -81,7 +81,7 @@ func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePoi
             let mD = sumD / Float(cols), mDX = sumDX / Float(cols)
             for c in 0..<cols {
                 let xh = (xr[c] - m) * rs
-                dxr[c] = rs * (dyr[c] * scale[c] - mD - xh * mDX)
+                dxr[c] += rs * (dyr[c] * scale[c] - mD - xh * mDX)
             }
         }
     }

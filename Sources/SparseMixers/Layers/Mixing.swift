@@ -1,5 +1,5 @@
 /// Mixing sublayers (SPEC §1.5). None has a bias, applies dropout, or masks padding. Each acts per example on
-/// X ∈ R^{L×D}.
+/// X ∈ R^{L×D}. `MixingKind` is the layout (parameter offsets); Block.swift's `MixingSublayer` binds it to its cache.
 enum MixingKind: Equatable {
     case attention(AttentionParams)
     /// Re(F_L·X·F_D), unnormalised.
@@ -85,10 +85,21 @@ func foldToeplitz(_ dm: UnsafePointer<Float>, n: Int, transpose: Bool, into dv: 
     } }
 }
 
-/// Fourier/Hartley over every example. The transform's kernel cos/cas(2π(ni/L + jk/D)) is symmetric in
-/// (n, k) ↔ (i, j), so the backward is the same transform applied to dY (accumulated into dX).
-func spectralMix(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, batch: Int, seq L: Int, dModel D: Int,
-                 hartley: Bool, accumulate: Bool) {
+/// Fourier/Hartley over every example: y = Re(F_L·x·F_D) (Fourier) or Re − Im of it (Hartley), per example.
+func spectralMixForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, batch: Int, seq L: Int,
+                        dModel D: Int, hartley: Bool) {
+    spectralTransform(x, into: y, batch: batch, seq: L, dModel: D, hartley: hartley, accumulate: false)
+}
+
+/// Backward of `spectralMixForward`: dx += the same transform of dY. The transform's kernel cos/cas(2π(ni/L + jk/D))
+/// is symmetric in (n, k) ↔ (i, j), so it is its own transpose.
+func spectralMixBackward(dx: UnsafeMutablePointer<Float>, dY: UnsafePointer<Float>, batch: Int, seq L: Int,
+                         dModel D: Int, hartley: Bool) {
+    spectralTransform(dY, into: dx, batch: batch, seq: L, dModel: D, hartley: hartley, accumulate: true)
+}
+
+private func spectralTransform(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, batch: Int, seq L: Int,
+                               dModel D: Int, hartley: Bool, accumulate: Bool) {
     let plan = SpectralPlan.shared(rows: L, cols: D, threads: Parallel.threads)
     Parallel.forChunks(batch) { slot, s, e in
         for b in s..<e {

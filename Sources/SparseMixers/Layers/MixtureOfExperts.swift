@@ -67,6 +67,28 @@ struct MoESettings {
     var expertDropout: Float
 }
 
+extension ModelConfig {
+    /// The routing settings of one pass over T tokens: G groups, capacity C at the train or eval factor (at most
+    /// the group's tokens under Experts Choose); jitter and expert dropout only in training.
+    func moeSettings(tokens T: Int, training: Bool) -> MoESettings {
+        let G = Routing.numGroups(tokens: T, maxGroupSize: maxGroupSize)
+        let c = training ? trainCapacityFactor : evalCapacityFactor
+        var C = Routing.capacity(factor: c, tokensPerGroup: T / G, experts: numExperts, minCapacity: minExpertCapacity)
+        if dispatchAlgorithm.isExpertsChoose { C = min(C, T / G) }
+        return MoESettings(groups: G, capacity: C, expertsChoose: dispatchAlgorithm.isExpertsChoose,
+                           k: numSelectedExperts, batchPrioritized: batchPrioritizedRouting,
+                           jitterNoise: training ? jitterNoise : 0,
+                           expertDropout: training ? expertDropoutRate : 0)
+    }
+
+    /// Slots per expert to prepare: G·C at the larger of the two capacity factors.
+    func maxSlotsPerExpert(tokens T: Int) -> Int {
+        let G = Routing.numGroups(tokens: T, maxGroupSize: maxGroupSize)
+        let c = max(trainCapacityFactor, evalCapacityFactor)
+        return G * Routing.capacity(factor: c, tokensPerGroup: T / G, experts: numExperts, minCapacity: minExpertCapacity)
+    }
+}
+
 func moeForward(_ out: UnsafeMutablePointer<Float>, _ c: MoECache, _ h: UnsafePointer<Float>, tokens T: Int,
                 _ p: MoEParams, _ params: UnsafeMutablePointer<Float>, _ s: MoESettings, dropoutSeed: UInt64?) {
     let D = p.dModel, E = p.experts, F = p.dFF
@@ -169,18 +191,19 @@ func moeForward(_ out: UnsafeMutablePointer<Float>, _ c: MoECache, _ h: UnsafePo
     c.stats = st
 }
 
-/// dh += ∂loss/∂h, where loss includes auxFactor·aux + zFactor·z of this layer. `dOut` (T, D) is the gradient of the
-/// MoE output. `work` holds E·S·D floats. Destroys the expert caches.
+/// Backward of `moeForward`: dh += ∂loss/∂h and parameter gradients +=, where loss includes auxFactor·aux +
+/// zFactor·z of this layer. `dOut` (T, D), the gradient of the MoE output, is read only. `work` holds E·S·D floats,
+/// 2·E·S·D with expert dropout, and at least T·D. Destroys the expert caches (a1, g, ye).
 func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: MoECache, _ h: UnsafePointer<Float>,
                  tokens T: Int, _ p: MoEParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
                  _ s: MoESettings, auxFactor: Float, zFactor: Float, dropout: Bool,
                  work: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>) {
     guard let d = c.decision else { preconditionFailure("moeBackward before moeForward") }
-    let D = p.dModel, E = p.experts, F = p.dFF, S = c.maxSlots
+    let D = p.dModel, E = p.experts, S = c.maxSlots
     let dProbs = dLogits   // (T, E): first the gradient w.r.t. probabilities, then turned into logits' gradient
     dProbs.update(repeating: 0, count: T * E)
-    // dY_e[j] = w·dOut[t];  dw = ⟨dOut[t], y_e[j]⟩
-    let dY = work
+    // out[t] = Σ w·y_e[j]  ⇒  dY_e[j] = w·dOut[t];  dw = ⟨dOut[t], y_e[j]⟩
+    let dY = work                      // (E·S, D)
     Parallel.forEach(E) { e in
         for j in 0..<d.count[e] {
             let idx = e * d.slotsPerExpert + j
@@ -191,30 +214,27 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
             dProbs[t * E + e] += dot   // (t, e) pairs are unique per expert, so no race across e
         }
     }
-    // Expert backward, experts side by side. dX_e overwrites dY_e.
+    // y_e = FFN_e(x_e): each expert's FFN backward, experts side by side. dX_e goes into ye's storage (no longer
+    // needed), zeroed first; the dropout-masked dY_e into the second half of `work`.
+    let dX = c.ye                      // (E·S, D)
+    let expertDropout = dropout && s.expertDropout > 0
     Parallel.forChunks(E) { _, s0, e0 in
         for e in s0..<e0 {
             let n = d.count[e]
             if n == 0 { continue }
             let rows = e * S
-            let ep = p.expert(e)
-            let dy = dY + rows * D
-            if dropout && s.expertDropout > 0 {
-                let m = c.expert.mask + rows * D
-                for i in 0..<(n * D) { dy[i] *= m[i] }
-            }
-            let a1 = c.expert.a1 + rows * F, g = c.expert.g + rows * F
-            denseBackward(dx: nil, accumulateInput: false, dy: dy, x: g, rows: n, ep.w2, params, grads)
-            BLAS.gemm(transB: true, m: n, n: F, k: D, a: dy, lda: D, b: params + ep.w2.kernel, ldb: D, c: g, ldc: F)
-            geluBackward(g, a1, count: n * F)   // in place in g's storage (vectorised; see geluBackward)
-            denseBackward(dx: dy, accumulateInput: false, dy: g, x: c.xe + rows * D, rows: n, ep.w1, params, grads)
+            let cache = FFNCache(a1: c.expert.a1 + rows * p.dFF, g: c.expert.g + rows * p.dFF,
+                                 mask: expertDropout ? c.expert.mask + rows * D : c.expert.mask)
+            (dX + rows * D).update(repeating: 0, count: n * D)
+            ffnBackward(dx: dX + rows * D, dOut: dY + rows * D, cache, c.xe + rows * D, rows: n, p.expert(e), params,
+                        grads, dropout: expertDropout, work: dY + E * S * D + rows * D)
         }
     }
     // Scatter the input gradients back to tokens.
     for e in 0..<E {
         for j in 0..<d.count[e] {
             let t = Int(d.token[e * d.slotsPerExpert + j])
-            let src = dY + (e * S + j) * D, dst = dh + t * D
+            let src = dX + (e * S + j) * D, dst = dh + t * D
             for i in 0..<D { dst[i] += src[i] }
         }
     }
@@ -239,9 +259,10 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
     }
     // Router: dW_r += xᵀ·dlogits; dx = dlogits·W_rᵀ (times the jitter noise, when used).
     if c.usedJitter {
-        denseBackward(dx: work, accumulateInput: false, dy: dProbs, x: c.routerInput, rows: T, p.router, params, grads)
+        work.update(repeating: 0, count: T * D)
+        denseBackward(dx: work, dy: dProbs, x: c.routerInput, rows: T, p.router, params, grads)
         for i in 0..<(T * D) { dh[i] += work[i] * c.jitter[i] }
     } else {
-        denseBackward(dx: dh, accumulateInput: true, dy: dProbs, x: h, rows: T, p.router, params, grads)
+        denseBackward(dx: dh, dy: dProbs, x: h, rows: T, p.router, params, grads)
     }
 }
