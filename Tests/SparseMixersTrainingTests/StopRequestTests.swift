@@ -4,6 +4,7 @@ import SparseMixersCore
 import SparseMixers
 import SparseMixersData
 @testable import SparseMixersTraining
+import SparseMixersTestSupport
 
 /// What a Slurm job near its time limit relies on (`sbatch --signal=B:USR1@120`, `sparse-mixers job pretrain`):
 /// the signal becomes a stop request, the run checkpoints the step it is at (off the checkpoint cadence) and
