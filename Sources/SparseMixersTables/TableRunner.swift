@@ -301,6 +301,11 @@ public struct TableRunner {
         let (outcomes, controlOutcome) = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
         addSeedStatistics(spec, variants: variants, outcomes: outcomes, into: &report)
         addFineTuneSummary(variants: variants, outcomes: outcomes, control: controlOutcome, into: &report)
+        if settings.speedOnly { report.trainedNote = WhatWasTrained.speedOnlyNote } else {
+            report.trained = WhatWasTrained.rows(spec: spec, scaled: scaled, variants: variants, outcomes: outcomes,
+                                                 settings: settings.scale.settings, fineTune: settings.fineTune,
+                                                 workDirectory: settings.output.appendingPathComponent("runs"))
+        }
         for (v, outcome) in zip(variants, outcomes) {
             let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
             let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
@@ -497,7 +502,9 @@ public struct TableRunner {
         r4.notes = f4.notes + r2.notes.filter { !f2.notes.contains($0) }
         r4.rows = r2.rows.filter { $0.metric == "nsp_acc" }
         r2.rows = r2.rows.filter { $0.metric != "nsp_acc" }
-        let a5 = try report(for: TableSpec.spec(.a5))
+        var a5 = try report(for: TableSpec.spec(.a5))
+        r4.trained = r2.trained; r4.trainedNote = r2.trainedNote
+        a5.trained = r2.trained; a5.trainedNote = r2.trainedNote
         return [r2, r4, a5]
     }
 }
