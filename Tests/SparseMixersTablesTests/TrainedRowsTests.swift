@@ -129,4 +129,24 @@ final class TrainedRowsTests: XCTestCase {
         XCTAssertEqual(sm.trainedIn, "Table 9 'Sparse Mixer'")
         XCTAssertEqual(sm.model, t9.trained?.first { $0.variant == "Sparse Mixer" }?.model)
     }
+
+    /// Table A5 at ci: ours are the sizes trained for the figures, beside the paper's; at paper scale they agree.
+    func testTableA5ShowsTrainedSizesBesideThePapersAtCI() throws {
+        let published = try PublishedNumbers.load()
+        let r = try TableRunner(settings: settings(), published: published).report(for: TableSpec.spec(.a5))
+        let ci = Scale.ci.settings
+        func row(_ m: String) throws -> ReportRow { try XCTUnwrap(r.rows.first { $0.variant == "Base" && $0.metric == m }) }
+        XCTAssertEqual(try row("sm_d_model").ours, Double(ci.width(512)))
+        XCTAssertEqual(try row("sm_d_model").published, 512)
+        XCTAssertEqual(try row("bert_d_model").ours, Double(ci.width(768)))
+        XCTAssertEqual(try row("bert_d_model").published, 768)
+        XCTAssertEqual(try row("sm_layers").ours, try row("sm_layers").published, "layers are kept")
+        XCTAssertNotEqual(try row("bert_d_ff").ours, try row("bert_d_ff").published)
+        XCTAssertEqual(try row("sm_heads").ours, 1)
+        XCTAssertTrue(try row("sm_heads").notes.contains("paper-size config: 8"))
+        XCTAssertTrue(try row("sm_d_model").notes.hasPrefix("trained at ci"))
+        XCTAssertTrue(try row("sm_params_m").notes.contains("paper size"))
+        let paper = try TableRunner(settings: settings(.paper), published: published).report(for: TableSpec.spec(.a5))
+        for x in paper.rows where x.published != nil { XCTAssertEqual(x.ours, x.published, "\(x.variant) \(x.metric)") }
+    }
 }
