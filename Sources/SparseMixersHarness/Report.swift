@@ -128,6 +128,11 @@ public struct Report: Codable, Equatable, Sendable {
     public var fineTuning: [FineTuneSummary]? = nil
     /// Load average, sgemm peak and other processes' CPU share around the speed phase, with warnings.
     public var speedConditions: SpeedConditions? = nil
+    /// What each accuracy row was trained as (scaled config beside the paper size, pre-training runs, seeds,
+    /// fine-tuning protocol, guesses); nil when the table trains nothing.
+    public var trained: [TrainedRow]? = nil
+    /// Why no configuration is listed (`--speed-only`), or what the list stands for.
+    public var trainedNote: String? = nil
 
     public init(tableID: TableID, title: String, scale: Scale, scaleRule: String? = nil,
                 environment: EnvironmentInfo? = nil, referenceVariant: String? = nil, rows: [ReportRow] = [],

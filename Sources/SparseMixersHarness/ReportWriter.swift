@@ -38,7 +38,8 @@ public struct ReportWriter: Sendable {
     public static let csvHeader = ["table", "section", "variant", "metric", "ours", "published", "unit", "notes"]
 
     /// One flat CSV: section "value" rows (ours vs published), "speed" rows (ms_median, ms_min, ms_max, speed-up,
-    /// flop_ratio per timed variant) and "not_run" rows (variant column = the item, notes = the reason).
+    /// flop_ratio per timed variant), "not_run" rows (variant column = the item, notes = the reason) and
+    /// "trained" rows (what each accuracy row was trained as: `trainedCSVRows`).
     /// Fields are quoted by libcsv where needed.
     public static func csv(_ r: Report) -> String {
         let t = r.tableID.rawValue
@@ -70,6 +71,7 @@ public struct ReportWriter: Sendable {
                          "reference FLOPs / variant FLOPs (analytic)"])
         }
         for k in r.skipped { rows.append([t, "not_run", k.item, "", "", "", "", k.reason]) }
+        rows += trainedCSVRows(r)
         return CSV.document(rows)
     }
 
@@ -99,6 +101,7 @@ public struct ReportWriter: Sendable {
         }
         if let cs = r.comparisons, !cs.isEmpty { md += seedSection(r, cs) }
         for f in r.fineTuning ?? [] { md += fineTuneSection(f) }
+        md += trainedSection(r)
         if !r.speedRows.isEmpty {
             md.append("## Speed (reference: \(r.referenceVariant ?? "none"), timed in the same run)")
             md.append("")

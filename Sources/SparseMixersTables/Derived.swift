@@ -60,12 +60,17 @@ public enum DerivedTables {
                                 + "\(r.environment?.date ?? "date unknown").")
         }
         var emptyByTable: [TableID: [String]] = [:]
+        var trained: [TrainedRow] = []
         for v in spec.variants {
             guard let src = source(of: v, in: spec) else {
                 report.skip(v.name, because: "no source row: an appendix-only variant whose configuration the paper "
                             + "does not give (SPEC §8); not run")
                 for m in v.publishedMetrics(in: spec) { report.add(variant: v.name, metric: m, ours: nil, published: published) }
                 continue
+            }
+            // What the source row was trained as, named as this table's row.
+            if var t = sources[src.table]?.trained?.first(where: { $0.variant == src.variant }) {
+                t.variant = v.name; t.trainedIn = "Table \(src.table.rawValue) '\(src.variant)'"; trained.append(t)
             }
             var found = 0
             for m in spec.metrics {
@@ -81,6 +86,7 @@ public enum DerivedTables {
                 emptyByTable[src.table, default: []].append(v.name)
             }
         }
+        if !trained.isEmpty { report.trained = trained }
         for (t, names) in emptyByTable.sorted(by: { $0.key < $1.key }) {
             let theirs = sources[t]?.skipped.map { "\($0.item): \($0.reason)" } ?? []
             report.skip("\(names.count) row(s) from \(t.fileStem)",

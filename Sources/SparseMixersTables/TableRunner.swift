@@ -342,6 +342,11 @@ public struct TableRunner {
         let (outcomes, controlOutcome) = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
         addSeedStatistics(spec, variants: variants, outcomes: outcomes, into: &report)
         addFineTuneSummary(variants: variants, outcomes: outcomes, control: controlOutcome, into: &report)
+        if settings.speedOnly { report.trainedNote = WhatWasTrained.speedOnlyNote } else {
+            report.trained = WhatWasTrained.rows(spec: spec, scaled: scaled, variants: variants, outcomes: outcomes,
+                                                 settings: settings.scale.settings, fineTune: settings.fineTune,
+                                                 workDirectory: settings.output.appendingPathComponent("runs"))
+        }
         for (v, outcome) in zip(variants, outcomes) {
             let paperVariant = spec.runVariants.first { $0.name == v.name } ?? v
             let publishedMetrics = Set(paperVariant.publishedMetrics(in: spec))
@@ -504,23 +509,39 @@ public struct TableRunner {
 
     // MARK: A.5 sizes
 
+    /// Each size pair as trained at this scale (ours, `scaledConfig`) beside the paper's sizes (published); the
+    /// rows the paper does not publish (heads, expert d_ff, parameters) name the paper size in their notes.
     func addModelSizes(_ spec: TableSpec, into report: inout Report) {
+        let s = settings.scale.settings
+        let note = s.scale == .paper ? "config used" : "trained at \(s.scale.rawValue) (widths / \(s.widthDivisor))"
         for v in spec.variants {
-            guard let bert = v.pairedConfig else { continue }
-            let sm = v.config
-            let values: [(String, Int)] = [
-                ("bert_layers", bert.numLayers), ("bert_d_model", bert.dModel), ("bert_d_ff", bert.dFF),
-                ("sm_layers", sm.numLayers), ("sm_d_model", sm.dModel), ("sm_d_ff", sm.dFF),
-                ("sm_attention_layers", sm.attentionLayers.count), ("sm_moe_layers", sm.moeLayers.count),
-                ("sm_num_experts", sm.numExperts),
+            guard let paperBERT = v.pairedConfig else { continue }
+            let bert = s.scaledConfig(paperBERT), sm = s.scaledConfig(v.config), paperSM = v.config
+            let values: [(String, Int, Int, Bool)] = [
+                ("bert_layers", bert.numLayers, paperBERT.numLayers, true), ("bert_d_model", bert.dModel, paperBERT.dModel, true),
+                ("bert_d_ff", bert.dFF, paperBERT.dFF, true), ("bert_heads", bert.numHeads, paperBERT.numHeads, false),
+                ("sm_layers", sm.numLayers, paperSM.numLayers, true), ("sm_d_model", sm.dModel, paperSM.dModel, true),
+                ("sm_d_ff", sm.dFF, paperSM.dFF, true), ("sm_heads", sm.numHeads, paperSM.numHeads, false),
+                ("sm_attention_layers", sm.attentionLayers.count, paperSM.attentionLayers.count, true),
+                ("sm_moe_layers", sm.moeLayers.count, paperSM.moeLayers.count, true),
+                ("sm_num_experts", sm.numExperts, paperSM.numExperts, true),
+                ("sm_expert_d_ff", sm.expertDFF, paperSM.expertDFF, false),
             ]
-            for (m, x) in values {
-                report.add(variant: v.name, metric: m, ours: Double(x), published: published, notes: "config used")
+            for (m, x, paper, isPublished) in values {
+                let p = isPublished ? published?.value(table: report.tableID, variant: v.name, metric: m) : nil
+                report.rows.append(ReportRow(variant: v.name, metric: m, ours: Double(x), published: p,
+                                             notes: note + (p == nil ? "; paper-size config: \(paper)" : "")))
             }
-            for (m, c) in [("bert_params_m", bert), ("sm_params_m", sm)] {
+            for (m, c, paper) in [("bert_params_m", bert, paperBERT), ("sm_params_m", sm, paperSM)] {
                 report.rows.append(ReportRow(variant: v.name, metric: m, ours: ParameterCounter.count(c).millions,
-                                             published: nil, unit: "M", notes: "analytic, seq 512, vocab 32k"))
+                                             published: nil, unit: "M", notes: "analytic, seq \(c.maxSeqLength), vocab "
+                                                + "\(c.vocabSize)" + (s.scale == .paper ? "" : String(format: "; paper size "
+                                                + "%.1fM (seq 512, vocab 32k)", ParameterCounter.count(paper).millions))))
             }
+        }
+        if s.scale != .paper {
+            report.notes.append("Ours: the sizes pre-trained for Figures 2 and 4 at `\(s.scale.rawValue)` (the scale's "
+                + "rule); paper: Table A5's sizes, which the speed columns of the figures time.")
         }
     }
 
@@ -538,7 +559,9 @@ public struct TableRunner {
         r4.notes = f4.notes + r2.notes.filter { !f2.notes.contains($0) }
         r4.rows = r2.rows.filter { $0.metric == "nsp_acc" }
         r2.rows = r2.rows.filter { $0.metric != "nsp_acc" }
-        let a5 = try report(for: TableSpec.spec(.a5))
+        var a5 = try report(for: TableSpec.spec(.a5))
+        r4.trained = r2.trained; r4.trainedNote = r2.trainedNote
+        a5.trained = r2.trained; a5.trainedNote = r2.trainedNote
         return [r2, r4, a5]
     }
 }
