@@ -184,11 +184,11 @@ extension ReportWriter {
         if let n = r.trainedNote { md.append(n); md.append("") }
         let rows = r.trained ?? []
         guard !rows.isEmpty else { return md }
-        md.append("The configuration each accuracy row was pre-trained and fine-tuned with at scale "
+        md.append("The configuration each accuracy row was trained with at scale "
             + "`\(r.scale.rawValue)`: the scale's config (paper-size values in parentheses where they differ), the "
             + "pre-training runs (batch x sequence x steps, tokens per run, one run per seed) and the fine-tuning "
-            + "protocol (the learning rate chosen per task is in the fine-tuning section). Guesses: every [GUESS] of "
-            + "the configuration behind the row.")
+            + "protocol, or \"not fine-tuned\" (the learning rate chosen per task is in the fine-tuning section). "
+            + "Guesses: every [GUESS] of the configuration behind the row.")
         md.append("")
         let shared = rows.count > 1 ? rows[0].guesses.filter { g in rows.allSatisfy { $0.guesses.contains(g) } } : []
         if !shared.isEmpty {

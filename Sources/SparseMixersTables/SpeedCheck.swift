@@ -112,9 +112,26 @@ public enum SpeedCheck {
         }
     }
 
+    /// The unstable speed-ups that leave the check undecided. An interval wider than asked still decides a
+    /// comparison when all of it lies on one side of the baseline's threshold, expected x (1 - tolerance): above,
+    /// the variant cannot have regressed; below, it has (its point estimate is then below too, and `evaluate`
+    /// fails it). Only a ratio whose interval contains the threshold, or that has no interval, is undecided. A
+    /// ratio the baseline does not list, or lists at another shape, is not judged by its interval (`evaluate`
+    /// reports it), so it never blocks.
+    public static func undecided(_ bad: [MeasuredSpeedup], baseline: SpeedBaseline) -> [MeasuredSpeedup] {
+        bad.filter { m in
+            guard let e = baseline.entries[m.variant], e.shape == m.shape else { return false }
+            guard let i = m.interval else { return true }
+            let threshold = e.speedup * (1 - (e.tolerance ?? baseline.tolerance))
+            return i.low < threshold && i.high >= threshold
+        }
+    }
+
     public static func decide(_ baseline: SpeedBaseline?, measured: [MeasuredSpeedup], refresh: Bool,
                               rule: StoppingRule = defaultRule) -> Decision {
-        let bad = unstable(measured)
+        // A baseline is written only from ratios within the half-width; a comparison needs only intervals that
+        // do not straddle the baseline's threshold (`undecided`).
+        let bad = refresh || baseline == nil ? unstable(measured) : undecided(unstable(measured), baseline: baseline!)
         if !bad.isEmpty {
             let list = bad.map { m in m.variant + (m.interval.map { " (" + $0.widthText + ")" } ?? " (no interval)") }
             return .refuse(message: "speed-check: UNSTABLE: refusing to "
@@ -123,6 +140,8 @@ public enum SpeedCheck {
                     + "stopped (%d-%d rounds, %.0f s limit): ", bad.count, measured.count, 100 * rule.halfWidth,
                     rule.minRounds, rule.maxRounds, rule.timeLimitSeconds)
                 + list.joined(separator: "; ")
+                + (refresh ? "" : "; each interval contains the baseline's threshold, so it can be neither passed nor "
+                    + "failed")
                 + ". The machine is too noisy to tell: rerun when it is quieter, or allow more rounds (--max-rounds, "
                 + "--time-limit). Exit code \(exitUnstable) (a regression exits \(exitRegression)).")
         }

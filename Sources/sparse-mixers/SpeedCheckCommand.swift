@@ -12,8 +12,10 @@ struct SpeedCheckCommand: ParsableCommand {
         abstract: "Time BERT Base, SM, FSM, Fourier-12 and Linear-4 interleaved at 2 x 128 and compare the speed-ups with Tables/speed-baseline.json.",
         discussion: "Rounds continue until every speed-up's 95% interval is within --half-width (or --max-rounds / "
             + "--time-limit). Exit codes: 0 passed (or baseline written); 1 a speed-up more than the tolerance below "
-            + "the baseline, missing, or at other shapes (also any other runtime error); 3 unstable: some interval "
-            + "stayed wider than --half-width, so nothing was judged and no baseline written; 64 a bad command line. "
+            + "the baseline, missing, or at other shapes (also any other runtime error); 3 unstable: with --refresh, "
+            + "some interval stayed wider than --half-width (no baseline written); when comparing, some unstable "
+            + "interval contains the baseline's threshold, expected x (1 - tolerance) (an unstable interval wholly "
+            + "above it passes, wholly below fails); 64 a bad command line. "
             + "Refresh after an intended change: swift run -c release sparse-mixers speed-check --refresh")
 
     @Option(help: "Baseline file.") var baseline: String = SpeedCheck.defaultBaselineURL.path

@@ -210,6 +210,24 @@ final class SpeedCheckDecisionTests: XCTestCase {
         XCTAssertEqual(SpeedCheck.decide(baseline(), measured: single, refresh: false).exitCode, SpeedCheck.exitUnstable)
     }
 
+    /// An unstable ratio whose whole interval lies on one side of the baseline's threshold (2.0 x (1 - 0.25) =
+    /// 1.5) still decides the comparison; it is never written as a baseline.
+    func testAnUnstableIntervalClearOfTheThresholdIsJudged() {
+        let fast = [MeasuredSpeedup(variant: "train: SM", speedup: 1.9, shape: "s", interval: interval(1.9, 0.2))]
+        XCTAssertTrue(fast[0].interval!.unstable)
+        guard case .judge(let v) = SpeedCheck.decide(baseline(), measured: fast, refresh: false) else { return XCTFail() }
+        XCTAssertTrue(v.passed)
+        let slow = [MeasuredSpeedup(variant: "train: SM", speedup: 1.0, shape: "s", interval: interval(1.0, 0.2))]
+        let d = SpeedCheck.decide(baseline(), measured: slow, refresh: false)
+        XCTAssertEqual(d.exitCode, SpeedCheck.exitRegression)
+        guard case .judge(let w) = d else { return XCTFail("\(d)") }
+        XCTAssertEqual(w.failures.map(\.kind), [.slower])
+        XCTAssertEqual(SpeedCheck.decide(baseline(), measured: fast, refresh: true).exitCode, SpeedCheck.exitUnstable)
+        // Not in the baseline: reported by the comparison, never blocking it.
+        let other = [MeasuredSpeedup(variant: "train: X", speedup: 1.9, shape: "s", interval: interval(1.9, 0.2))]
+        XCTAssertEqual(SpeedCheck.undecided(other, baseline: baseline()).count, 0)
+    }
+
     func testStableRatiosAreJudgedAndWritten() {
         let slow = [MeasuredSpeedup(variant: "train: SM", speedup: 1.4, shape: "s", interval: interval(1.4, 0.03))]
         let d = SpeedCheck.decide(baseline(), measured: slow, refresh: false)
