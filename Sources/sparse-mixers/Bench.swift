@@ -38,15 +38,9 @@ struct Bench: ParsableCommand {
             throw ValidationError("refusing to time a debug build: use `swift run -c release sparse-mixers bench ...`")
         }
         Runtime.setThreads(threads)
-        var cfg = try ModelConfig.preset(named: preset)
+        let cfg = shaped(try ModelConfig.preset(named: preset))
         if tokensPerSecond { return try measureThroughput(cfg) }
         let batch = self.batch ?? 8
-        if let scale {
-            cfg = scale.settings.scaledConfig(cfg)
-        } else {
-            cfg.maxSeqLength = seq
-            cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
-        }
         try MemoryBudget.check(try MemoryBudget.trainingBytes(cfg, batch: batch), what: "bench \(preset) at batch \(batch) x \(cfg.maxSeqLength)")
         let model = try Model(config: cfg, head: .pretraining, seed: 0)
         let b = Benchmark.randomBatch(cfg, batch: batch)
@@ -90,14 +84,19 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// The preset at the shape bench times: shrunk by `--scale`'s rule, or at `--seq` with the reference's 15% of
+    /// its tokens as masked predictions.
+    func shaped(_ preset: ModelConfig) -> ModelConfig {
+        if let scale { return scale.settings.scaledConfig(preset) }
+        var cfg = preset
+        cfg.maxSeqLength = seq
+        cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
+        return cfg
+    }
+
     /// `--tokens-per-second`: the scale's model at its pre-training shape, one run on `threads` threads against
     /// `threads` copies side by side on one thread each, each against the sgemm peak read the same way just before.
-    func measureThroughput(_ preset: ModelConfig) throws {
-        var cfg = preset
-        if let scale { cfg = scale.settings.scaledConfig(cfg) } else {
-            cfg.maxSeqLength = seq
-            cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
-        }
+    func measureThroughput(_ cfg: ModelConfig) throws {
         let batch = self.batch ?? scale?.settings.pretrainBatch ?? 8
         let lanes = threads
         try MemoryBudget.check(try MemoryBudget.trainingBytes(cfg, batch: batch) * Double(max(lanes, 1)),
