@@ -25,6 +25,20 @@ struct JobCommand: ParsableCommand {
 
     /// The request the table runner makes for variant `index` of `id` (scaled table and variant, the run cache
     /// under `<output>/runs`).
+    /// A fine-tuning job (a variant's grid, or the control on the reference, variant 0): the table's request for
+    /// the variant, the memory limit of `--memory-budget-gb`, and the lanes the table run fine-tunes in.
+    static func fineTuning<R>(_ table: TableOptions, _ tableName: String, variantIndex: Int,
+                              _ body: (AccuracyRequest) throws -> R) throws -> (TableID, AccuracyRequest, R) {
+        let id = try JobCommand.table(tableName)
+        let s = table.settings
+        let r = try JobCommand.request(id, variantIndex: variantIndex, s)
+        if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
+        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning, settings: s) {
+            try body(r)
+        }
+        return (id, r, o)
+    }
+
     static func request(_ id: TableID, variantIndex index: Int, _ s: TableRunSettings) throws -> AccuracyRequest {
         let scaled = s.scale.settings.scaled(TableSpec.spec(id))
         guard scaled.runVariants.indices.contains(index) else {
@@ -102,13 +116,7 @@ struct FinetuneJob: ParsableCommand {
     @Option(help: "The variant's position among the table's run variants (0-based).") var variantIndex: Int
 
     func run() throws {
-        let id = try JobCommand.table(tableName)
-        let s = table.settings
-        let r = try JobCommand.request(id, variantIndex: variantIndex, s)
-        if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
-        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning, settings: s) {
-            try AccuracyPhase.run(r)
-        }
+        let (id, r, o) = try JobCommand.fineTuning(table, tableName, variantIndex: variantIndex) { try AccuracyPhase.run($0) }
         print("\(id.fileStem) \(r.variant.name): " + o.metrics.keys.sorted().map { "\($0) \(String(format: "%.2f", o.metrics[$0]!))" }
             .joined(separator: ", "))
     }
@@ -122,13 +130,7 @@ struct ControlJob: ParsableCommand {
     @Option(name: .customLong("table"), help: "The table (e.g. Table3).") var tableName: String
 
     func run() throws {
-        let id = try JobCommand.table(tableName)
-        let s = table.settings
-        let r = try JobCommand.request(id, variantIndex: 0, s)
-        if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
-        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning, settings: s) {
-            try AccuracyPhase.control(r)
-        }
+        let (id, _, o) = try JobCommand.fineTuning(table, tableName, variantIndex: 0) { try AccuracyPhase.control($0) }
         print("\(id.fileStem) control: \(o?.metrics.count ?? 0) metric(s)")
     }
 }
