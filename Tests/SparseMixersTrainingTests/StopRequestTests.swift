@@ -10,15 +10,9 @@ import SparseMixersTestSupport
 /// the signal becomes a stop request, the run checkpoints the step it is at (off the checkpoint cadence) and
 /// stops, and the requeued job's resume ends exactly where an uninterrupted run ends.
 final class StopRequestTests: XCTestCase {
-    let options = PretrainOptions(steps: 12, batchSize: 4, learningRate: 3e-3, warmupSteps: 3, evalEvery: 6, evalBatches: 2,
-                                  checkpointEvery: 4, logEvery: 2, seed: 11)
+    let options = TinyRun.options
 
-    func params(_ url: URL) throws -> [Float] {
-        let meta = try Checkpoint.metadata(at: url)
-        let m = try Model(config: meta.config, head: meta.head)
-        try Checkpoint.load(url, into: m)
-        return Array(UnsafeBufferPointer(start: m.params.base, count: m.params.count))
-    }
+    func params(_ url: URL) throws -> [Float] { try TinyRun.params(url) }
 
     func testSignalBecomesAStopRequest() {
         StopRequest.reset()

@@ -30,6 +30,18 @@ enum TinyRun {
 
     static let specials = SpecialTokens(pad: 0, cls: 2, sep: 3, mask: 4, normalTokenIDs: (5..<40).map(Int32.init))
 
+    /// The pre-training options the resume and checkpoint tests share.
+    static let options = PretrainOptions(steps: 12, batchSize: 4, learningRate: 3e-3, warmupSteps: 3, evalEvery: 6,
+                                         evalBatches: 2, checkpointEvery: 4, logEvery: 2, seed: 11)
+
+    /// The parameters stored in a checkpoint.
+    static func params(_ url: URL) throws -> [Float] {
+        let meta = try Checkpoint.metadata(at: url)
+        let m = try Model(config: meta.config, head: meta.head)
+        try Checkpoint.load(url, into: m)
+        return Array(UnsafeBufferPointer(start: m.params.base, count: m.params.count))
+    }
+
     static func trainer(_ dir: URL, _ options: PretrainOptions, config: ModelConfig = config()) throws -> Pretrainer {
         let t = try Pretrainer(config: config, options: options, directory: dir, train: corpus(documents: 40, seed: 1),
                                heldOut: corpus(documents: 6, seed: 2), specials: specials)
@@ -39,15 +51,9 @@ enum TinyRun {
 }
 
 final class PretrainerTests: XCTestCase {
-    let options = PretrainOptions(steps: 12, batchSize: 4, learningRate: 3e-3, warmupSteps: 3, evalEvery: 6, evalBatches: 2,
-                                  checkpointEvery: 4, logEvery: 2, seed: 11)
+    let options = TinyRun.options
 
-    func params(_ url: URL) throws -> [Float] {
-        let meta = try Checkpoint.metadata(at: url)
-        let m = try Model(config: meta.config, head: meta.head)
-        try Checkpoint.load(url, into: m)
-        return Array(UnsafeBufferPointer(start: m.params.base, count: m.params.count))
-    }
+    func params(_ url: URL) throws -> [Float] { try TinyRun.params(url) }
 
     /// Every run is scored on one held-out set, whatever its seed or batch: the floors and counts agree, and the
     /// evaluation records its counts and tokens for intervals and learning curves.
