@@ -24,6 +24,25 @@ public struct FineTuneTaskResult: Codable, Equatable, Sendable {
     public var majority: [String: Double]
     /// The run diverged (its metrics are those evaluated before the divergence, if any).
     public var diverged: String?
+    /// Every fine-tuning seed's run (seed s fine-tunes pre-training seed s's checkpoint at the learning rate and
+    /// batch chosen on seed 0's grid). When present, `best`, `last`, `official` and `officialLast` are their means
+    /// over these seeds. Nil: one run (seed 0), whose values those are.
+    public var seeds: [SeedScore]? = nil
+
+    /// One fine-tuning seed's evaluations (paper and official definitions, best and last).
+    public struct SeedScore: Codable, Equatable, Sendable {
+        public var seed: Int
+        public var best: [String: Double]
+        public var last: [String: Double]
+        public var official: [String: Double]
+        public var officialLast: [String: Double]
+        public var diverged: String?
+        public init(seed: Int, best: [String: Double], last: [String: Double], official: [String: Double] = [:],
+                    officialLast: [String: Double] = [:], diverged: String? = nil) {
+            self.seed = seed; self.best = best; self.last = last; self.official = official
+            self.officialLast = officialLast; self.diverged = diverged
+        }
+    }
 
     public init(task: String, best: [String: Double], last: [String: Double], official: [String: Double] = [:],
                 officialLast: [String: Double] = [:], learningRate: Double, batchSize: Int,
@@ -37,6 +56,31 @@ public struct FineTuneTaskResult: Codable, Equatable, Sendable {
     /// The task's score for comparisons: the mean of its paper metrics (MRPC: F1 and accuracy), as "best" uses.
     public static func primary(_ m: [String: Double]) -> Double? {
         m.isEmpty ? nil : m.values.reduce(0, +) / Double(m.count)
+    }
+
+    /// Seed s's task score (`primary` of its best evaluation), by seed: one entry (seed 0) without `seeds`.
+    public var primaryBySeed: [Int: Double] {
+        guard let seeds else { return Self.primary(best).map { [0: $0] } ?? [:] }
+        var out: [Int: Double] = [:]
+        for s in seeds { if let p = Self.primary(s.best) { out[s.seed] = p } }
+        return out
+    }
+
+    /// The result of several seeds' runs of one task: the first is the chosen run's (its learning rate, batch,
+    /// steps); every metric is the mean over the seeds that have it.
+    public static func overSeeds(_ first: FineTuneTaskResult, _ seeds: [SeedScore]) -> FineTuneTaskResult {
+        guard !seeds.isEmpty else { return first }
+        func mean(_ pick: (SeedScore) -> [String: Double]) -> [String: Double] {
+            var sums: [String: (Double, Int)] = [:]
+            for s in seeds { for (k, v) in pick(s) { let a = sums[k] ?? (0, 0); sums[k] = (a.0 + v, a.1 + 1) } }
+            return sums.mapValues { $0.0 / Double($0.1) }
+        }
+        var r = first
+        r.best = mean(\.best); r.last = mean(\.last); r.official = mean(\.official); r.officialLast = mean(\.officialLast)
+        r.seeds = seeds
+        let diverged = seeds.compactMap { s in s.diverged.map { "seed \(s.seed): \($0)" } }
+        r.diverged = diverged.isEmpty ? nil : diverged.joined(separator: "; ")
+        return r
     }
 }
 
@@ -60,6 +104,15 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
         public var noSignalReason: String?
         /// 95% half-width of the reference's task score from the dev set's size (`noiseHalfWidth`).
         public var noiseHalfWidth: Double? = nil
+        /// Fine-tuning seeds of the reference's task score, and the half-width of its 95% t interval over them
+        /// (nil under two seeds).
+        public var referenceSeeds: Int? = nil
+        public var referenceSeedHalfWidth: Double? = nil
+        /// Reference − control task score, seed by seed (seed s: the reference pre-trained with seed s, the control
+        /// initialised with seed s, both fine-tuned with seed s): mean, 95% t half-width, seeds paired.
+        public var controlDifference: Double? = nil
+        public var controlDifferenceHalfWidth: Double? = nil
+        public var controlPairedSeeds: Int? = nil
     }
 
     /// The 95% half-width, in points, of a task score (mean of its metrics) measured on `rows` dev rows: for an
@@ -89,6 +142,9 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
     public var signalMetrics: [String]
     /// Fine-tuning runs per model that the control comes from (description for the report).
     public var controlDescription: String
+    /// With fine-tuning seeds: every variant's (and the control's) task scores over seeds, and their paired
+    /// difference to the reference, per paper metric and for the average over the tasks with signal.
+    public var seedComparisons: [AccuracyComparison]? = nil
 
     public static let controlName = "random-init control"
 
@@ -108,17 +164,38 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             let floor = FineTuneTaskResult.primary(r.majority) ?? -.infinity
             // Beating a floor means by more than the dev set's sampling noise: the 95% half-width of the
             // reference's score against the (fixed) majority predictor, sqrt(2) times it against the control,
-            // which is as noisy.
+            // which is as noisy. With two or more fine-tuning seeds, also by more than the seeds' noise: the 95% t
+            // interval of the reference's score lies above the majority class, and the paired interval of
+            // reference − control lies above zero.
             let h = noiseHalfWidth(r.best, rows: r.evalRows)
             row.noiseHalfWidth = h
+            let refBySeed = r.primaryBySeed
+            if r.seeds != nil, !refBySeed.isEmpty {
+                row.referenceSeeds = refBySeed.count
+                row.referenceSeedHalfWidth = SeedStatistics.meanInterval(refBySeed.sorted { $0.key < $1.key }.map(\.value)).halfWidth
+            }
             var reasons: [String] = []
             if !(ref - floor > h) {
                 reasons.append(String(format: "reference %.1f does not beat the majority class %.1f by more than "
                                       + "the 95%% noise %.1f", ref, floor, h))
+            } else if let hs = row.referenceSeedHalfWidth, !(ref - hs > floor) {
+                reasons.append(String(format: "the reference's 95%% interval over %d seeds, %.1f ± %.1f, reaches the "
+                                      + "majority class %.1f", row.referenceSeeds ?? 0, ref, hs, floor))
             }
-            if let c = row.control, let cp = FineTuneTaskResult.primary(c.best), !(ref - cp > h * 2.0.squareRoot()) {
-                reasons.append(String(format: "reference %.1f does not beat the random-init control %.1f by more "
-                                      + "than the 95%% noise %.1f", ref, cp, h * 2.0.squareRoot()))
+            if let c = row.control, let cp = FineTuneTaskResult.primary(c.best) {
+                let cBySeed = c.primaryBySeed
+                let diffs = refBySeed.keys.sorted().compactMap { k in cBySeed[k].map { refBySeed[k]! - $0 } }
+                if c.seeds != nil || r.seeds != nil, !diffs.isEmpty {
+                    let (d, hd) = SeedStatistics.meanInterval(diffs)
+                    row.controlDifference = d; row.controlDifferenceHalfWidth = hd; row.controlPairedSeeds = diffs.count
+                }
+                if !(ref - cp > h * 2.0.squareRoot()) {
+                    reasons.append(String(format: "reference %.1f does not beat the random-init control %.1f by more "
+                                          + "than the 95%% noise %.1f", ref, cp, h * 2.0.squareRoot()))
+                } else if let d = row.controlDifference, let hd = row.controlDifferenceHalfWidth, !(d - hd > 0) {
+                    reasons.append(String(format: "reference − control over %d paired seeds, %.1f ± %.1f, includes zero",
+                                          row.controlPairedSeeds ?? 0, d, hd))
+                }
             }
             if control != nil && row.control == nil { reasons.append("the control has no result for this task") }
             row.signal = reasons.isEmpty
@@ -146,8 +223,55 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
         if let control, let (b, l) = average({ t in control.first { $0.task == t } }) {
             avg[controlName] = b; avgLast[controlName] = l
         }
-        return FineTuneSummary(benchmark: benchmark, reference: reference, variantOrder: variantOrder, tasks: rows, signalAverage: avg,
-                               signalAverageLast: avgLast, signalMetrics: signalMetrics,
-                               controlDescription: controlDescription)
+        var summary = FineTuneSummary(benchmark: benchmark, reference: reference, variantOrder: variantOrder,
+                                      tasks: rows, signalAverage: avg, signalAverageLast: avgLast,
+                                      signalMetrics: signalMetrics, controlDescription: controlDescription)
+        summary.seedComparisons = seedComparisons(rows: rows, signalTasks: signalTasks, results: results,
+                                                  control: control, summary: summary)
+        return summary
+    }
+
+    /// Mean and 95% interval over fine-tuning seeds of every paper metric of every task (in task order), and of
+    /// the average over the tasks with signal; each paired with the reference seed by seed. Nil without seeds.
+    static func seedComparisons(rows: [TaskRow], signalTasks: [TaskRow], results: [String: [FineTuneTaskResult]],
+                                control: [FineTuneTaskResult]?, summary: FineTuneSummary) -> [AccuracyComparison]? {
+        var all = results
+        if let control { all[controlName] = control }
+        guard all.values.contains(where: { $0.contains { $0.seeds != nil } }) else { return nil }
+        let names = [summary.reference] + summary.variantOrder.filter { $0 != summary.reference } + [controlName]
+        let averageName = summary.benchmark.lowercased() + "_avg_signal"
+        var runs: [SeedRun] = []
+        for name in names {
+            guard let rs = all[name] else { continue }
+            for t in rows {
+                guard let r = rs.first(where: { $0.task == t.task }) else { continue }
+                let seeds = r.seeds ?? [FineTuneTaskResult.SeedScore(seed: 0, best: r.best, last: r.last)]
+                for m in t.metrics {
+                    for sc in seeds { if let x = sc.best[m] { runs.append(SeedRun(variant: name, seed: sc.seed, metric: m,
+                                                                                  value: x, count: nil)) } }
+                }
+            }
+            // Seed s's average over the tasks with signal (only seeds that have every one of their metrics).
+            guard !signalTasks.isEmpty else { continue }
+            var bySeed: [Int: [Double]] = [:]
+            var complete = Set<Int>()
+            for (i, t) in signalTasks.enumerated() {
+                guard let r = rs.first(where: { $0.task == t.task }) else { complete = []; break }
+                var here = Set<Int>()
+                for sc in r.seeds ?? [FineTuneTaskResult.SeedScore(seed: 0, best: r.best, last: r.last)] {
+                    let xs = t.metrics.compactMap { sc.best[$0] }
+                    guard xs.count == t.metrics.count else { continue }
+                    bySeed[sc.seed, default: []] += xs
+                    here.insert(sc.seed)
+                }
+                complete = i == 0 ? here : complete.intersection(here)
+            }
+            for seed in complete.sorted() {
+                let xs = bySeed[seed]!
+                runs.append(SeedRun(variant: name, seed: seed, metric: averageName, value: xs.reduce(0, +) / Double(xs.count),
+                                    count: nil))
+            }
+        }
+        return SeedStatistics.compare(runs: runs, variants: names, reference: summary.reference) { _, _ in nil }
     }
 }

@@ -70,6 +70,21 @@ public struct ReportWriter: Sendable {
             rows.append([t, "speed", s.variant, "flop_ratio", Format.raw(s.flopRatio), "", "x",
                          "reference FLOPs / variant FLOPs (analytic)"])
         }
+        // Accuracy over seeds: pre-training ("seeds") and fine-tuning ("finetune_seeds"), mean with its 95%
+        // half-width and the paired difference to the reference.
+        let seedSets = [("seeds", r.comparisons ?? [])] + (r.fineTuning ?? []).map { ("finetune_seeds", $0.seedComparisons ?? []) }
+        for (section, cs) in seedSets {
+            for c in cs {
+                rows.append([t, section, c.variant, c.metric, Format.raw(c.mean), "", Metric.unit(c.metric),
+                             "mean over \(c.seeds) seed(s)" + (c.halfWidth.map { "; 95% half-width \(Format.raw($0))" } ?? "")])
+                guard c.variant != c.reference, let d = c.difference else { continue }
+                rows.append([t, section, c.variant, c.metric + "_diff_vs_reference", Format.raw(d),
+                             Format.raw(c.paperDifference), Metric.unit(c.metric),
+                             "\(c.pairedSeeds) paired seed(s) against \(c.reference)"
+                                + (c.differenceHalfWidth.map { "; 95% half-width \(Format.raw($0))" } ?? "")
+                                + "; verdict: \(c.verdict.rawValue)"])
+            }
+        }
         for k in r.skipped { rows.append([t, "not_run", k.item, "", "", "", "", k.reason]) }
         rows += trainedCSVRows(r)
         return CSV.document(rows)
@@ -258,8 +273,15 @@ public struct ReportWriter: Sendable {
             + "binomial half-width of its score, or 1.96(1-r^2)/sqrt(n-3) for a correlation; sqrt(2) times that "
             + "against the control, which is as noisy); the others are marked and left out of the average. "
             + "Rows marked (official) give the official metric definition where it differs from the paper's. "
-            + "± is that 95% half-width for the reference's value of the metric (one fine-tuning run per model: "
-            + "fine-tuning seeds are not varied).")
+            + (f.seedComparisons == nil
+               ? "± is that 95% half-width for the reference's value of the metric (one fine-tuning run per model: "
+                 + "fine-tuning seeds are not varied)."
+               : "± is that 95% half-width for the reference's value of the metric. Every value is the mean over "
+                 + "fine-tuning seeds (seed s fine-tunes pre-training seed s's checkpoint, the control initialisation "
+                 + "s; seeds after the first at the learning rate the first chose on the grid, so seed 0's value is "
+                 + "the best of the grid and the mean leans slightly high); a task with signal also needs the "
+                 + "reference's 95% interval over seeds above the majority class and the paired interval of "
+                 + "reference − control above zero. Intervals over seeds are in the table after this one."))
         md.append("")
         let names = f.variantOrder.filter { n in f.tasks.contains { $0.variants[n] != nil } }
         md.append("| task | metric | dev rows | ± | majority | control | " + names.map(Format.cell).joined(separator: " | ")
@@ -297,6 +319,24 @@ public struct ReportWriter: Sendable {
             md.append("No task has signal at this scale: no fine-tuning average is reported.")
         }
         md.append("")
+        if let cs = f.seedComparisons, !cs.isEmpty {
+            func pm(_ m: Double?, _ h: Double?) -> String {
+                guard let m else { return "–" }
+                return h.map { String(format: "%.1f ± %.1f", m, $0) } ?? String(format: "%.1f (1 seed)", m)
+            }
+            md.append("Over fine-tuning seeds (best evaluation of each seed's run): mean ± half-width of the 95% t "
+                + "interval, and Δ = model − reference seed by seed with its paired 95% interval (the control's Δ "
+                + "is what pre-training is worth; negative means the pre-trained reference is ahead).")
+            md.append("")
+            md.append("| model | metric | seeds | mean ± 95% | Δ vs reference (± 95%) | paired seeds |")
+            md.append("|---|---|---:|---:|---:|---:|")
+            for c in cs {
+                let diff = c.variant == c.reference ? "reference" : pm(c.difference, c.differenceHalfWidth)
+                md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | \(pm(c.mean, c.halfWidth)) | \(diff) | "
+                    + "\(c.variant == c.reference ? "–" : String(c.pairedSeeds)) |")
+            }
+            md.append("")
+        }
         md.append("<details><summary>Chosen learning rate, batch and steps per run</summary>")
         md.append("")
         md.append("| task | model | learning rate | batch | steps | train rows |")

@@ -56,6 +56,10 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
     /// Fine-tune a random-initialisation control of each table's reference beside the variants (the floor that
     /// says whether pre-training helped at all).
     public var fineTuneControl: Bool = true
+    /// Fine-tune every pre-training seed of a variant (seed s from pre-training seed s's checkpoint, at the learning
+    /// rate and batch chosen on seed 0's grid) and the control from as many initialisations, so fine-tuning scores
+    /// carry an interval over seeds and differences are paired.
+    public var fineTuneSeeds: Bool = false
     /// Paper fine-tuning batch sizes (16/32/64) are divided by this.
     public var fineTuneBatchDivisor: Int
     /// Base learning rates per set at this scale.
@@ -91,7 +95,7 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             // coordinate descent's 64; a two-value grid per set, chosen per task on dev the same way for every
             // variant (the large set stays 3x the standard one, Table 19's question).
             fineTuneTrainCap = 10_000; fineTuneEvalCap = nil; fineTuneEpochs = 1; fineTuneBatchDivisor = 4
-            fineTuneMinimumSteps = 300
+            fineTuneMinimumSteps = 300; fineTuneSeeds = true
             learningRates = [.standard: [1e-4, 3e-4], .large: [3e-4, 1e-3], .wide: [1e-4, 3e-4]]
             stabilityRuns = 1
         case .paper:
@@ -244,10 +248,13 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + (scale == .paper ? " [all GUESS: the paper's values are lost]" : "") + "; expert dropout 0.2"
             + (fineTuneMinimumSteps > 0 ? "; at least \(fineTuneMinimumSteps) steps per task (more epochs for small sets)" : "")
             + "; the learning rate chosen per task on dev, the same way for every variant"
+            + (fineTuneSeeds ? "; every pre-training seed fine-tuned (seeds after the first at the learning rate the "
+               + "first chose), scores as means over seeds with their 95% interval" : "")
             + (fineTuneControl ? "; floors beside every task: the majority class and a random-initialisation control "
                + "(the table's reference fine-tuned the same way from its untrained weights); a task whose reference "
-               + "does not beat both by more than the dev set's 95% noise is marked \"no signal at this scale\" and "
-               + "left out of the averages." : "."))
+               + "does not beat both by more than the dev set's 95% noise"
+               + (fineTuneSeeds ? " and the seeds' 95% interval" : "")
+               + " is marked \"no signal at this scale\" and left out of the averages." : "."))
         lines.append("- Speed: ratios to BERT Base measured in the same run, never absolute ms against the paper.")
         return lines.joined(separator: "\n")
     }

@@ -95,6 +95,11 @@ public struct TableSpec: Codable, Sendable {
         return variants + [ref]
     }
 
+    /// Every model the accuracy phase pre-trains and fine-tunes: the grid's rows. The speed reference is timed,
+    /// not trained, unless it is a row (BERT in Tables 8-10 and the figures); in Tables 1-5 and 11-15 it is not,
+    /// and the paper publishes no accuracy for it there.
+    public var accuracyVariants: [VariantSpec] { variants }
+
     /// Whether the table has speed columns.
     public var hasSpeed: Bool { metrics.contains { Metric.speedMetrics.contains($0) } }
 

@@ -120,6 +120,8 @@ public struct FineTuneProtocol: Codable, Equatable, Sendable {
     public var freeze: String
     /// The pre-training seed whose checkpoint is fine-tuned.
     public var fromSeed: Int
+    /// Further pre-training seeds fine-tuned once each at the learning rate the grid chose (nil or empty: none).
+    public var furtherSeeds: [Int]? = nil
 
     public init(learningRateSet: String, learningRates: [Double], batchSizes: [Int], epochs: Int, minimumSteps: Int,
                 trainCap: Int?, evalCap: Int?, expertDropoutRate: Double, capacityFactor: Double?, freeze: String,
@@ -138,6 +140,8 @@ public struct FineTuneProtocol: Codable, Equatable, Sendable {
             + ", train cap \(trainCap.map(String.init) ?? "all"), expert dropout \(g(expertDropoutRate))"
             + (capacityFactor.map { ", c \(g($0)) (train and eval)" } ?? "")
             + (freeze == "none" ? "" : ", freeze \(freeze)") + "; from seed \(fromSeed)'s checkpoint"
+            + ((furtherSeeds ?? []).isEmpty ? "" : ", then seed" + (furtherSeeds!.count > 1 ? "s " : " ")
+               + furtherSeeds!.map(String.init).joined(separator: ", ") + "'s at the chosen learning rate")
     }
 }
 

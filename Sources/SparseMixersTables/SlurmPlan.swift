@@ -99,7 +99,7 @@ public struct SlurmPlan {
     public static func sideBySide(_ id: TableID, settings: TableRunSettings) -> (pretraining: Bool, fineTuning: Bool) {
         let s = settings.scale.settings
         let scaled = s.scaled(TableSpec.spec(id))
-        let variants = scaled.runVariants
+        let variants = scaled.accuracyVariants
         let L = settings.accuracyLanes
         // Second pass: every variant and the control, each on one lane.
         let second = variants.count + (settings.fineTune && !variants.isEmpty ? 1 : 0)

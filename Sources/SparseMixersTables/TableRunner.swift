@@ -338,7 +338,7 @@ public struct TableRunner {
         var skippedBy: [String: [String]] = [:]   // "item\nreason" -> variants
         var skippedOrder: [SkippedItem] = []
         var notesBy: [String: [String]] = [:], noteOrder: [String] = []
-        let variants = scaled.runVariants
+        let variants = scaled.accuracyVariants
         let (outcomes, controlOutcome) = try accuracyOutcomes(spec, scaled: scaled, variants: variants)
         addSeedStatistics(spec, variants: variants, outcomes: outcomes, into: &report)
         addFineTuneSummary(variants: variants, outcomes: outcomes, control: controlOutcome, into: &report)
@@ -463,7 +463,8 @@ public struct TableRunner {
         for (v, o) in zip(variants, outcomes) where !o.fineTune.isEmpty { results[v.name] = o.fineTune }
         let s = settings.scale.settings
         let description = "the reference (\(reference)) fine-tuned from its untrained initialisation (pre-training "
-            + "seed 0's step 0) with the same grid, caps, steps and selection"
+            + (s.fineTuneSeeds ? "seed s's step 0 for fine-tuning seed s" : "seed 0's step 0")
+            + ") with the same grid, caps, steps and selection"
         if let control { for k in control.skipped { report.skip("random-init control: \(k.item)", because: k.reason) } }
         if s.fineTuneControl && control == nil && settings.fineTune && !results.isEmpty {
             report.skip("random-init control", because: "not run")

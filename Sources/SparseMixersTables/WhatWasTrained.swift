@@ -44,6 +44,11 @@ public enum WhatWasTrained {
                              expertDropoutRate: Double(g.protocolOptions.expertDropoutRate),
                              capacityFactor: g.protocolOptions.capacityFactor.map(Double.init),
                              freeze: g.protocolOptions.freeze.rawValue, fromSeed: 0)
+        }.map { p -> FineTuneProtocol in
+            var p = p
+            let further = VariantAccuracy.fineTuneSeeds(plan, settings: settings)
+            if !further.isEmpty { p.furtherSeeds = further }
+            return p
         }
         return TrainedRow(variant: v.name, model: ModelSummary(v.config), paperModel: ModelSummary(paper.config),
                           pretraining: byBatch, fineTuning: ft,

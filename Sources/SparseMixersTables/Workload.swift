@@ -15,7 +15,7 @@ public struct Workload {
         public var options: PretrainOptions
         /// The run directory's name (what the run cache keys on).
         public var key: String
-        /// The variant's position in the scaled table's `runVariants` and the run's position in its
+        /// The variant's position in the scaled table's `accuracyVariants` and the run's position in its
         /// `VariantAccuracy.plan` (what `sparse-mixers job pretrain` takes to make exactly this run).
         public var variantIndex = 0
         public var seedIndex = 0
@@ -113,7 +113,7 @@ public struct Workload {
             }
             guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
             let scaled = s.scaled(spec)
-            for (vi, v) in scaled.runVariants.enumerated() {
+            for (vi, v) in scaled.accuracyVariants.enumerated() {
                 let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s, fineTune: settings.fineTune)
                 guard let first = plan.pretraining.first else { continue }
                 var keys: [String] = []
@@ -130,33 +130,49 @@ public struct Workload {
                 w.variants.append(VariantRuns(table: id, variantIndex: vi, variant: v.name, pretrainingKeys: keys))
                 guard let grid = plan.grid else { continue }
                 let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
-                w.variants[w.variants.count - 1].fineTuningRuns = addGrid(id, v.name, v.config, checkpointKey, grid, plan.tasks)
+                // Further fine-tuning seeds: pre-training seed s's checkpoint (the control: initialisation s).
+                let seedKeys = VariantAccuracy.fineTuneSeeds(plan, settings: s).compactMap { seed in
+                    plan.pretraining.firstIndex { Int($0.options.seed) == seed }.map { (seed, keys[$0]) }
+                }
+                w.variants[w.variants.count - 1].fineTuningRuns = addGrid(id, v.name, v.config, checkpointKey, grid,
+                                                                          plan.tasks, seedKeys: seedKeys)
                 // The random-init control: the table's reference fine-tuned the same way from its initialisation.
-                if s.fineTuneControl && settings.fineTune && v.name == scaled.runVariants.first?.name {
+                if s.fineTuneControl && settings.fineTune && v.name == scaled.accuracyVariants.first?.name {
                     w.controlRuns[id] = addGrid(id, FineTuneSummary.controlName, v.config, "init-" + checkpointKey, grid,
-                                                plan.tasks)
+                                                plan.tasks, seedKeys: seedKeys.map { ($0.0, "init-" + $0.1) })
                 }
             }
         }
         /// Adds the grid's runs not counted yet; returns how many runs the grid has (counted before or not).
         @discardableResult
         func addGrid(_ id: TableID, _ name: String, _ config: ModelConfig, _ checkpointKey: String,
-                     _ grid: FineTuneGrid.Settings, _ tasks: [SparseMixersData.Task]) -> Int {
+                     _ grid: FineTuneGrid.Settings, _ tasks: [SparseMixersData.Task],
+                     seedKeys: [(Int, String)] = []) -> Int {
             var runs = 0
+            func add(_ task: SparseMixersData.Task, _ n: (trainExamples: Int, evalRows: Int), _ B: Int, _ lr: Double,
+                     seed: UInt64, _ checkpointKey: String) {
+                var o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: seed)
+                o.epochs = grid.epochs(trainExamples: n.trainExamples, batchSize: B)
+                let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
+                runs += 1
+                guard seenFineTuning.insert(key).inserted else { return }
+                w.fineTuning.append(FineTuning(table: id, variant: name, config: FineTuner.config(config, o),
+                                               task: task, batchSize: B, learningRate: lr,
+                                               steps: FineTuner.steps(trainExamples: n.trainExamples, o),
+                                               evaluatedRows: o.epochs * n.evalRows, key: key))
+            }
             for B in grid.batchSizes {
                 for task in tasks {
                     guard let n = size(task) else { w.missingTasks.insert(task); continue }
-                    for lr in grid.learningRates {
-                        var o = FineTuneOptions(grid.protocolOptions, learningRate: lr, batchSize: B, seed: grid.seed)
-                        o.epochs = grid.epochs(trainExamples: n.trainExamples, batchSize: B)
-                        let key = checkpointKey + "/" + FineTuneGrid.runName(task, o, grid)
-                        runs += 1
-                        guard seenFineTuning.insert(key).inserted else { continue }
-                        w.fineTuning.append(FineTuning(table: id, variant: name, config: FineTuner.config(config, o),
-                                                       task: task, batchSize: B, learningRate: lr,
-                                                       steps: FineTuner.steps(trainExamples: n.trainExamples, o),
-                                                       evaluatedRows: o.epochs * n.evalRows, key: key))
-                    }
+                    for lr in grid.learningRates { add(task, n, B, lr, seed: grid.seed, checkpointKey) }
+                }
+            }
+            // One run per task and further seed, at the batch and learning rate the grid will choose (counted at
+            // the grid's first batch and rate: the cost does not depend on the rate, and the batch is one here).
+            for (seed, key) in seedKeys {
+                for task in tasks {
+                    guard let n = size(task), let B = grid.batchSizes.first, let lr = grid.learningRates.first else { continue }
+                    add(task, n, B, lr, seed: UInt64(seed), key)
                 }
             }
             return runs

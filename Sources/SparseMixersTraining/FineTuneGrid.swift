@@ -91,9 +91,21 @@ public enum FineTuneGrid {
         return out
     }
 
-    /// Runs the grid for `tasks` from `checkpoint`. Tasks whose files are absent are skipped and named.
+    /// A further seed's starting point: pre-training seed `seed`'s checkpoint (or, for the control, the
+    /// initialisation of seed `seed`), fine-tuned with fine-tuning seed `seed`.
+    public struct SeedCheckpoint: Sendable, Equatable {
+        public var seed: Int
+        public var checkpoint: URL
+        public init(seed: Int, checkpoint: URL) { self.seed = seed; self.checkpoint = checkpoint }
+    }
+
+    /// Runs the grid for `tasks` from `checkpoint` (seed 0). Tasks whose files are absent are skipped and named.
+    /// Then every checkpoint of `seedCheckpoints` is fine-tuned on every task at the batch and learning rate chosen
+    /// on the grid (one run each, cached in a `finetune` directory beside it), and every task's result and metric
+    /// is the mean over the seeds (`FineTuneTaskResult.seeds` keeps each).
     public static func run(checkpoint: URL, tasks: [SparseMixersData.Task], settings: Settings, root: DataRoot,
-                           tokenizer: Tokenizer, directory: URL, progress: ProgressLine? = nil, label: String = "",
+                           tokenizer: Tokenizer, directory: URL, seedCheckpoints: [SeedCheckpoint] = [],
+                           progress: ProgressLine? = nil, label: String = "",
                            log: (String) -> Void = { _ in }) throws -> GridOutcome {
         let meta = try Checkpoint.metadata(at: checkpoint)
         let seqLen = meta.config.maxSeqLength
@@ -121,34 +133,70 @@ public enum FineTuneGrid {
                 for lr in settings.learningRates {
                     var options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B, seed: settings.seed)
                     options.epochs = settings.epochs(trainExamples: data.trainExamples, batchSize: B)
-                    let url = directory.appendingPathComponent(runName(task, options, settings))
-                    // Locked: two table variants with the same protocol (Table 19) share the run, done once.
-                    let r = try FileLock.withLock(url.path + ".lock") { () throws -> FineTuneResult in
-                        if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
-                            return cached
-                        }
-                        log("[finetune] \(task.displayName) batch \(B) lr \(lr)")
-                        let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress,
-                                                  label: label)
-                        try RunFiles.writeJSON(r, to: url)
-                        return r
-                    }
-                    out.runs.append(r)
+                    out.runs.append(try cachedRun(checkpoint: checkpoint, data: data, options: options,
+                                                  url: directory.appendingPathComponent(runName(task, options, settings)),
+                                                  progress: progress, label: label, log: log))
                 }
             }
         }
         select(&out, tasks: loaded.map(\.0), batchSizes: settings.batchSizes)
+        let data = Dictionary(loaded, uniquingKeysWith: { a, _ in a })
         for c in out.chosen {
             guard let r = out.runs.first(where: { $0.task == c.task && $0.options.batchSize == c.batchSize
                                                   && $0.options.learningRate == c.learningRate }) else { continue }
-            out.taskResults.append(FineTuneTaskResult(task: c.task.displayName, best: c.best?.paper ?? [:],
-                                                      last: c.last?.paper ?? [:], official: c.best?.official ?? [:],
-                                                      officialLast: c.last?.official ?? [:], learningRate: c.learningRate,
-                                                      batchSize: c.batchSize, steps: r.steps, trainRows: r.trainRows,
-                                                      evalRows: evalRows[c.task] ?? 0, majority: majority[c.task] ?? [:],
-                                                      diverged: c.diverged))
+            let first = FineTuneTaskResult(task: c.task.displayName, best: c.best?.paper ?? [:],
+                                           last: c.last?.paper ?? [:], official: c.best?.official ?? [:],
+                                           officialLast: c.last?.official ?? [:], learningRate: c.learningRate,
+                                           batchSize: c.batchSize, steps: r.steps, trainRows: r.trainRows,
+                                           evalRows: evalRows[c.task] ?? 0, majority: majority[c.task] ?? [:],
+                                           diverged: c.diverged)
+            guard !seedCheckpoints.isEmpty, let d = data[c.task] else { out.taskResults.append(first); continue }
+            // Further seeds at the chosen batch and learning rate: one run each.
+            var scores = [FineTuneTaskResult.SeedScore(seed: Int(settings.seed), best: first.best, last: first.last,
+                                                       official: first.official, officialLast: first.officialLast,
+                                                       diverged: first.diverged)]
+            for sc in seedCheckpoints {
+                var options = r.options
+                options.seed = UInt64(sc.seed)
+                let url = sc.checkpoint.deletingLastPathComponent().appendingPathComponent("finetune")
+                    .appendingPathComponent(runName(c.task, options, settings))
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                let s = try cachedRun(checkpoint: sc.checkpoint, data: d, options: options, url: url, progress: progress,
+                                      label: label + "seed \(sc.seed) ", log: log)
+                scores.append(.init(seed: sc.seed, best: s.best?.paper ?? [:], last: s.last?.paper ?? [:],
+                                    official: s.best?.official ?? [:], officialLast: s.last?.official ?? [:],
+                                    diverged: s.diverged))
+            }
+            let mean = FineTuneTaskResult.overSeeds(first, scores)
+            out.taskResults.append(mean)
+            // The table's metrics are the means over seeds.
+            for (k, v) in mean.best { out.metrics[k] = v }
+            for (k, v) in mean.last { out.lastMetrics[k] = v }
+            for (k, v) in mean.official { out.official[k] = v }
+        }
+        if !seedCheckpoints.isEmpty {
+            let a = averages(metrics: out.metrics, lastMetrics: out.lastMetrics)
+            out.metrics.merge(a.metrics) { _, new in new }
+            out.lastMetrics.merge(a.lastMetrics) { _, new in new }
         }
         return out
+    }
+
+    /// One fine-tuning run, read from `url` when it holds a run with the same options, else run and written there.
+    /// Locked: two table variants with the same protocol (Table 19) share the run, done once.
+    static func cachedRun(checkpoint: URL, data: FineTuneData, options: FineTuneOptions, url: URL,
+                          progress: ProgressLine?, label: String, log: (String) -> Void) throws -> FineTuneResult {
+        try FileLock.withLock(url.path + ".lock") { () throws -> FineTuneResult in
+            if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
+                return cached
+            }
+            log("[finetune] \(label)\(data.task.displayName) batch \(options.batchSize) lr \(options.learningRate)"
+                + " seed \(options.seed)")
+            let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress,
+                                      label: label)
+            try RunFiles.writeJSON(r, to: url)
+            return r
+        }
     }
 
     /// The cache file of one grid run: every option that determines it.
@@ -187,21 +235,34 @@ public enum FineTuneGrid {
                 for (k, v) in r.best?.official ?? [:] { out.official[k] = v }
             }
         }
+        let a = averages(metrics: out.metrics, lastMetrics: out.lastMetrics)
+        out.metrics.merge(a.metrics) { _, new in new }
+        out.lastMetrics.merge(a.lastMetrics) { _, new in new }
+        out.skipped += a.skipped
+        out.notes += a.notes
+    }
+
+    /// The benchmark averages of per-task metrics (best and last): the paper's average where every number is
+    /// there, otherwise the mean of those present as `<name>_available`, with the skipped item and note saying so.
+    static func averages(metrics: [String: Double], lastMetrics: [String: Double])
+        -> (metrics: [String: Double], lastMetrics: [String: Double], skipped: [SkippedItem], notes: [String]) {
+        var m: [String: Double] = [:], l: [String: Double] = [:], skipped: [SkippedItem] = [], notes: [String] = []
         for (name, parts, bench) in [("glue_avg", glueAverageMetrics, "GLUE"), ("superglue_avg", superglueAverageMetrics, "SuperGLUE")] {
-            let have = parts.filter { out.metrics[$0] != nil }
+            let have = parts.filter { metrics[$0] != nil }
             guard !have.isEmpty else { continue }
             if have.count == parts.count {
-                out.metrics[name] = parts.map { out.metrics[$0]! }.reduce(0, +) / Double(parts.count)
-                out.lastMetrics[name] = parts.compactMap { out.lastMetrics[$0] }.reduce(0, +) / Double(parts.count)
+                m[name] = parts.map { metrics[$0]! }.reduce(0, +) / Double(parts.count)
+                l[name] = parts.compactMap { lastMetrics[$0] }.reduce(0, +) / Double(parts.count)
             } else {
-                let missing = parts.filter { out.metrics[$0] == nil }
-                out.skipped.append(SkippedItem(item: name, reason: "the paper's \(bench) average needs \(parts.count) numbers; "
-                                               + "missing here: \(missing.joined(separator: ", "))"))
-                out.metrics[name + "_available"] = have.map { out.metrics[$0]! }.reduce(0, +) / Double(have.count)
-                out.lastMetrics[name + "_available"] = have.compactMap { out.lastMetrics[$0] }.reduce(0, +) / Double(have.count)
-                out.notes.append("\(name)_available = mean of the \(have.count) of \(parts.count) \(bench) numbers we have "
-                                 + "(\(have.joined(separator: ", "))); not comparable to the paper's \(name)")
+                let missing = parts.filter { metrics[$0] == nil }
+                skipped.append(SkippedItem(item: name, reason: "the paper's \(bench) average needs \(parts.count) numbers; "
+                                           + "missing here: \(missing.joined(separator: ", "))"))
+                m[name + "_available"] = have.map { metrics[$0]! }.reduce(0, +) / Double(have.count)
+                l[name + "_available"] = have.compactMap { lastMetrics[$0] }.reduce(0, +) / Double(have.count)
+                notes.append("\(name)_available = mean of the \(have.count) of \(parts.count) \(bench) numbers we have "
+                             + "(\(have.joined(separator: ", "))); not comparable to the paper's \(name)")
             }
         }
+        return (m, l, skipped, notes)
     }
 }

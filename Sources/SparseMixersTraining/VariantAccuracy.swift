@@ -84,7 +84,7 @@ public enum VariantAccuracy {
 
     /// Pre-training seeds of a variant: the table's accuracy reference (its first row) gets `referenceSeeds`.
     public static func seeds(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> Int {
-        settings.seeds(reference: table.runVariants.first?.name == variant.name)
+        settings.seeds(reference: table.accuracyVariants.first?.name == variant.name)
     }
 
     /// Runs (or reuses) one seed's pre-training run of a variant, without fine-tuning: the table runner calls
@@ -126,15 +126,34 @@ public enum VariantAccuracy {
             return out
         }
         let checkpoint = try initialCheckpoint(variant.config, seed: 0, under: workDirectory)
+        // As many initialisations as the reference has fine-tuned seeds, so reference − control pairs seed by seed.
+        let seedCheckpoints = try controlSeeds(table: table, variant: variant, settings: settings).map {
+            FineTuneGrid.SeedCheckpoint(seed: $0, checkpoint: try initialCheckpoint(variant.config, seed: UInt64($0),
+                                                                                    under: workDirectory))
+        }
         log("[control] \(table.id.rawValue) \(variant.name): fine-tuning from the untrained initialisation")
         let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: plan.tasks, settings: grid, root: root,
                                      tokenizer: corpus.tokenizer,
                                      directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
+                                     seedCheckpoints: seedCheckpoints,
                                      progress: ProgressLine(), label: "[control] \(table.id.rawValue): ", log: log)
         out.metrics = g.metrics
         out.fineTune = g.taskResults
         out.skipped = g.skipped
         return out
+    }
+
+    /// The further seeds (after seed 0) a variant's pre-training runs are fine-tuned from: every seed of its plan
+    /// when the scale fine-tunes seeds (`ScaleSettings.fineTuneSeeds`), none otherwise or for Table 10's
+    /// stability runs (fine-tuned from the first stable run only).
+    public static func fineTuneSeeds(_ plan: Plan, settings: ScaleSettings) -> [Int] {
+        guard settings.fineTuneSeeds, !plan.countsStability, plan.grid != nil else { return [] }
+        return plan.pretraining.dropFirst().map { Int($0.options.seed) }
+    }
+
+    /// The control's further initialisations: the seeds the table's reference is fine-tuned from.
+    public static func controlSeeds(table: TableSpec, variant: VariantSpec, settings: ScaleSettings) -> [Int] {
+        fineTuneSeeds(plan(table: table, variant: variant, settings: settings), settings: settings)
     }
 
     /// The untrained model of `config` (pre-training's initialisation for `seed`) as a checkpoint, written once
@@ -215,8 +234,10 @@ public enum VariantAccuracy {
         }
 
         let checkpoint: URL
+        var seedCheckpoints: [FineTuneGrid.SeedCheckpoint] = []
         if let c = stableCheckpoint { checkpoint = c } else {
             // Every seed's run; the metrics are means over the seeds that finished, the checkpoint is seed 0's.
+            let tuned = Set(fineTuneSeeds(plan, settings: settings))
             var first: (PretrainResult, URL)? = nil
             var mlm: [Double] = [], nsp: [Double] = []
             for run in plan.pretraining {
@@ -235,6 +256,9 @@ public enum VariantAccuracy {
                                                 count: e.mlmCount))
                     out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "nsp_acc", value: e.nspAccuracy,
                                                 count: e.nspCount))
+                }
+                if tuned.contains(seed) && first?.1 != url {
+                    seedCheckpoints.append(FineTuneGrid.SeedCheckpoint(seed: seed, checkpoint: url))
                 }
                 let tokensPerStep = Double(run.options.batchSize * variant.config.maxSeqLength)
                 out.curves.append(LearningCurve(variant: variant.name, seed: seed, points: r.evals.map { e in
@@ -261,6 +285,7 @@ public enum VariantAccuracy {
         let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: tasks, settings: grid, root: root,
                                      tokenizer: corpus.tokenizer,
                                      directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
+                                     seedCheckpoints: seedCheckpoints,
                                      progress: ProgressLine(), label: "[finetune] \(table.id.rawValue) \(variant.name): ",
                                      log: log)
         out.metrics.merge(g.metrics) { _, new in new }

@@ -41,10 +41,10 @@ struct JobCommand: ParsableCommand {
 
     static func request(_ id: TableID, variantIndex index: Int, _ s: TableRunSettings) throws -> AccuracyRequest {
         let scaled = s.scale.settings.scaled(TableSpec.spec(id))
-        guard scaled.runVariants.indices.contains(index) else {
-            throw ValidationError("--variant-index \(index): \(id.fileStem) has \(scaled.runVariants.count) variants")
+        guard scaled.accuracyVariants.indices.contains(index) else {
+            throw ValidationError("--variant-index \(index): \(id.fileStem) has \(scaled.accuracyVariants.count) variants")
         }
-        return AccuracyRequest(table: scaled, variant: scaled.runVariants[index], settings: s.scale.settings,
+        return AccuracyRequest(table: scaled, variant: scaled.accuracyVariants[index], settings: s.scale.settings,
                                dataDirectory: s.dataDirectory, workDirectory: s.output.appendingPathComponent("runs"),
                                fineTune: s.fineTune)
     }
@@ -70,7 +70,7 @@ struct PretrainJob: ParsableCommand {
         abstract: "Make (or find in the cache) one pre-training run of a table variant.")
     @OptionGroup var table: TableOptions
     @Option(name: .customLong("table"), help: "The table (e.g. Table3).") var tableName: String
-    @Option(help: "The variant's position among the table's run variants (0-based).") var variantIndex: Int
+    @Option(help: "The variant's position among the table's accuracy variants (0-based).") var variantIndex: Int
     @Option(help: "The run's position in the variant's pre-training plan (0-based: seeds, batch sizes).") var seedIndex: Int
     @Option(help: "The run directory's name the plan expects; refused when the plan now gives another.") var key: String?
 
@@ -113,7 +113,7 @@ struct FinetuneJob: ParsableCommand {
         abstract: "Fine-tune one table variant over its grid (its pre-training runs come from the cache).")
     @OptionGroup var table: TableOptions
     @Option(name: .customLong("table"), help: "The table (e.g. Table3).") var tableName: String
-    @Option(help: "The variant's position among the table's run variants (0-based).") var variantIndex: Int
+    @Option(help: "The variant's position among the table's accuracy variants (0-based).") var variantIndex: Int
 
     func run() throws {
         let (id, r, o) = try JobCommand.fineTuning(table, tableName, variantIndex: variantIndex) { try AccuracyPhase.run($0) }

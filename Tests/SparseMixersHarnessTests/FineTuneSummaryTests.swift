@@ -68,6 +68,58 @@ final class FineTuneSummaryTests: XCTestCase {
                                            control: nil, controlDescription: ""))
     }
 
+    func seeded(_ task: String, _ metric: String, _ values: [Double], majority: Double) -> FineTuneTaskResult {
+        let scores = values.enumerated().map { FineTuneTaskResult.SeedScore(seed: $0, best: [metric: $1], last: [metric: $1]) }
+        return FineTuneTaskResult.overSeeds(result(task, [metric: values[0]], majority: [metric: majority]), scores)
+    }
+
+    /// With fine-tuning seeds every value is the mean over seeds, and signal against the control also needs the
+    /// paired interval of reference − control (seed by seed) above zero; hand-computed cases.
+    func testSeedsAverageAndThePairedIntervalDecidesSignal() throws {
+        // Means: 81 and 70. Paired differences 10, 11, 12: mean 11, sd 1, t(2) 4.303: ±2.484.
+        let ref = seeded("SST-2", "sst2_acc", [80, 82, 81], majority: 50.9)
+        XCTAssertEqual(ref.best["sst2_acc"], 81)
+        XCTAssertEqual(ref.seeds?.count, 3)
+        XCTAssertEqual(ref.primaryBySeed, [0: 80, 1: 82, 2: 81])
+        let control = seeded("SST-2", "sst2_acc", [70, 71, 69], majority: 50.9)
+        let s = try XCTUnwrap(FineTuneSummary.build(benchmark: "GLUE", reference: "ref", variantOrder: ["ref", "other"],
+                                                    results: ["ref": [ref], "other": [seeded("SST-2", "sst2_acc", [75, 79],
+                                                                                             majority: 50.9)]],
+                                                    control: [control], controlDescription: "c"))
+        let row = try XCTUnwrap(s.tasks.first)
+        XCTAssertTrue(row.signal, row.noSignalReason ?? "")
+        XCTAssertEqual(try XCTUnwrap(row.controlDifference), 11, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(row.controlDifferenceHalfWidth), 4.303 / 3.0.squareRoot(), accuracy: 1e-9)
+        XCTAssertEqual(row.controlPairedSeeds, 3)
+        XCTAssertEqual(row.referenceSeeds, 3)
+        // Over seeds: "other" (seeds 0 and 1: 75, 79) against the reference's 80, 82: Δ −5 and −3, mean −4,
+        // sd sqrt(2), t(1) 12.706 · sqrt(2)/sqrt(2) = ±12.706; the control's Δ −11 ± 2.48; the signal average per
+        // seed too.
+        let cs = try XCTUnwrap(s.seedComparisons)
+        let other = try XCTUnwrap(cs.first { $0.variant == "other" && $0.metric == "sst2_acc" })
+        XCTAssertEqual(other.mean, 77); XCTAssertEqual(other.pairedSeeds, 2)
+        XCTAssertEqual(try XCTUnwrap(other.difference), -4, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(other.differenceHalfWidth), 12.706, accuracy: 1e-9)
+        let c = try XCTUnwrap(cs.first { $0.variant == FineTuneSummary.controlName && $0.metric == "sst2_acc" })
+        XCTAssertEqual(try XCTUnwrap(c.difference), -11, accuracy: 1e-12)
+        XCTAssertEqual(cs.first { $0.variant == "ref" && $0.metric == "glue_avg_signal" }?.mean, 81)
+        // Means far apart but seeds that disagree: differences 30, -11, 17 (mean 12 > the dev noise 4.96 of the
+        // control) have a paired interval 12 ± 52.0 that includes zero: no signal, and the reason says so.
+        let noisyRef = seeded("SST-2", "sst2_acc", [100, 60, 86], majority: 50.9)
+        let t = try XCTUnwrap(FineTuneSummary.build(benchmark: "GLUE", reference: "ref", variantOrder: ["ref"],
+                                                    results: ["ref": [noisyRef]], control: [control],
+                                                    controlDescription: "c"))
+        XCTAssertFalse(t.tasks[0].signal)
+        XCTAssertTrue(try XCTUnwrap(t.tasks[0].noSignalReason).contains("over 3 paired seeds, 12.0 ± "), t.tasks[0].noSignalReason ?? "")
+        // Markdown shows the over-seeds table, and JSON keeps the seeds.
+        var r = Report(tableID: .t3, title: "t", scale: .small)
+        r.fineTuning = [s]
+        let md = ReportWriter.markdown(r)
+        XCTAssertTrue(md.contains("| random-init control | sst2_acc | 3 | 70.0 ± 2.5 | -11.0 ± 2.5 | 3 |"), md)
+        XCTAssertEqual(try ReportWriter.decode(try ReportWriter.json(r)).fineTuning, r.fineTuning)
+        XCTAssertTrue(ReportWriter.csv(r).contains("finetune_seeds"))
+    }
+
     /// The report's Markdown marks a task without signal and prints both floors.
     func testMarkdownMarksTasksWithoutSignal() throws {
         let results = ["ref": [result("SST-2", ["sst2_acc": 50.9], majority: ["sst2_acc": 50.9])]]

@@ -44,7 +44,7 @@ final class SlurmPlanTests: XCTestCase {
         XCTAssertTrue(arrays.allSatisfy { $0.isArray && $0.dependencies == [SlurmPlan.Dependency(job: 0)] })
         XCTAssertEqual(arrays.map(\.tasks.count).reduce(0, +), w.pretraining.count)
         let (t3p, t3array) = named("Table3-pretrain")
-        XCTAssertEqual(t3array.tasks.count, TableSpec.spec(.t3).runVariants.count)
+        XCTAssertEqual(t3array.tasks.count, TableSpec.spec(.t3).accuracyVariants.count)
         XCTAssertEqual(Set(arrays.flatMap(\.tasks).map { $0.last! }).count, w.pretraining.count, "each run once")
         XCTAssertEqual(t3array.tasks[0].prefix(3), [exe, "job", "pretrain"])
         // Table 4 reuses Table 3's runs where the models agree: its array holds only the new ones.
@@ -163,8 +163,10 @@ final class SlurmPlanTests: XCTestCase {
         var e = WorkloadEstimate()
         for r in p.workload.pretraining { e.runSeconds[r.key] = 10 }
         e.speedGroupSeconds[.t3] = [30]
-        // One node of 2 cores: five 10 s runs two at a time end at 30 s, then the speed group has the node.
-        XCTAssertEqual(p.wallSeconds(nodes: 1, coresPerNode: 2, estimate: e), 60, accuracy: 1e-9)
+        // One node of 2 cores: four 10 s runs (Table 3's rows) two at a time end at 20 s, then the speed group has
+        // the node.
+        XCTAssertEqual(p.workload.pretraining.count, 4)
+        XCTAssertEqual(p.wallSeconds(nodes: 1, coresPerNode: 2, estimate: e), 50, accuracy: 1e-9)
         // Ten nodes: the runs side by side, the speed group on a node of its own.
         XCTAssertEqual(p.wallSeconds(nodes: 10, coresPerNode: 2, estimate: e), 30, accuracy: 1e-9)
         XCTAssertLessThanOrEqual(p.wallSeconds(nodes: 3, coresPerNode: 2, estimate: e),

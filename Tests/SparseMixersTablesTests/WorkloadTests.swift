@@ -19,7 +19,7 @@ final class WorkloadTests: XCTestCase {
         let s = TableRunSettings(scale: .ci, threads: 2, memoryBudget: 1e12)
         let root = try emptyRoot()
         let once = Workload.count([.t3], settings: s, root: root)
-        let runVariants = TableSpec.spec(.t3).runVariants.count
+        let runVariants = TableSpec.spec(.t3).accuracyVariants.count
         XCTAssertEqual(once.pretraining.count, runVariants)
         XCTAssertEqual(Set(once.pretraining.map(\.key)).count, runVariants)
         XCTAssertTrue(once.pretraining.allSatisfy { $0.options.steps == Scale.ci.settings.coordinateDescentSteps })
@@ -33,6 +33,9 @@ final class WorkloadTests: XCTestCase {
         // Speed: one group (ample budget) holding the reference and every other variant, warm-up + minimum rounds.
         XCTAssertEqual(once.speed.count, 1)
         XCTAssertEqual(once.speed[0].groups.map(\.count), [TableSpec.spec(.t3).runVariants.count])
+        // The speed reference (BERT Base, not a row of Table 3) is timed, never pre-trained for the table.
+        XCTAssertFalse(once.pretraining.contains { $0.variant == TableSpec.spec(.t3).speedReference?.name })
+        XCTAssertEqual(TableSpec.spec(.t3).runVariants.count, runVariants + 1)
         XCTAssertEqual(once.speed[0].rounds, s.warmup + s.rule.minRounds)
         XCTAssertEqual(once.speed[0].maxRounds, s.warmup + s.rule.maxRounds)
         // --speed-only counts no training at all.
@@ -65,7 +68,7 @@ final class WorkloadTests: XCTestCase {
         let ci = Scale.ci.settings
         let rte = w.fineTuning.filter { $0.task == .rte }
         // One run per variant (and the random-init control), batch size and learning rate of the grid.
-        XCTAssertEqual(rte.count, (TableSpec.spec(.t3).runVariants.count + (ci.fineTuneControl ? 1 : 0))
+        XCTAssertEqual(rte.count, (TableSpec.spec(.t3).accuracyVariants.count + (ci.fineTuneControl ? 1 : 0))
                        * ci.learningRates(.standard).count)
         XCTAssertEqual(rte.filter { $0.variant == FineTuneSummary.controlName }.count, ci.learningRates(.standard).count)
         let B = ci.fineTuneBatch(64)
@@ -81,5 +84,42 @@ final class WorkloadTests: XCTestCase {
         XCTAssertNil(small.fineTuneEvalCap)
         XCTAssertEqual(ws.fineTuning.first { $0.task == .sst2 }?.steps, 10_000 / small.fineTuneBatch(64))
         XCTAssertEqual(Set(ws.fineTuning.map(\.learningRate)).count, small.learningRates(.standard).count)
+        // Fine-tuning seeds at small: every pre-training seed is fine-tuned, seeds after the first once per task (at
+        // the rate the grid chooses), and the control from as many initialisations as the reference has seeds.
+        XCTAssertTrue(small.fineTuneSeeds)
+        let grid = small.learningRates(.standard).count
+        let spec = TableSpec.spec(.t3)
+        for (i, v) in spec.accuracyVariants.enumerated() {
+            let seeds = small.seeds(reference: i == 0)
+            XCTAssertEqual(ws.fineTuning.filter { $0.task == .rte && $0.variant == v.name }.count, grid + seeds - 1, v.name)
+        }
+        XCTAssertEqual(ws.fineTuning.filter { $0.task == .rte && $0.variant == FineTuneSummary.controlName }.count,
+                       grid + small.referenceSeeds - 1)
+        XCTAssertEqual(Set(ws.fineTuning.filter { $0.task == .rte }.map(\.key)).count,
+                       ws.fineTuning.filter { $0.task == .rte }.count, "every run counted once, under its own key")
+        XCTAssertEqual(ws.variants.first?.fineTuningRuns,
+                       (grid + small.referenceSeeds - 1) * ws.fineTuning.filter { $0.variant == spec.variants[0].name }
+                        .map(\.task).reduce(into: Set<SparseMixersData.Task>()) { $0.insert($1) }.count)
+    }
+
+    /// A variant's further fine-tuning seeds are its plan's pre-training seeds after the first, at scales that
+    /// fine-tune seeds; none at ci (one seed) or for Table 10's stability runs.
+    func testFineTuningSeedsFollowThePreTrainingSeeds() {
+        let small = Scale.small.settings
+        let t3 = small.scaled(TableSpec.spec(.t3))
+        let ref = VariantAccuracy.plan(table: t3, variant: t3.accuracyVariants[0], settings: small)
+        XCTAssertEqual(VariantAccuracy.fineTuneSeeds(ref, settings: small), Array(1..<small.referenceSeeds))
+        let other = VariantAccuracy.plan(table: t3, variant: t3.accuracyVariants[1], settings: small)
+        XCTAssertEqual(VariantAccuracy.fineTuneSeeds(other, settings: small), Array(1..<small.seeds))
+        XCTAssertEqual(VariantAccuracy.controlSeeds(table: t3, variant: t3.accuracyVariants[0], settings: small),
+                       Array(1..<small.referenceSeeds))
+        let t10 = small.scaled(TableSpec.spec(.t10))
+        XCTAssertEqual(VariantAccuracy.fineTuneSeeds(VariantAccuracy.plan(table: t10, variant: t10.accuracyVariants[0],
+                                                                         settings: small), settings: small), [])
+        let ci = Scale.ci.settings, t3ci = ci.scaled(TableSpec.spec(.t3))
+        XCTAssertFalse(ci.fineTuneSeeds)
+        XCTAssertEqual(VariantAccuracy.fineTuneSeeds(VariantAccuracy.plan(table: t3ci, variant: t3ci.accuracyVariants[0],
+                                                                         settings: ci), settings: ci), [])
+        XCTAssertTrue(small.ruleText.contains("every pre-training seed fine-tuned"))
     }
 }

@@ -480,6 +480,48 @@ final class FineTunerTests: XCTestCase {
         XCTAssertEqual(again.runs, out.runs.filter { $0.task == .rte })
     }
 
+    /// A further seed's checkpoint is fine-tuned once per task, with its own seed, at the learning rate the grid
+    /// chose on seed 0; the task's result and the metrics are the means over the seeds; the run is cached beside
+    /// that checkpoint.
+    func testFurtherSeedsRunAtTheChosenRateAndTheResultIsTheirMean() throws {
+        let dir = try makeTempDir(self)
+        let (root, tok) = try makeTask(dir.appendingPathComponent("data"))
+        let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
+        let other = dir.appendingPathComponent("pre1/checkpoint.bin")
+        try FileManager.default.createDirectory(at: other.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: ckpt, to: other)
+        let settings = FineTuneGrid.Settings(
+            learningRates: [3e-2, 1e-4], batchSizes: [8],
+            protocolOptions: FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 2),
+            trainCap: 64, evalCap: nil)
+        let seeds = [FineTuneGrid.SeedCheckpoint(seed: 1, checkpoint: other)]
+        let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
+                                       directory: dir.appendingPathComponent("ft"), seedCheckpoints: seeds)
+        XCTAssertEqual(out.runs.count, 2, "the grid runs on seed 0 only")
+        let t = try XCTUnwrap(out.taskResults.first)
+        let scores = try XCTUnwrap(t.seeds)
+        XCTAssertEqual(scores.map(\.seed), [0, 1])
+        let chosen = try XCTUnwrap(out.chosen.first)
+        XCTAssertEqual(scores[0].best["rte_acc"], chosen.best?.paper["rte_acc"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: other.deletingLastPathComponent()
+                                                                   .appendingPathComponent("finetune").path)
+            .filter { $0.hasSuffix(".json") }
+        XCTAssertEqual(files.count, 1)
+        XCTAssertTrue(files[0].contains("-lr\(chosen.learningRate)-") && files[0].hasSuffix("-s1.json"), files[0])
+        let seed1 = try RunFiles.readJSON(FineTuneResult.self, from: other.deletingLastPathComponent()
+                                              .appendingPathComponent("finetune/\(files[0])"))
+        XCTAssertEqual(seed1.options.seed, 1)
+        XCTAssertEqual(scores[1].best["rte_acc"], seed1.best?.paper["rte_acc"])
+        let mean = (scores[0].best["rte_acc"]! + scores[1].best["rte_acc"]!) / 2
+        XCTAssertEqual(try XCTUnwrap(t.best["rte_acc"]), mean, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(out.metrics["rte_acc"]), mean, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(out.metrics["glue_avg_available"]), mean, accuracy: 1e-12)
+        // Cached: the same call again reads every run, seed 1's included.
+        let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
+                                         directory: dir.appendingPathComponent("ft"), seedCheckpoints: seeds)
+        XCTAssertEqual(again.taskResults, out.taskResults)
+    }
+
     func testFreezingMoEKeepsRouterAndExpertsFixed() throws {
         let dir = try makeTempDir(self)
         let (root, tok) = try makeTask(dir.appendingPathComponent("data"))
