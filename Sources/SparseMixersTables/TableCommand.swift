@@ -13,6 +13,8 @@ public struct TableOptions: ParsableArguments {
     public var accuracyOnly = false
     @Flag(help: "Pre-train only: skip fine-tuning (the reports name it as not run).")
     public var noFinetune = false
+    @Option(help: "Pre-train and fine-tune only these rows (comma-separated names as in the report) and the table's first, the reference of the differences; the others keep the paper's numbers, named as not run.")
+    public var rows: String?
     @Option(help: "Data root (default: Data/, then ../shared/data).")
     public var data: String?
     @Option(help: "Sequences per timed batch (default 8; 2 at --scale ci).")
@@ -51,8 +53,24 @@ public struct TableOptions: ParsableArguments {
         if let m = memoryBudgetGB { try Flags.double(m, "memory-budget-gb", 0...1e6, openLower: true) }
         try Flags.int(jobs, "jobs", 1...Flags.maxThreads)
         if speedOnly && accuracyOnly { throw ValidationError("--speed-only and --accuracy-only exclude each other") }
+        if let rows { _ = try Self.rowNames(rows) }
         // The report folder is created and checked now, not after hours of work.
         try Flags.writableDirectory(output, "output")
+    }
+
+    /// The names of `--rows`, each checked against the rows of `table` (a table target) or, with nil (`plan`,
+    /// which takes several tables), of any table; an unknown name is refused with the list.
+    public static func rowNames(_ text: String, table: TableID? = nil) throws -> Set<String> {
+        let specs = table.map { [TableSpec.spec($0)] } ?? TableSpec.all
+        let valid = specs.flatMap { $0.accuracyVariants.map(\.name) }
+        let within = table.map { " of \($0.fileStem)" } ?? ""
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if names.isEmpty { throw ValidationError("--rows: no row named") }
+        for n in names where !valid.contains(n) {
+            throw ValidationError("--rows: no row '\(n)'\(within)"
+                                  + (table == nil ? "" : "; its rows: " + valid.joined(separator: ", ")))
+        }
+        return Set(names)
     }
 
     public var settings: TableRunSettings {
@@ -68,6 +86,7 @@ public struct TableOptions: ParsableArguments {
         s.fineTune = !noFinetune
         s.accuracyOnly = accuracyOnly
         s.dataDirectory = data
+        s.rows = rows.flatMap { try? Self.rowNames($0) }
         s.warmup = warmup
         if let j = jobs { s.accuracyLanes = j }
         s.timingCache = TimingCache.fromEnvironment()
@@ -99,6 +118,7 @@ struct TableCommand: ParsableCommand {
 
     func run() throws {
         let start = Date()
+        if let rows = options.rows { _ = try TableOptions.rowNames(rows, table: TableMain.current) }
         if let m = options.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
         let reports = try TableRunner(settings: options.settings).runAndWrite(TableMain.current)
         for r in reports {

@@ -12,6 +12,8 @@ public struct TableRunSettings {
     /// True: no speed measurement (`--accuracy-only`); the reports name it as not run.
     public var accuracyOnly: Bool = false
     public var dataDirectory: String? = nil
+    /// `--rows`: the accuracy phase trains only these rows (by name) and the table's first; nil: every row.
+    public var rows: Set<String>? = nil
     public var shape: SpeedShape
     /// When the interleaved rounds of a speed group stop (`StoppingRule.defaults(scale)` unless given).
     public var rule: StoppingRule
@@ -392,6 +394,22 @@ public struct TableRunner {
     /// run); computed in `settings.accuracyLanes` lanes. Shared runs (the same pre-training for several variants)
     /// are done once: the drivers lock each run while they make it.
     func accuracyOutcomes(_ spec: TableSpec, scaled: TableSpec, variants: [VariantSpec]) throws
+        -> ([AccuracyOutcome], AccuracyOutcome?) {
+        // --rows: the selected rows and the table's first (the reference of the differences); the others keep
+        // their published numbers, named as not run.
+        if let rows = settings.rows, !settings.speedOnly {
+            let keep = variants.enumerated().filter { $0.offset == 0 || rows.contains($0.element.name) }.map(\.element)
+            let (got, control) = try selectedOutcomes(spec, scaled: scaled, variants: keep)
+            let byName = Dictionary(zip(keep.map(\.name), got), uniquingKeysWith: { a, _ in a })
+            let reason = "not run: --rows selected " + keep.map(\.name).joined(separator: ", ")
+            return (variants.map {
+                byName[$0.name] ?? AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: reason)])
+            }, control)
+        }
+        return try selectedOutcomes(spec, scaled: scaled, variants: variants)
+    }
+
+    func selectedOutcomes(_ spec: TableSpec, scaled: TableSpec, variants: [VariantSpec]) throws
         -> ([AccuracyOutcome], AccuracyOutcome?) {
         if settings.speedOnly {
             return (variants.map { _ in

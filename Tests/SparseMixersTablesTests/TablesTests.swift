@@ -273,6 +273,34 @@ final class TableRunnerTests: XCTestCase {
                        "counts out of the paper's 4 runs compare")
     }
 
+    /// `--rows`: the accuracy phase trains the selected rows and the table's first (the reference of the
+    /// differences); every other row keeps its published numbers and is named as not run. Unknown names are refused.
+    func testRowsSelectTheAccuracyRunsAndTheOthersKeepThePapersNumbers() throws {
+        var s = settings()
+        s.accuracyOnly = true
+        var spec = TableSpec.spec(.t1)
+        spec.variants = spec.variants.map { var v = $0; v.config = Self.tiny(v.config); return v }
+        s.rows = ["Linear"]
+        var requested: [String] = []
+        let r = try TableRunner(settings: s, published: try PublishedNumbers.load(), accuracy: { req in
+            requested.append(req.variant.name)
+            return AccuracyOutcome(metrics: ["mlm_acc": 10])
+        }, control: nil).report(for: spec)
+        XCTAssertEqual(requested, ["Fourier", "Linear"])
+        XCTAssertEqual(r.rows.first { $0.variant == "Linear" && $0.metric == "mlm_acc" }?.ours, 10)
+        let hartley = try XCTUnwrap(r.rows.first { $0.variant == "Hartley" && $0.metric == "mlm_acc" })
+        XCTAssertNil(hartley.ours)
+        XCTAssertNotNil(hartley.published)
+        XCTAssertEqual(r.skipped.map(\.item), ["speed", "pre-training and fine-tuning (Hartley, Circulant, Toeplitz)"])
+        XCTAssertEqual(r.skipped.last?.reason, "not run: --rows selected Fourier, Linear")
+        XCTAssertEqual(try TableOptions.rowNames(" Linear ,Hartley", table: .t1), ["Linear", "Hartley"])
+        XCTAssertThrowsError(try TableOptions.rowNames("d_model=768", table: .t1)) {
+            XCTAssertTrue("\($0)".contains("no row 'd_model=768' of Table1; its rows: Fourier, Hartley"), "\($0)")
+        }
+        XCTAssertNoThrow(try TableOptions.rowNames("d_model=768"), "plan takes any table's row")
+        XCTAssertThrowsError(try TableOptions.rowNames(","))
+    }
+
     func testSpeedOnlySkipsAccuracyAndMemoryBudgetSkipsLargeModels() throws {
         var s = settings()
         s.speedOnly = true

@@ -38,6 +38,10 @@ final class WorkloadTests: XCTestCase {
         XCTAssertEqual(TableSpec.spec(.t3).runVariants.count, runVariants + 1)
         XCTAssertEqual(once.speed[0].rounds, s.warmup + s.rule.minRounds)
         XCTAssertEqual(once.speed[0].maxRounds, s.warmup + s.rule.maxRounds)
+        // --rows counts the selected rows and the table's first only.
+        var some = s; some.rows = ["d_model=128"]
+        XCTAssertEqual(Set(Workload.count([.t3], settings: some, root: root).pretraining.map(\.variant)),
+                       ["d_model=768", "d_model=128"])
         // --speed-only counts no training at all.
         var speedOnly = s; speedOnly.speedOnly = true
         XCTAssertTrue(Workload.count([.t3], settings: speedOnly, root: root).pretraining.isEmpty)
