@@ -40,20 +40,21 @@ public enum Flags {
     /// The speed phase's stopping flags: `--min-rounds` in 2...10000 (an interval needs two rounds),
     /// `--max-rounds` in min-rounds...10000, `--half-width` a percent in (0, 100), `--time-limit` seconds in
     /// (0, 1e7].
-    public static func rounds(minRounds: Int, maxRounds: Int?, halfWidth: Double, timeLimit: Double?) throws {
+    public static func rounds(minRounds: Int, maxRounds: Int?, halfWidth: Double?, timeLimit: Double?) throws {
         try int(minRounds, "min-rounds", 2...Self.maxRounds)
         try int(maxRounds, "max-rounds", minRounds...Self.maxRounds)
-        try double(halfWidth, "half-width", 0...100, openLower: true, openUpper: true)
+        if let h = halfWidth { try double(h, "half-width", 0...100, openLower: true, openUpper: true) }
         if let t = timeLimit { try double(t, "time-limit", 0...maxTimeLimit, openLower: true) }
     }
 
     /// The stopping rule of those flags, the scale's defaults where a flag is not given (a `--min-rounds` above
     /// the default maximum raises the maximum to it).
-    public static func rule(_ scale: Scale, minRounds: Int, maxRounds: Int?, halfWidth: Double,
+    public static func rule(_ scale: Scale, minRounds: Int, maxRounds: Int?, halfWidth: Double?,
                             timeLimit: Double?) -> StoppingRule {
         let d = StoppingRule.defaults(scale)
         return StoppingRule(minRounds: minRounds, maxRounds: maxRounds ?? max(d.maxRounds, minRounds),
-                            halfWidth: halfWidth / 100, timeLimitSeconds: timeLimit ?? d.timeLimitSeconds)
+                            halfWidth: halfWidth.map { $0 / 100 } ?? d.halfWidth,
+                            timeLimitSeconds: timeLimit ?? d.timeLimitSeconds)
     }
 
     /// Creates the directory (with its parents) and checks that a file can be written in it, so a bad path fails

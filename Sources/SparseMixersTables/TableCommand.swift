@@ -23,11 +23,11 @@ public struct TableOptions: ParsableArguments {
     public var seq: Int?
     @Option(help: "Timed rounds always made per speed group (at least 2; default 5).")
     public var minRounds: Int = StoppingRule.defaultMinRounds
-    @Option(help: "Timed rounds at most per speed group (default 30 at ci, 20 otherwise).")
+    @Option(help: "Timed rounds at most per speed group (default 20).")
     public var maxRounds: Int?
-    @Option(help: "Percent: rounds stop once every speed-up's 95% interval is within this half-width (default 5).")
-    public var halfWidth: Double = 100 * StoppingRule.defaultHalfWidth
-    @Option(help: "Seconds of timed rounds per speed group after which the ratios still wider than --half-width are marked unstable (default 120 at ci, 1800 otherwise).")
+    @Option(help: "Percent: rounds stop once every speed-up's 95% interval is within this half-width (default 10 at ci, 5 otherwise).")
+    public var halfWidth: Double?
+    @Option(help: "Seconds of timed rounds per speed group after which the ratios still wider than --half-width are marked unstable (default 60 at ci, 1800 otherwise).")
     public var timeLimit: Double?
     @Option(help: "Untimed warm-up steps per model.")
     public var warmup: Int = 1

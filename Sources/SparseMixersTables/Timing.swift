@@ -135,11 +135,14 @@ public struct StoppingRule: Equatable, Sendable {
     public static let defaultMinRounds = 5
     public static let defaultHalfWidth = 0.05
 
-    /// Defaults per scale: at least 5 rounds, ±5%, then at most 30 rounds or 120 s of rounds per group at `ci`
-    /// (2 x 128: a round of a group takes a few seconds, so 5 rounds of a quiet machine fit well inside), 20 rounds
-    /// or 30 minutes per group at 8 x 512 (`small`, `paper`: a BERT training step alone takes about 19 s).
+    /// Defaults per scale. `ci`, the first look at 2 x 128 (a round of a group takes 3-6 s): at least 5 rounds,
+    /// then until every interval is within ±10%, at most 20 rounds or 60 s of rounds per group. With ±5%, 30
+    /// rounds and 120 s, the 24 groups of a first look spent 1,552 s in rounds, half of `run_all.sh`'s 47 minutes
+    /// (Results/ci/first-look-2026-12-04.md); replayed on that run's progress lines, this rule takes about 950 s.
+    /// `small` and `paper` (8 x 512: a BERT training step alone takes 13-19 s): ±5%, at most 20 rounds or 30
+    /// minutes per group. `speed-check` has its own rule (`SpeedCheck.defaultRule`).
     public static func defaults(_ scale: Scale) -> StoppingRule {
-        scale == .ci ? StoppingRule(minRounds: defaultMinRounds, maxRounds: 30, halfWidth: defaultHalfWidth, timeLimitSeconds: 120)
+        scale == .ci ? StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: 0.10, timeLimitSeconds: 60)
             : StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: defaultHalfWidth, timeLimitSeconds: 1800)
     }
 

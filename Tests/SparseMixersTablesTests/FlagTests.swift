@@ -44,8 +44,12 @@ final class FlagTests: XCTestCase {
             expectRefused(["--output", out, "--time-limit=\(v)"], "--time-limit must be a finite number in (0.0, 10000000.0]")
         }
         let r = try TableOptions.parse(["--output", out, "--min-rounds", "3", "--half-width", "2.5", "--time-limit", "60"]).settings.rule
-        XCTAssertEqual(r, StoppingRule(minRounds: 3, maxRounds: 30, halfWidth: 0.025, timeLimitSeconds: 60))
+        XCTAssertEqual(r, StoppingRule(minRounds: 3, maxRounds: 20, halfWidth: 0.025, timeLimitSeconds: 60))
         XCTAssertEqual(try TableOptions.parse(["--output", out, "--scale", "small"]).settings.rule, StoppingRule.defaults(.small))
+        // Per-scale defaults where a flag is not given: the ci first look stops at ±10%, small at ±5%.
+        XCTAssertEqual(try TableOptions.parse(["--output", out]).settings.rule,
+                       StoppingRule(minRounds: 5, maxRounds: 20, halfWidth: 0.10, timeLimitSeconds: 60))
+        XCTAssertEqual(StoppingRule.defaults(.small).halfWidth, 0.05)
         let o = try TableOptions.parse(["--output", out, "--memory-budget-gb", "2.5", "--batch", "4"])
         XCTAssertEqual(o.settings.memoryBudget, 2.5e9)
         XCTAssertEqual(o.settings.shape.batch, 4)
