@@ -284,15 +284,27 @@ extension ModelConfig {
 
     public static func preset(named name: String) throws -> ModelConfig {
         if let p = presets.first(where: { $0.name == name }) { return p.config }
-        throw ConfigError(field: "preset", message: "unknown preset '\(name)'; known: \(presets.map(\.name).joined(separator: ", "))")
+        let known = presets.map(\.name).joined(separator: ", ")
+        throw ConfigError(field: "preset", message: "unknown preset '\(name)'; known: \(known)")
     }
 
-    /// A scaled copy for small runs: every width divided by `widthDivisor`, sequence length and vocabulary set.
-    public func scaled(dModel d: Int, dFF f: Int, expertDFF ef: Int? = nil, numHeads h: Int, seq: Int, vocab: Int) -> ModelConfig {
+    /// This config with every input padded to `seq` tokens, the one rule that adapts a config to a sequence length
+    /// (every scale's `scaledConfig`, every speed shape, `bench --seq`). The masked predictions and the MoE routing
+    /// group scale with the sequence, so a shorter input keeps the reference's 80 predictions per 512 tokens and
+    /// its group of 8 sequences (4096 tokens at 512):
+    ///
+    ///     maxPredictionsPerSeq = max(1, round(P · seq / L))    (half away from zero)
+    ///     maxGroupSize         = max(1, ⌊G · seq / L⌋)
+    ///
+    /// e.g. the Sparse Mixer at 128 tokens: 20 predictions and groups of 1024, so 16 × 128 tokens route as two
+    /// groups. Widths, layers, experts and the vocabulary are unchanged.
+    public func atSequenceLength(_ seq: Int) -> ModelConfig {
+        precondition(seq > 0 && maxSeqLength > 0, "sequence lengths must be positive, got \(seq) from \(maxSeqLength)")
         var c = self
-        c.dModel = d; c.dEmb = d; c.dFF = f; c.expertDFF = ef ?? f; c.numHeads = h
-        c.maxSeqLength = seq; c.vocabSize = vocab
-        c.maxPredictionsPerSeq = min(c.maxPredictionsPerSeq, max(1, seq * 15 / 100 + 1))
+        c.maxSeqLength = seq
+        let predictions = Double(maxPredictionsPerSeq) * Double(seq) / Double(maxSeqLength)
+        c.maxPredictionsPerSeq = max(1, Int(predictions.rounded()))
+        c.maxGroupSize = max(1, maxGroupSize * seq / maxSeqLength)
         return c
     }
 }

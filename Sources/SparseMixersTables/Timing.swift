@@ -251,15 +251,9 @@ public struct SpeedShape: Codable, Equatable, Sendable {
 
     public var label: String { "B=\(batch) L=\(seq)" }
 
-    /// A paper-size config at this shape: widths, layers and experts unchanged; sequence length set; masked
-    /// predictions (80 of 512) and the routing group (4096 of 512) scaled with the sequence.
-    public func config(_ c: ModelConfig) -> ModelConfig {
-        var s = c
-        s.maxSeqLength = seq
-        s.maxPredictionsPerSeq = max(1, Int((Double(c.maxPredictionsPerSeq) * Double(seq) / Double(c.maxSeqLength)).rounded()))
-        s.maxGroupSize = max(1, c.maxGroupSize * seq / c.maxSeqLength)
-        return s
-    }
+    /// A paper-size config at this shape: `ModelConfig.atSequenceLength(seq)` (widths, layers and experts
+    /// unchanged; masked predictions, 80 of 512, and the routing group, 4096 of 512, scaled with the sequence).
+    public func config(_ c: ModelConfig) -> ModelConfig { c.atSequenceLength(seq) }
 
     /// Sentence for reports.
     public var ruleText: String {

@@ -114,8 +114,8 @@ final class TableRunnerTests: XCTestCase {
     }
 
     static func tiny(_ c: ModelConfig) -> ModelConfig {
-        var t = c.scaled(dModel: 16, dFF: 32, expertDFF: 16, numHeads: 2, seq: 8, vocab: 40)
-        t.dEmb = 16; t.numLayers = 2
+        var t = c.atSequenceLength(8)
+        t.dModel = 16; t.dEmb = 16; t.dFF = 32; t.expertDFF = 16; t.numHeads = 2; t.vocabSize = 40; t.numLayers = 2
         t.numAttentionLayers = min(t.numAttentionLayers, 2); t.numMoELayers = min(t.numMoELayers, 1)
         if t.isSparse { t.numExperts = 4; t.maxGroupSize = 16 }
         return t
