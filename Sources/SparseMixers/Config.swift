@@ -71,7 +71,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var dropoutRate: Float = 0.1
     /// Dropout on attention probabilities.
     public var mixingDropoutRate: Float = 0.1
-    /// Use FFT for circulant/Toeplitz mixing (Fourier/Hartley always use FFTW; same numbers).
+    /// The reference's `use_fft`: circulant/Toeplitz mixing by FFT instead of explicit matrices (same numbers).
+    /// Kept for the reference's name and its fixtures (all `false`); this implementation runs circulant and
+    /// Toeplitz as explicit matrix products only (Fourier/Hartley always use FFTW), so `validate()` refuses `true`
+    /// rather than silently run the matrix path. The analytic cost model still counts what the reference's FFT path
+    /// would cost (`FLOPCounter`).
     public var useFFT: Bool = false
     public var attentionLayout: LayerLayout = .top
     public var numAttentionLayers: Int = 4
@@ -134,6 +138,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try need(dModel > 0, "dModel", "must be positive, got \(dModel)")
         try need(dFF > 0, "dFF", "must be positive, got \(dFF)")
         try need(numLayers > 0, "numLayers", "must be positive, got \(numLayers)")
+        try need(!useFFT, "useFFT", "must be false: circulant and Toeplitz mixing run as explicit matrix products "
+                 + "here (the reference's use_fft = False); the FFT path is not implemented")
         for (name, p) in [("dropoutRate", dropoutRate), ("mixingDropoutRate", mixingDropoutRate),
                           ("expertDropoutRate", expertDropoutRate)] {
             try need(p >= 0 && p < 1, name, "must be in [0, 1), got \(p)")
