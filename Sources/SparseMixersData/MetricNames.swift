@@ -3,11 +3,15 @@
 /// lowest module that knows the tasks, so every module above reads the same lists.
 public enum MetricNames {
     /// The 11 numbers of the paper's GLUE average (SPEC §5.5), in the paper's order (`TaskScores.glueAverage`).
-    public static let glueAverageParts = ["mnli_m", "mnli_mm", "qqp_f1", "qqp_acc", "qnli_acc", "sst2_acc", "cola_acc",
-                                          "stsb_spearman", "mrpc_f1", "mrpc_acc", "rte_acc"]
+    public static let glueAverageParts = [
+        "mnli_m", "mnli_mm", "qqp_f1", "qqp_acc", "qnli_acc", "sst2_acc", "cola_acc",
+        "stsb_spearman", "mrpc_f1", "mrpc_acc", "rte_acc",
+    ]
     /// The 10 numbers of the paper's SuperGLUE average, in its order (`TaskScores.superglueAverage`).
-    public static let superGLUEAverageParts = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a",
-                                               "multirc_em", "record_f1", "record_em", "sg_rte_acc", "wic_acc"]
+    public static let superGLUEAverageParts = [
+        "boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a",
+        "multirc_em", "record_f1", "record_em", "sg_rte_acc", "wic_acc",
+    ]
     public static let glueAverage = "glue_avg"
     public static let superGLUEAverage = "superglue_avg"
 

@@ -228,10 +228,12 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + "(1-5, 11-16, 19)\(scale == .paper ? " [GUESS: the paper's count is lost]" : ""), \(fullSteps) steps "
             + "for the full models (6-10, 17, 18, figures)\(scale == .paper ? " [GUESS]" : ""); "
             + "held-out MLM/NSP accuracy on one fixed set of \(pretrainEvalBatches * pretrainEvalBatchSize) sequences "
-            + "(\(pretrainEvalBatches) batches of \(pretrainEvalBatchSize), passages from every held-out book, the same "
-            + "for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, \(self.seeds(reference: true)) for the "
+            + "(\(pretrainEvalBatches) batches of \(pretrainEvalBatchSize), passages from every held-out book, "
+            + "the same for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, "
+            + "\(self.seeds(reference: true)) for the "
             + "table's first row, shared across variants. Table 10 batch sizes 64/256 -> "
-            + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), \(stabilityRuns) run\(stabilityRuns == 1 ? "" : "s") each.")
+            + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), "
+            + "\(stabilityRuns) run\(stabilityRuns == 1 ? "" : "s") each.")
         let cap: (Int?) -> String = { $0.map { "\($0)" } ?? "all" }
         lines.append("- Fine-tuning: \(fineTuneEpochs) epoch(s); examples per task: train \(cap(fineTuneTrainCap)), "
             + "eval \(cap(fineTuneEvalCap)); batch sizes 16/32/64 -> \(fineTuneBatch(16))/\(fineTuneBatch(32))/"
@@ -239,7 +241,8 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + LearningRateSet.allCases.map { "\($0.rawValue) {\(learningRates($0).map(fmt).joined(separator: ", "))}" }
                 .joined(separator: "; ")
             + (scale == .paper ? " [all GUESS: the paper's values are lost]" : "") + "; expert dropout 0.2"
-            + (fineTuneMinimumSteps > 0 ? "; at least \(fineTuneMinimumSteps) steps per task (more epochs for small sets)" : "")
+            + (fineTuneMinimumSteps > 0
+               ? "; at least \(fineTuneMinimumSteps) steps per task (more epochs for small sets)" : "")
             + "; the learning rate chosen per task on dev, the same way for every variant"
             + (fineTuneControl ? "; floors beside every task: the majority class and a random-initialisation control "
                + "(the table's reference fine-tuned the same way from its untrained weights); a task whose reference "

@@ -139,8 +139,8 @@ public struct StoppingRule: Equatable, Sendable {
     /// (2 x 128: a round of a group takes a few seconds, so 5 rounds of a quiet machine fit well inside), 20 rounds
     /// or 30 minutes per group at 8 x 512 (`small`, `paper`: a BERT training step alone takes about 19 s).
     public static func defaults(_ scale: Scale) -> StoppingRule {
-        scale == .ci ? StoppingRule(minRounds: defaultMinRounds, maxRounds: 30, halfWidth: defaultHalfWidth, timeLimitSeconds: 120)
-            : StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: defaultHalfWidth, timeLimitSeconds: 1800)
+        StoppingRule(minRounds: defaultMinRounds, maxRounds: scale == .ci ? 30 : 20, halfWidth: defaultHalfWidth,
+                     timeLimitSeconds: scale == .ci ? 120 : 1800)
     }
 
     /// Sentence for reports.
@@ -177,7 +177,8 @@ public struct RoundStatus: Sendable {
         let bound = min(Double(rule.maxRounds - round) * perRound,
                         max(rule.timeLimitSeconds - seconds, Double(max(rule.minRounds - round, 0)) * perRound))
         let left = stop.map { ": stopped, \($0.rawValue)" } ?? ", at most \(Self.clock(max(0, bound))) left"
-        return "round \(round) (\(rule.minRounds)-\(rule.maxRounds)): \(w)\(target) | \(String(format: "%.0f", seconds)) s\(left)"
+        let elapsed = String(format: "%.0f", seconds)
+        return "round \(round) (\(rule.minRounds)-\(rule.maxRounds)): \(w)\(target) | \(elapsed) s\(left)"
     }
 
     static func clock(_ s: Double) -> String {
