@@ -1,13 +1,27 @@
 import SparseMixersCore
 import Foundation
 
-/// Timing of training steps and inference, the same way everywhere: warm-up outside the timed region (FFTW
-/// planning, allocation), then repeats, reported as median/min/max.
-public struct TimingStats: Codable, Sendable {
-    public var samples: [Double]   // seconds
-    public var median: Double { let s = samples.sorted(); return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])) }
-    public var min: Double { samples.min() ?? .nan }
-    public var max: Double { samples.max() ?? .nan }
+/// Median, min and max of repeated timings, in the samples' unit (seconds in `Benchmark`, milliseconds in the
+/// reports). The one timing summary: `bench`, the throughput measurement and every speed row use it. Timing is
+/// done the same way everywhere: warm-up outside the timed region (FFTW planning, allocation), then repeats.
+public struct TimingSummary: Codable, Equatable, Sendable {
+    public var median: Double
+    public var min: Double
+    public var max: Double
+    public var count: Int
+
+    public init(median: Double, min: Double, max: Double, count: Int) {
+        self.median = median; self.min = min; self.max = max; self.count = count
+    }
+
+    /// From raw samples. The median of an even count is the mean of the two middle samples.
+    public init(samples: [Double]) {
+        precondition(!samples.isEmpty, "TimingSummary needs at least one sample")
+        let s = samples.sorted()
+        let n = s.count
+        median = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        min = s[0]; max = s[n - 1]; count = n
+    }
 }
 
 public enum Benchmark {
@@ -27,8 +41,9 @@ public enum Benchmark {
         let types = (0..<(B * L)).map { i in Int32((i % L) < L / 2 ? 0 : 1) }
         let pos = (0..<(B * P)).map { _ in Int32(1 + r.int(L - 1)) }
         let mids = (0..<(B * P)).map { _ in Int32(1 + r.int(c.vocabSize - 1)) }
-        return Batch(batchSize: B, seqLength: L, inputIds: ids, typeIds: types, maskedLMPositions: pos, maskedLMIds: mids,
-                     maskedLMWeights: Array(repeating: 1, count: B * P), nextSentenceLabels: (0..<B).map { Int32($0 % 2) })
+        return Batch(batchSize: B, seqLength: L, inputIds: ids, typeIds: types, maskedLMPositions: pos,
+                     maskedLMIds: mids, maskedLMWeights: Array(repeating: 1, count: B * P),
+                     nextSentenceLabels: (0..<B).map { Int32($0 % 2) })
     }
 
     /// Seconds for one sgemm of n×n×n and its GFLOP/s, median of `repeats` after a warm-up (the machine's peak
@@ -43,12 +58,13 @@ public enum Benchmark {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             if i > 0 { times.append(dt) }
         }
-        return 2 * Double(n * n * n) / TimingStats(samples: times).median / 1e9
+        return 2 * Double(n * n * n) / TimingSummary(samples: times).median / 1e9
     }
 
     public struct Result: Codable, Sendable {
-        public var train: TimingStats
-        public var inference: TimingStats
+        /// Seconds.
+        public var train: TimingSummary
+        public var inference: TimingSummary
         /// gemm FLOPs of one training step and of one inference forward, counted as they ran.
         public var trainFlops: Double
         public var inferenceFlops: Double
@@ -87,8 +103,10 @@ public enum Benchmark {
             inf.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         let moe = last.moe.values
-        return Result(train: TimingStats(samples: train), inference: TimingStats(samples: inf), trainFlops: trainFlops,
-                      inferenceFlops: infFlops, moeRouting: moe.reduce(0) { $0 + $1.routingSeconds },
-                      moeDispatch: moe.reduce(0) { $0 + $1.dispatchSeconds }, moeExpert: moe.reduce(0) { $0 + $1.expertSeconds })
+        return Result(train: TimingSummary(samples: train), inference: TimingSummary(samples: inf),
+                      trainFlops: trainFlops, inferenceFlops: infFlops,
+                      moeRouting: moe.reduce(0) { $0 + $1.routingSeconds },
+                      moeDispatch: moe.reduce(0) { $0 + $1.dispatchSeconds },
+                      moeExpert: moe.reduce(0) { $0 + $1.expertSeconds })
     }
 }

@@ -71,7 +71,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var dropoutRate: Float = 0.1
     /// Dropout on attention probabilities.
     public var mixingDropoutRate: Float = 0.1
-    /// Use FFT for circulant/Toeplitz mixing (Fourier/Hartley always use FFTW; same numbers).
+    /// The reference's `use_fft`: circulant/Toeplitz mixing by FFT instead of explicit matrices (same numbers).
+    /// Kept for the reference's name and its fixtures (all `false`); this implementation runs circulant and
+    /// Toeplitz as explicit matrix products only (Fourier/Hartley always use FFTW), so `validate()` refuses `true`
+    /// rather than silently run the matrix path. The analytic cost model still counts what the reference's FFT path
+    /// would cost (`FLOPCounter`).
     public var useFFT: Bool = false
     public var attentionLayout: LayerLayout = .top
     public var numAttentionLayers: Int = 4
@@ -134,6 +138,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try need(dModel > 0, "dModel", "must be positive, got \(dModel)")
         try need(dFF > 0, "dFF", "must be positive, got \(dFF)")
         try need(numLayers > 0, "numLayers", "must be positive, got \(numLayers)")
+        try need(!useFFT, "useFFT", "must be false: circulant and Toeplitz mixing run as explicit matrix products "
+                 + "here (the reference's use_fft = False); the FFT path is not implemented")
         for (name, p) in [("dropoutRate", dropoutRate), ("mixingDropoutRate", mixingDropoutRate),
                           ("expertDropoutRate", expertDropoutRate)] {
             try need(p >= 0 && p < 1, name, "must be in [0, 1), got \(p)")
@@ -284,15 +290,27 @@ extension ModelConfig {
 
     public static func preset(named name: String) throws -> ModelConfig {
         if let p = presets.first(where: { $0.name == name }) { return p.config }
-        throw ConfigError(field: "preset", message: "unknown preset '\(name)'; known: \(presets.map(\.name).joined(separator: ", "))")
+        let known = presets.map(\.name).joined(separator: ", ")
+        throw ConfigError(field: "preset", message: "unknown preset '\(name)'; known: \(known)")
     }
 
-    /// A scaled copy for small runs: every width divided by `widthDivisor`, sequence length and vocabulary set.
-    public func scaled(dModel d: Int, dFF f: Int, expertDFF ef: Int? = nil, numHeads h: Int, seq: Int, vocab: Int) -> ModelConfig {
+    /// This config with every input padded to `seq` tokens, the one rule that adapts a config to a sequence length
+    /// (every scale's `scaledConfig`, every speed shape, `bench --seq`). The masked predictions and the MoE routing
+    /// group scale with the sequence, so a shorter input keeps the reference's 80 predictions per 512 tokens and
+    /// its group of 8 sequences (4096 tokens at 512):
+    ///
+    ///     maxPredictionsPerSeq = max(1, round(P · seq / L))    (half away from zero)
+    ///     maxGroupSize         = max(1, ⌊G · seq / L⌋)
+    ///
+    /// e.g. the Sparse Mixer at 128 tokens: 20 predictions and groups of 1024, so 16 × 128 tokens route as two
+    /// groups. Widths, layers, experts and the vocabulary are unchanged.
+    public func atSequenceLength(_ seq: Int) -> ModelConfig {
+        precondition(seq > 0 && maxSeqLength > 0, "sequence lengths must be positive, got \(seq) from \(maxSeqLength)")
         var c = self
-        c.dModel = d; c.dEmb = d; c.dFF = f; c.expertDFF = ef ?? f; c.numHeads = h
-        c.maxSeqLength = seq; c.vocabSize = vocab
-        c.maxPredictionsPerSeq = min(c.maxPredictionsPerSeq, max(1, seq * 15 / 100 + 1))
+        c.maxSeqLength = seq
+        let predictions = Double(maxPredictionsPerSeq) * Double(seq) / Double(maxSeqLength)
+        c.maxPredictionsPerSeq = max(1, Int(predictions.rounded()))
+        c.maxGroupSize = max(1, maxGroupSize * seq / maxSeqLength)
         return c
     }
 }

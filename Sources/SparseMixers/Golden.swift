@@ -13,7 +13,10 @@ public struct GoldenCase {
     public enum GoldenError: Error, CustomStringConvertible {
         case missing(String), malformed(String)
         public var description: String {
-            switch self { case .missing(let s): return "golden fixture: missing \(s)"; case .malformed(let s): return "golden fixture: \(s)" }
+            switch self {
+            case .missing(let s): return "golden fixture: missing \(s)"
+            case .malformed(let s): return "golden fixture: \(s)"
+            }
         }
     }
 
@@ -34,7 +37,8 @@ public struct GoldenCase {
         entries = e
         config = try GoldenCase.makeConfig(cfg, file: manifestURL.path)
         let lossURL = directory.appendingPathComponent("losses.json")
-        guard let ld = try? Data(contentsOf: lossURL), let lj = try JSONSerialization.jsonObject(with: ld) as? [String: Any] else {
+        guard let ld = try? Data(contentsOf: lossURL),
+              let lj = try JSONSerialization.jsonObject(with: ld) as? [String: Any] else {
             throw GoldenError.missing(lossURL.path)
         }
         losses = lj
@@ -50,33 +54,44 @@ public struct GoldenCase {
 
     static func makeConfig(_ c: [String: Any], file: String) throws -> ModelConfig {
         func int(_ k: String) throws -> Int {
-            guard let v = c[k] as? Int else { throw GoldenError.malformed("\(file): config.\(k) missing or not an integer") }
+            guard let v = c[k] as? Int else {
+                throw GoldenError.malformed("\(file): config.\(k) missing or not an integer")
+            }
             return v
         }
         func float(_ k: String) throws -> Float {
-            guard let v = c[k] as? Double else { throw GoldenError.malformed("\(file): config.\(k) missing or not a number") }
+            guard let v = c[k] as? Double else {
+                throw GoldenError.malformed("\(file): config.\(k) missing or not a number")
+            }
             return Float(v)
         }
         func raw<T: RawRepresentable>(_ k: String) throws -> T where T.RawValue == String {
-            guard let s = c[k] as? String, let v = T(rawValue: s) else { throw GoldenError.malformed("\(file): config.\(k) unknown") }
+            guard let s = c[k] as? String, let v = T(rawValue: s) else {
+                throw GoldenError.malformed("\(file): config.\(k) unknown")
+            }
             return v
         }
         var m = ModelConfig()
         m.modelArch = try raw("model_arch"); m.vocabSize = try int("vocab_size"); m.padId = try int("pad_id")
         m.typeVocabSize = try int("type_vocab_size"); m.maxSeqLength = try int("max_seq_length")
-        m.maxPredictionsPerSeq = try int("max_predictions_per_seq"); m.dEmb = try int("d_emb"); m.dModel = try int("d_model")
+        m.maxPredictionsPerSeq = try int("max_predictions_per_seq")
+        m.dEmb = try int("d_emb"); m.dModel = try int("d_model")
         m.dFF = try int("d_ff"); m.numHeads = try int("num_heads"); m.numLayers = try int("num_layers")
         m.dropoutRate = try float("dropout_rate"); m.mixingDropoutRate = try float("mixing_dropout_rate")
         m.useFFT = (c["use_fft"] as? Bool) ?? false
         m.attentionLayout = try raw("attention_layout"); m.numAttentionLayers = try int("num_attention_layers")
-        m.moeLayout = try raw("moe_layout"); m.numMoELayers = try int("num_moe_layers"); m.numExperts = try int("num_experts")
+        m.moeLayout = try raw("moe_layout"); m.numMoELayers = try int("num_moe_layers")
+        m.numExperts = try int("num_experts")
         m.maxGroupSize = try int("max_group_size"); m.expertDFF = try int("expert_d_ff")
         m.expertDropoutRate = try float("expert_dropout_rate"); m.dispatchAlgorithm = try raw("dispatch_algorithm")
-        m.trainCapacityFactor = try float("train_capacity_factor"); m.evalCapacityFactor = try float("eval_capacity_factor")
+        m.trainCapacityFactor = try float("train_capacity_factor")
+        m.evalCapacityFactor = try float("eval_capacity_factor")
         m.minExpertCapacity = try int("min_expert_capacity"); m.numSelectedExperts = try int("num_selected_experts")
         m.batchPrioritizedRouting = (c["batch_prioritized_routing"] as? Bool) ?? true
-        m.auxiliaryLossFactor = try float("auxiliary_loss_factor"); m.routerZLossFactor = try float("router_z_loss_factor")
+        m.auxiliaryLossFactor = try float("auxiliary_loss_factor")
+        m.routerZLossFactor = try float("router_z_loss_factor")
         m.jitterNoise = try float("jitter_noise")
+        do { try m.validate() } catch let e as ConfigError { throw GoldenError.malformed("\(file): \(e)") }
         return m
     }
 
@@ -87,7 +102,9 @@ public struct GoldenCase {
         let url = dir.appendingPathComponent(file)
         guard let d = try? Data(contentsOf: url) else { throw GoldenError.missing(url.path) }
         let count = shape.reduce(1, *)
-        guard d.count == count * 4 else { throw GoldenError.malformed("\(url.path): \(d.count) bytes, expected \(count * 4)") }
+        guard d.count == count * 4 else {
+            throw GoldenError.malformed("\(url.path): \(d.count) bytes, expected \(count * 4)")
+        }
         return (d, shape)
     }
 
@@ -118,7 +135,9 @@ public struct GoldenCase {
         case .expertKernel:   // ref [in, E, out] → ours [E, in, out]
             let E = spec.shape[0], nIn = spec.shape[1], nOut = spec.shape[2]
             var o = [Float](repeating: 0, count: v.count)
-            for i in 0..<nIn { for e in 0..<E { for j in 0..<nOut { o[(e * nIn + i) * nOut + j] = v[(i * E + e) * nOut + j] } } }
+            for i in 0..<nIn {
+                for e in 0..<E { for j in 0..<nOut { o[(e * nIn + i) * nOut + j] = v[(i * E + e) * nOut + j] } }
+            }
             return o
         case .expertBias:     // ref [out, E] → ours [E, out]
             let E = spec.shape[0], nOut = spec.shape[1]
@@ -134,7 +153,8 @@ public struct GoldenCase {
         for spec in model.layout.tensors {
             let v = try floats(kind, spec.name)
             guard v.count == spec.count else {
-                throw GoldenError.malformed("\(kind)/\(spec.name): \(v.count) values, model expects \(spec.count) \(spec.shape)")
+                throw GoldenError.malformed(
+                    "\(kind)/\(spec.name): \(v.count) values, model expects \(spec.count) \(spec.shape)")
             }
             let ours = GoldenCase.toOurs(v, spec)
             (target.base + spec.offset).update(from: ours, count: spec.count)
@@ -183,7 +203,9 @@ public enum GoldenVerifier {
         let result = try model.forward(g.batch, training: true, dropoutSeed: 0)
         guard let w = model.workspace else { return out }
         let cfg = g.config, B = g.batch.batchSize, L = cfg.maxSeqLength, D = cfg.dModel, T = B * L
-        func arr(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: n)) }
+        func arr(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> [Float] {
+            Array(UnsafeBufferPointer(start: p, count: n))
+        }
         func cmp(_ name: String, _ ours: [Float]) throws {
             out.append(compare("outputs/\(name)", ours: ours, reference: try g.floats("outputs", name)))
         }
@@ -254,14 +276,17 @@ public enum GoldenVerifier {
         model.backward()
         for spec in model.layout.tensors {
             let ref = GoldenCase.toOurs(try g.floats("grads", spec.name), spec)
-            out.append(compare("grads/\(spec.name)", ours: arr(model.grads.base + spec.offset, spec.count), reference: ref))
+            out.append(compare("grads/\(spec.name)", ours: arr(model.grads.base + spec.offset, spec.count),
+                               reference: ref))
         }
         // One AdamW step (lr 1e-3 constant) applied to the fixture's own gradients, as its README prescribes.
         try g.load(into: model, kind: "grads", arena: model.grads)
         let opt = AdamW(parameterCount: model.params.count)
         opt.update(params: model.params, grads: model.grads, learningRate: 1e-3)
         for name in g.names(kind: "adamw") {
-            guard let spec = model.layout.tensor(named: name) else { throw GoldenCase.GoldenError.missing("parameter \(name)") }
+            guard let spec = model.layout.tensor(named: name) else {
+                throw GoldenCase.GoldenError.missing("parameter \(name)")
+            }
             let ref = GoldenCase.toOurs(try g.floats("adamw", name), spec)
             out.append(compare("adamw/\(name)", ours: arr(model.params.base + spec.offset, spec.count), reference: ref))
         }

@@ -20,11 +20,18 @@ public enum MemoryBudget {
         }
     }
 
-    /// Bytes of one training step of `config` at `batch` sequences: 16 bytes per parameter (value, gradient, two
-    /// Adam moments) plus the forward caches each layer keeps for backward (the rule of `SpeedMemory.bytes`,
-    /// which matched measured peaks within 15% at 8 x 512), and the output logits of the head. Doubles, so an
-    /// absurd batch cannot overflow.
-    public static func trainingBytes(_ config: ModelConfig, head: ModelHead = .pretraining, batch: Int) throws -> Double {
+    /// Bytes of one training step of `config` at `batch` sequences, the one estimate every run and every speed
+    /// group is checked with: 16 bytes per allocated parameter float (value, gradient, two AdamW moments; the
+    /// arena's count, alignment padding included) plus 4 bytes per activation float kept for the backward pass
+    /// and the work buffers: per layer 8·T·D, plus 2·T·d_ff for a dense MLP or, for an MoE layer, the expert
+    /// slots at the larger capacity factor (c·T·(D + 2·expert_d_ff)) and the router's T·E logits and
+    /// probabilities, plus 2·B·H·L² for attention; then the head's logits (3·B·P·V for the MLM). Calibrated on
+    /// the peak resident set of `sparse-mixers bench` at 8 x 512 (2 threads): BERT Base 6.0 GB (estimate 6.9),
+    /// Sparse Mixer 5.4 GB (5.6), the 6-MoE-layer ablation model 11.6 GB (11.8); the first version was 2.3x too
+    /// high for BERT, which at 8 x 512 left every variant "too large" to time beside it. Doubles, so an absurd
+    /// batch cannot overflow. Throws `ConfigError` for a config the model refuses.
+    public static func trainingBytes(_ config: ModelConfig, head: ModelHead = .pretraining,
+                                     batch: Int) throws -> Double {
         let p = Double(try Model.layoutOnly(config: config, head: head).totalCount)
         let T = Double(batch) * Double(config.maxSeqLength), D = Double(config.dModel)
         let moe = Set(config.moeLayers), att = Set(config.attentionLayers)
@@ -38,7 +45,8 @@ public enum MemoryBudget {
                 floats += 2 * T * Double(config.dFF)
             }
             if att.contains(l) {
-                floats += 2 * Double(batch) * Double(config.numHeads) * Double(config.maxSeqLength) * Double(config.maxSeqLength)
+                let L = Double(config.maxSeqLength)
+                floats += 2 * Double(batch) * Double(config.numHeads) * L * L
             }
         }
         switch head {
@@ -49,7 +57,9 @@ public enum MemoryBudget {
     }
 
     /// MemAvailable of /proc/meminfo in bytes, nil where unreadable.
-    public static func available(meminfo: String? = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) -> Double? {
+    public static func available(
+        meminfo: String? = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
+    ) -> Double? {
         guard let text = meminfo else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
             let parts = line.split(separator: " ")
@@ -58,7 +68,9 @@ public enum MemoryBudget {
         return nil
     }
 
-    /// 75% of physical memory (a shared machine runs other jobs), at most 85% of what is available now.
+    /// 75% of physical memory (a shared machine runs other jobs), at most 85% of what is available now. On
+    /// 24 GiB that times the 6-MoE-layer ablation models (11.9 GB estimated at 8 x 512, 11.6 GB measured) beside
+    /// BERT Base (6.9 GB; 6.0 measured); 60% left them out at 8 x 512.
     public static func defaultLimit() -> Double {
         let budget = 0.75 * Double(ProcessInfo.processInfo.physicalMemory)
         if let a = available() { return min(budget, 0.85 * a) }

@@ -2,6 +2,10 @@ import CCSV
 import Foundation
 import SparseMixersCore
 
+// The only file that touches libcsv's C types (`csv_parser`, the callback pointers, `csv_write`): the GLUE
+// loaders, `data summary --csv` and the harness's CSV (published numbers, report tables) all read and write
+// through it, and see `[DelimitedRow]` and `String`.
+
 /// One parsed row of a delimited file with its 1-based physical line number.
 public struct DelimitedRow: Equatable {
     public var line: Int
@@ -35,7 +39,8 @@ public enum DelimitedReader {
         csv_set_quote(&parser, 0)  // quoting disabled
         csv_set_space_func(&parser) { _ in 0 }  // keep leading/trailing spaces and tabs
 
-        let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = { ptr, len, data in
+        let fieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
+            ptr, len, data in
             let ctx = Unmanaged<Context>.fromOpaque(data!).takeUnretainedValue()
             if let p = ptr, len > 0 {
                 ctx.fields.append(String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self))
@@ -115,6 +120,45 @@ public enum DelimitedReader {
         }
     }
 
+    /// Parses comma-separated `bytes` with quoting, as libcsv's strict mode reads them (published_numbers.csv,
+    /// the reports' CSVs): a stray quote or an unterminated quoted field is a `DataFileError` naming `path` and
+    /// the line. Empty lines are skipped (libcsv's default); fields are decoded as UTF-8. A row's `line` is the
+    /// line on which it ends: its only line, or the last one of a quoted field with newlines.
+    public static func parseQuotedCSV(bytes: [UInt8], path: String) throws -> [DelimitedRow] {
+        var parser = csv_parser()
+        guard csv_init(&parser, UInt8(CSV_STRICT | CSV_STRICT_FINI)) == 0 else {
+            throw DataFileError(path: path, line: 0, reason: "csv_init failed")
+        }
+        defer { csv_free(&parser) }
+        let state = QuotedParseState()
+        let context = Unmanaged.passUnretained(state).toOpaque()
+
+        // Feed the parser one line at a time so the callbacks know the current line number.
+        var start = 0
+        var lineNumber = 1
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            if end < bytes.count { end += 1 }  // include the newline
+            state.line = lineNumber
+            let consumed = bytes[start..<end].withUnsafeBytes { buf in
+                csv_parse(&parser, buf.baseAddress, buf.count, quotedFieldCallback, quotedRecordCallback, context)
+            }
+            if consumed != end - start {
+                throw DataFileError(path: path, line: lineNumber,
+                                    reason: "malformed CSV: \(String(cString: csv_strerror(csv_error(&parser))))")
+            }
+            start = end
+            lineNumber += 1
+        }
+        state.line = max(1, lineNumber - 1)
+        if csv_fini(&parser, quotedFieldCallback, quotedRecordCallback, context) != 0 {
+            let error = String(cString: csv_strerror(csv_error(&parser)))
+            throw DataFileError(path: path, line: state.line, reason: "malformed CSV at end of file: \(error)")
+        }
+        return state.rows
+    }
+
     /// Reads and parses a file; a missing file is a `MissingDataError` naming `dataset`.
     public static func read(path: String, dataset: String, delimiter: UInt8 = 0x09) throws -> [DelimitedRow] {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -125,6 +169,28 @@ public enum DelimitedReader {
     }
 }
 
+private final class QuotedParseState {
+    var rows: [DelimitedRow] = []
+    var current: [String] = []
+    var line = 1
+}
+
+private let quotedFieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
+    field, length, context in
+    let state = Unmanaged<QuotedParseState>.fromOpaque(context!).takeUnretainedValue()
+    if let field, length > 0 {
+        state.current.append(String(decoding: UnsafeRawBufferPointer(start: field, count: length), as: UTF8.self))
+    } else {
+        state.current.append("")
+    }
+}
+
+private let quotedRecordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { _, context in
+    let state = Unmanaged<QuotedParseState>.fromOpaque(context!).takeUnretainedValue()
+    state.rows.append(DelimitedRow(line: state.line, fields: state.current))
+    state.current = []
+}
+
 /// Writes CSV through libcsv's quoting (`csv_write`): every field is quoted, inner quotes doubled.
 public enum CSVWriter {
     /// One CSV line (with trailing newline) for the given fields.
@@ -132,14 +198,15 @@ public enum CSVWriter {
         fields.map(quote).joined(separator: ",") + "\n"
     }
 
-    static func quote(_ field: String) -> String {
+    /// The field quoted by libcsv's `csv_write`: wrapped in double quotes, inner quotes doubled.
+    public static func quote(_ field: String) -> String {
         let src = Array(field.utf8)
-        let needed = src.withUnsafeBytes { csv_write(nil, 0, $0.baseAddress, $0.count) }
-        var dest = [UInt8](repeating: 0, count: needed)
-        _ = dest.withUnsafeMutableBytes { d in
-            src.withUnsafeBytes { s in csv_write(d.baseAddress, needed, s.baseAddress, s.count) }
+        var dest = [UInt8](repeating: 0, count: 2 * src.count + 2)
+        let written = src.withUnsafeBytes { s in
+            dest.withUnsafeMutableBytes { d in csv_write(d.baseAddress, d.count, s.baseAddress, s.count) }
         }
-        return String(decoding: dest, as: UTF8.self)
+        precondition(written <= dest.count, "csv_write needs \(written) bytes, buffer has \(dest.count)")
+        return String(decoding: dest[0..<written], as: UTF8.self)
     }
 
     /// Writes rows to `path` atomically and durably (`DurableFile`: temp file, fsync, rename, directory fsync).

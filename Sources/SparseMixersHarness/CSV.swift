@@ -1,8 +1,8 @@
-import CCSV
 import Foundation
+import SparseMixersData
 
-// The only file that touches libcsv's C types (`csv_parser`, the callback pointers, `csv_write`).
-// Everything else in the harness sees `[CSVRecord]` and `String`.
+// The harness's CSV (published_numbers.csv, the reports' tables) over the data module's libcsv wrapper
+// (`DelimitedReader.parseQuotedCSV`, `CSVWriter.quote` in Delimited.swift, the only file that touches libcsv).
 
 /// One parsed CSV record.
 public struct CSVRecord: Equatable, Sendable {
@@ -37,50 +37,17 @@ public enum CSV {
     }
 
     public static func parse(bytes: [UInt8], file: String) throws -> [CSVRecord] {
-        var parser = csv_parser()
-        guard csv_init(&parser, UInt8(CSV_STRICT | CSV_STRICT_FINI)) == 0 else {
-            throw CSVError(file: file, line: 0, message: "csv_init failed")
-        }
-        defer { csv_free(&parser) }
-        let state = ParseState()
-        let context = Unmanaged.passUnretained(state).toOpaque()
-
-        // Feed the parser one line at a time so the callbacks know the current line number.
-        var start = 0
-        var lineNumber = 1
-        while start < bytes.count {
-            var end = start
-            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
-            if end < bytes.count { end += 1 }  // include the newline
-            state.line = lineNumber
-            let consumed = bytes[start..<end].withUnsafeBytes { buf in
-                csv_parse(&parser, buf.baseAddress, buf.count, csvFieldCallback, csvRecordCallback, context)
+        do {
+            return try DelimitedReader.parseQuotedCSV(bytes: bytes, path: file).map {
+                CSVRecord(fields: $0.fields, line: $0.line)
             }
-            if consumed != end - start {
-                throw CSVError(file: file, line: lineNumber,
-                               message: "malformed CSV: \(String(cString: csv_strerror(csv_error(&parser))))")
-            }
-            start = end
-            lineNumber += 1
+        } catch let e as DataFileError {
+            throw CSVError(file: e.path, line: e.line, message: e.reason)
         }
-        state.line = max(1, lineNumber - 1)
-        if csv_fini(&parser, csvFieldCallback, csvRecordCallback, context) != 0 {
-            throw CSVError(file: file, line: state.line,
-                           message: "malformed CSV at end of file: \(String(cString: csv_strerror(csv_error(&parser))))")
-        }
-        return state.records
     }
 
     /// The field quoted by libcsv's `csv_write`: wrapped in double quotes, inner quotes doubled.
-    public static func quote(_ field: String) -> String {
-        let src = Array(field.utf8)
-        var dest = [UInt8](repeating: 0, count: 2 * src.count + 2)
-        let written = src.withUnsafeBytes { s in
-            dest.withUnsafeMutableBytes { d in csv_write(d.baseAddress, d.count, s.baseAddress, s.count) }
-        }
-        precondition(written <= dest.count, "csv_write needs \(written) bytes, buffer has \(dest.count)")
-        return String(decoding: dest[0..<written], as: UTF8.self)
-    }
+    public static func quote(_ field: String) -> String { CSVWriter.quote(field) }
 
     /// The field as it goes into a CSV line: quoted by libcsv when it holds a comma, quote, CR, LF,
     /// or leading/trailing whitespace (which libcsv would otherwise trim on reading), else verbatim.
@@ -99,26 +66,4 @@ public enum CSV {
     public static func document(_ rows: [[String]]) -> String {
         rows.map(line).joined()
     }
-}
-
-private final class ParseState {
-    var records: [CSVRecord] = []
-    var current: [String] = []
-    var line = 1
-}
-
-private let csvFieldCallback: @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Void = {
-    field, length, context in
-    let state = Unmanaged<ParseState>.fromOpaque(context!).takeUnretainedValue()
-    if let field, length > 0 {
-        state.current.append(String(decoding: UnsafeRawBufferPointer(start: field, count: length), as: UTF8.self))
-    } else {
-        state.current.append("")
-    }
-}
-
-private let csvRecordCallback: @convention(c) (Int32, UnsafeMutableRawPointer?) -> Void = { _, context in
-    let state = Unmanaged<ParseState>.fromOpaque(context!).takeUnretainedValue()
-    state.records.append(CSVRecord(fields: state.current, line: state.line))
-    state.current = []
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SparseMixers
 
 /// One value of a table: ours beside the paper's.
 public struct ReportRow: Codable, Equatable, Sendable {
@@ -21,27 +22,6 @@ public struct ReportRow: Codable, Equatable, Sendable {
         guard let o = ours, let p = published else { return nil }
         if unit.hasPrefix("runs of ") && unit != Metric.unit(metric) { return nil }
         return o - p
-    }
-}
-
-/// Median, min and max of repeated timings in milliseconds.
-public struct TimingSummary: Codable, Equatable, Sendable {
-    public var median: Double
-    public var min: Double
-    public var max: Double
-    public var count: Int
-
-    public init(median: Double, min: Double, max: Double, count: Int) {
-        self.median = median; self.min = min; self.max = max; self.count = count
-    }
-
-    /// From raw samples (ms). The median of an even count is the mean of the two middle samples.
-    public init(samples: [Double]) {
-        precondition(!samples.isEmpty, "TimingSummary needs at least one sample")
-        let s = samples.sorted()
-        let n = s.count
-        median = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-        min = s[0]; max = s[n - 1]; count = n
     }
 }
 
@@ -189,7 +169,9 @@ public struct Report: Codable, Equatable, Sendable {
         for s in speedRows where s.variant != referenceVariant {
             guard let ours = s.ourSpeedup else { continue }
             out.append("\(s.variant): \(s.speedupMetric) \(Format.value(ours, unit: "x"))"
-                + (s.interval.map { String(format: " [%.2f–%.2f]", $0.low, $0.high) + ($0.unstable ? " unstable" : "") } ?? "")
+                + (s.interval.map {
+                    String(format: " [%.2f–%.2f]", $0.low, $0.high) + ($0.unstable ? " unstable" : "")
+                } ?? "")
                 + (s.paperSpeedup.map { " (paper \(Format.value($0, unit: "x")))" } ?? ""))
         }
         let key: Set<String> = ["glue_avg", "superglue_avg", "mlm_acc", "nsp_acc", "gflops_per_ex", "params_m",

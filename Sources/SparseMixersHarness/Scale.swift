@@ -118,20 +118,16 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
     /// The scaled model. Kept: architecture, layer count, attention/MoE layouts and explicit indices (so the
     /// layer-placement pattern is identical), expert count, router, capacity factors, minimum
     /// capacity, dropout rates, loss factors. Scaled: d_model, d_emb, d_ff, expert_d_ff by `widthDivisor`
-    /// (so d_ff/d_model and expert_d_ff/d_ff are unchanged); sequence length and vocabulary set;
-    /// max_predictions_per_seq scaled with the sequence (80 of 512); max_group_size scaled with the sequence
-    /// (4096 of 512 = 8 sequences; a guessed 2048-token group becomes 4 sequences). Heads: `heads(paperHeads:dModel:)`
-    /// (head dim >= 32, fewer heads than the paper's where the width is small).
+    /// (so d_ff/d_model and expert_d_ff/d_ff are unchanged); the vocabulary set; the sequence length by
+    /// `ModelConfig.atSequenceLength` (masked predictions and max_group_size scale with it: 80 and 4096 of 512;
+    /// a guessed 2048-token group becomes 4 sequences). Heads: `heads(paperHeads:dModel:)` (head dim >= 32, fewer
+    /// heads than the paper's where the width is small).
     public func scaledConfig(_ c: ModelConfig) -> ModelConfig {
         if scale == .paper { return c }
-        var s = c
+        var s = c.atSequenceLength(seqLength)
         s.dModel = width(c.dModel); s.dEmb = width(c.dEmb); s.dFF = width(c.dFF); s.expertDFF = width(c.expertDFF)
         s.numHeads = Self.heads(paperHeads: c.numHeads, dModel: s.dModel)
-        s.maxSeqLength = seqLength
-        s.maxPredictionsPerSeq = max(1, Int((Double(c.maxPredictionsPerSeq) * Double(seqLength)
-                                            / Double(c.maxSeqLength)).rounded()))
         s.vocabSize = vocabSize
-        s.maxGroupSize = max(1, c.maxGroupSize * seqLength / c.maxSeqLength)
         return s
     }
 
@@ -222,12 +218,13 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
                 + "\(Self.minimumHeadDim) (BERT -> \(Self.heads(paperHeads: 12, dModel: width(768))) heads of "
                 + "\(width(768) / Self.heads(paperHeads: 12, dModel: width(768)))); a model narrower than "
                 + "\(Self.minimumHeadDim) gets one head.")
+            let atSeq = ModelConfig.sparseMixerBase.atSequenceLength(seqLength)
             lines.append("- Sequence length 512 -> \(seqLength); masked predictions 80 -> "
-                + "\(max(1, 80 * seqLength / 512)); vocabulary 32,000 -> \(vocabSize). Linear, Circulant and "
+                + "\(atSeq.maxPredictionsPerSeq); vocabulary 32,000 -> \(vocabSize). Linear, Circulant and "
                 + "Toeplitz mixing parameters depend on the sequence length (L x L, L, 2L-1), so their parameter "
                 + "counts and mixing cost shrink with it.")
             lines.append("- MoE routing group = \(sequencesPerGroup) sequences (paper: 4096 = 8 x 512 tokens per "
-                + "V100) -> max_group_size \(sequencesPerGroup * seqLength); capacity C = max(round(c*T_g/E), 4) "
+                + "V100) -> max_group_size \(atSeq.maxGroupSize); capacity C = max(round(c*T_g/E), 4) "
                 + "keeps c*T_g/E >= 4 for every table variant, so relative capacities are preserved.")
         }
         lines.append("- Pre-training: batch \(pretrainBatch) x \(seqLength), lr \(fmt(pretrainLearningRate)), "
@@ -235,10 +232,12 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + "(1-5, 11-16, 19)\(scale == .paper ? " [GUESS: the paper's count is lost]" : ""), \(fullSteps) steps "
             + "for the full models (6-10, 17, 18, figures)\(scale == .paper ? " [GUESS]" : ""); "
             + "held-out MLM/NSP accuracy on one fixed set of \(pretrainEvalBatches * pretrainEvalBatchSize) sequences "
-            + "(\(pretrainEvalBatches) batches of \(pretrainEvalBatchSize), passages from every held-out book, the same "
-            + "for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, \(self.seeds(reference: true)) for the "
+            + "(\(pretrainEvalBatches) batches of \(pretrainEvalBatchSize), passages from every held-out book, "
+            + "the same for every run); \(seeds) seed\(seeds == 1 ? "" : "s") per variant, "
+            + "\(self.seeds(reference: true)) for the "
             + "table's first row, shared across variants. Table 10 batch sizes 64/256 -> "
-            + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), \(stabilityRuns) run\(stabilityRuns == 1 ? "" : "s") each.")
+            + "\(64 * pretrainBatch / 64)/\(256 * pretrainBatch / 64), "
+            + "\(stabilityRuns) run\(stabilityRuns == 1 ? "" : "s") each.")
         let cap: (Int?) -> String = { $0.map { "\($0)" } ?? "all" }
         lines.append("- Fine-tuning: \(fineTuneEpochs) epoch(s); examples per task: train \(cap(fineTuneTrainCap)), "
             + "eval \(cap(fineTuneEvalCap)); batch sizes 16/32/64 -> \(fineTuneBatch(16))/\(fineTuneBatch(32))/"
@@ -246,7 +245,8 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
             + LearningRateSet.allCases.map { "\($0.rawValue) {\(learningRates($0).map(fmt).joined(separator: ", "))}" }
                 .joined(separator: "; ")
             + (scale == .paper ? " [all GUESS: the paper's values are lost]" : "") + "; expert dropout 0.2"
-            + (fineTuneMinimumSteps > 0 ? "; at least \(fineTuneMinimumSteps) steps per task (more epochs for small sets)" : "")
+            + (fineTuneMinimumSteps > 0
+               ? "; at least \(fineTuneMinimumSteps) steps per task (more epochs for small sets)" : "")
             + "; the learning rate chosen per task on dev, the same way for every variant"
             + (fineTuneSeeds ? "; every pre-training seed fine-tuned (seeds after the first at the learning rate the "
                + "first chose), scores as means over seeds with their 95% interval" : "")

@@ -1,4 +1,5 @@
 import Foundation
+import SparseMixersData
 
 /// The paper's tables and the two speed-accuracy figures (SPEC §8 numbering).
 public enum TableID: String, Codable, CaseIterable, Sendable, Comparable {
@@ -44,12 +45,11 @@ public enum TableID: String, Codable, CaseIterable, Sendable, Comparable {
 /// Metric names of published_numbers.csv and their units (SPEC §8 "Metric names").
 public enum Metric {
     public static let summaryPretraining = ["glue_avg", "mlm_acc", "nsp_acc", "ms_per_batch", "speedup"]
-    public static let glueTasks = ["mnli_m", "mnli_mm", "qqp_f1", "qqp_acc", "qnli_acc", "sst2_acc", "cola_acc",
-                                   "stsb_spearman", "mrpc_f1", "mrpc_acc", "rte_acc"]
-    public static let superGLUETasks = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a", "multirc_em",
-                                        "record_f1", "record_em", "sg_rte_acc", "wic_acc"]
-    public static let glue = glueTasks + ["glue_avg"]
-    public static let superGLUE = superGLUETasks + ["superglue_avg"]
+    /// The numbers of the GLUE and SuperGLUE averages (`MetricNames`, the one source), then the averages.
+    public static let glueTasks = MetricNames.glueAverageParts
+    public static let superGLUETasks = MetricNames.superGLUEAverageParts
+    public static let glue = glueTasks + [MetricNames.glueAverage]
+    public static let superGLUE = superGLUETasks + [MetricNames.superGLUEAverage]
     public static let cost = ["gflops_per_ex", "params_m", "inference_ms_per_ex", "inference_speedup",
                               "training_ms_per_ex", "training_speedup"]
     public static let modelSizes = ["bert_layers", "bert_d_model", "bert_d_ff", "sm_layers", "sm_d_model", "sm_d_ff",

@@ -45,7 +45,7 @@ public struct TableRunSettings {
         self.rule = rule ?? StoppingRule.defaults(scale)
         self.threads = threads
         self.output = output
-        self.memoryBudget = memoryBudget ?? SpeedMemory.defaultBudget()
+        self.memoryBudget = memoryBudget ?? MemoryBudget.defaultLimit()
         self.accuracyLanes = scale == .paper ? 1 : max(1, threads)
     }
 }
@@ -169,10 +169,10 @@ public struct TableRunner {
         let perExample = spec.kind == .cost
         let trainMetric = perExample ? "training_ms_per_ex" : "ms_per_batch"
         for (i, bytes) in plan.tooLarge {
-            let reason = "needs about \(SpeedMemory.gb(bytes)) for parameters, gradients, AdamW moments and "
+            let reason = "needs about \(MemoryBudget.gb(bytes)) for parameters, gradients, AdamW moments and "
                 + "activations at \(shape.label) next to the reference's "
-                + "\(SpeedMemory.gb(SpeedMemory.bytes(refConfig, batch: B))); the memory budget is "
-                + "\(SpeedMemory.gb(settings.memoryBudget)) (--memory-budget-gb)"
+                + "\(MemoryBudget.gb(table.referenceBytes)); the memory budget is "
+                + "\(MemoryBudget.gb(settings.memoryBudget)) (--memory-budget-gb)"
             report.skip("speed: \(members[i].name)", because: reason)
             // The paper's speed numbers of the variant stay in the report, with the reason in place of ours.
             for m in ["speedup", "training_speedup", "inference_speedup", "ms_per_batch", "training_ms_per_ex",
@@ -196,8 +196,8 @@ public struct TableRunner {
             if let k = keys[i], let t = cache?.load(k) { timings[i] = t }
         }
         let toTime = members.indices.filter { !tooLarge.contains($0) && timings[$0] == nil }
-        let groups = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(refConfig, batch: B),
-                                      memberBytes: toTime.map { SpeedMemory.bytes(configs[$0], batch: B) },
+        let groups = SpeedGroups.plan(referenceBytes: table.referenceBytes,
+                                      memberBytes: toTime.map { table.memberBytes[$0] },
                                       budget: settings.memoryBudget).groups.map { $0.map { toTime[$0] } }
         report.notes.append("Timing: \(settings.warmup) warm-up step(s) per model, then \(rule.text); each round "
             + "times one training step (forward + backward + AdamW) and one inference forward of every model of a "
@@ -205,7 +205,7 @@ public struct TableRunner {
             + "over rounds of the reference's time / the variant's time in the same round, with its 95% t interval "
             + "on the per-round log-ratios; a speed-up still wider than the half-width when the rounds stopped is "
             + "marked unstable. \(groups.count) group(s) timed here under a memory budget of "
-            + "\(SpeedMemory.gb(settings.memoryBudget))"
+            + "\(MemoryBudget.gb(settings.memoryBudget))"
             + (timings.isEmpty ? "." : "; \(timings.count) variant(s) shared from an earlier table of this run "
                 + "(the same paper-size config, shape, threads and rule), each with the reference's times from its "
                 + "own rounds; the machine's state while those rounds ran is in the report of the table named in "

@@ -180,7 +180,8 @@ public struct RoundStatus: Sendable {
         let bound = min(Double(rule.maxRounds - round) * perRound,
                         max(rule.timeLimitSeconds - seconds, Double(max(rule.minRounds - round, 0)) * perRound))
         let left = stop.map { ": stopped, \($0.rawValue)" } ?? ", at most \(Self.clock(max(0, bound))) left"
-        return "round \(round) (\(rule.minRounds)-\(rule.maxRounds)): \(w)\(target) | \(String(format: "%.0f", seconds)) s\(left)"
+        let elapsed = String(format: "%.0f", seconds)
+        return "round \(round) (\(rule.minRounds)-\(rule.maxRounds)): \(w)\(target) | \(elapsed) s\(left)"
     }
 
     static func clock(_ s: Double) -> String {
@@ -254,15 +255,9 @@ public struct SpeedShape: Codable, Equatable, Sendable {
 
     public var label: String { "B=\(batch) L=\(seq)" }
 
-    /// A paper-size config at this shape: widths, layers and experts unchanged; sequence length set; masked
-    /// predictions (80 of 512) and the routing group (4096 of 512) scaled with the sequence.
-    public func config(_ c: ModelConfig) -> ModelConfig {
-        var s = c
-        s.maxSeqLength = seq
-        s.maxPredictionsPerSeq = max(1, Int((Double(c.maxPredictionsPerSeq) * Double(seq) / Double(c.maxSeqLength)).rounded()))
-        s.maxGroupSize = max(1, c.maxGroupSize * seq / c.maxSeqLength)
-        return s
-    }
+    /// A paper-size config at this shape: `ModelConfig.atSequenceLength(seq)` (widths, layers and experts
+    /// unchanged; masked predictions, 80 of 512, and the routing group, 4096 of 512, scaled with the sequence).
+    public func config(_ c: ModelConfig) -> ModelConfig { c.atSequenceLength(seq) }
 
     /// Sentence for reports.
     public var ruleText: String {
@@ -274,56 +269,6 @@ public struct SpeedShape: Codable, Equatable, Sendable {
             + "training step than at 8 x 512, so models with many expert parameters look slower in training here "
             + "than they would at the paper's shape; inference speed-ups carry no optimizer cost.")
     }
-}
-
-/// Memory a timed model needs: parameters, gradients and both AdamW moments (16 bytes per parameter) plus the
-/// activations kept for the backward pass and the work buffers, 4 bytes each: per layer 8·T·D, plus 2·T·d_ff for
-/// a dense MLP or, for an MoE layer, the expert slots at the larger capacity factor (c·T·(D + 2·expert_d_ff))
-/// and the router's T·E logits and probabilities, plus 2·B·H·L² for attention; then the MLM logits. Calibrated on
-/// the peak resident set of `sparse-mixers bench` at 8 x 512 (2 threads): BERT Base 6.0 GB (estimate 6.9), Sparse
-/// Mixer 5.4 GB (5.6), the 6-MoE-layer ablation model 11.6 GB (11.8). The first version of this estimate was
-/// 2.3x too high for BERT, which at 8 x 512 left every variant "too large" to time beside it.
-public enum SpeedMemory {
-    public static func bytes(_ c: ModelConfig, batch: Int) -> Double {
-        let p = Double(ParameterCounter.count(c).total)
-        let T = Double(batch * c.maxSeqLength), D = Double(c.dModel)
-        let moe = Set(c.moeLayers), att = Set(c.attentionLayers)
-        var floats = 0.0
-        for l in 0..<c.numLayers {
-            floats += 8 * T * D
-            if moe.contains(l) {
-                let cf = Double(max(c.trainCapacityFactor, c.evalCapacityFactor))
-                floats += cf * T * (D + 2 * Double(c.expertDFF)) + T * Double(c.numExperts) * 2
-            } else {
-                floats += 2 * T * Double(c.dFF)
-            }
-            if att.contains(l) { floats += 2 * Double(batch * c.numHeads) * Double(c.maxSeqLength * c.maxSeqLength) }
-        }
-        floats += 3 * Double(batch * c.maxPredictionsPerSeq * c.vocabSize)
-        return 16 * p + 4 * floats
-    }
-
-    /// MemAvailable of /proc/meminfo in bytes, nil where unreadable.
-    public static func available(meminfo: String? = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) -> Double? {
-        guard let text = meminfo else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            let parts = line.split(separator: " ")
-            if parts.count >= 2, let kb = Double(parts[1]) { return kb * 1024 }
-        }
-        return nil
-    }
-
-    /// The default budget: 75% of physical memory (a shared machine runs other jobs), at most 85% of what is
-    /// available right now. On 24 GiB (19.3 GB) that times the 6-MoE-layer ablation models (11.9 GB estimated at
-    /// 8 x 512, 11.6 GB measured) beside BERT Base (6.9 GB; 6.0 measured); 60% left them out at 8 x 512.
-    public static func defaultBudget() -> Double {
-        let physical = Double(ProcessInfo.processInfo.physicalMemory)
-        let budget = 0.75 * physical
-        if let a = available() { return min(budget, 0.85 * a) }
-        return budget
-    }
-
-    public static func gb(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
 }
 
 /// A paper-size model with its optimizer and a random batch, ready to time.
@@ -370,17 +315,24 @@ public enum SpeedGroups {
         public var members: [VariantSpec]
         /// The members' paper-size configs at the shape.
         public var configs: [ModelConfig]
+        /// Memory of a training step of the reference and of each member at the shape
+        /// (`MemoryBudget.trainingBytes`); a config the model would refuse counts as never fitting.
+        public var referenceBytes: Double
+        public var memberBytes: [Double]
         public var groups: Plan
 
         public init?(_ spec: TableSpec, shape: SpeedShape, budget: Double) {
             guard let ref = spec.speedReference else { return nil }
+            func bytes(_ c: ModelConfig) -> Double {
+                (try? MemoryBudget.trainingBytes(c, batch: shape.batch)) ?? .infinity
+            }
             reference = ref
             referenceConfig = shape.config(ref.config)
             members = spec.runVariants.filter { $0.name != ref.name }
             configs = members.map { shape.config($0.config) }
-            groups = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(referenceConfig, batch: shape.batch),
-                                      memberBytes: configs.map { SpeedMemory.bytes($0, batch: shape.batch) },
-                                      budget: budget)
+            referenceBytes = bytes(referenceConfig)
+            memberBytes = configs.map(bytes)
+            groups = SpeedGroups.plan(referenceBytes: referenceBytes, memberBytes: memberBytes, budget: budget)
         }
     }
 

@@ -101,9 +101,8 @@ public struct Workload {
                 let tooLarge = Set(t.groups.tooLarge.map(\.index))
                 let fits = t.members.indices.filter { !tooLarge.contains($0) }
                 let fresh = fits.filter { seenSpeed.insert(configKey(t.configs[$0])).inserted }
-                let B = settings.shape.batch
-                let groups = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(t.referenceConfig, batch: B),
-                                              memberBytes: fresh.map { SpeedMemory.bytes(t.configs[$0], batch: B) },
+                let groups = SpeedGroups.plan(referenceBytes: t.referenceBytes,
+                                              memberBytes: fresh.map { t.memberBytes[$0] },
                                               budget: settings.memoryBudget).groups.map { $0.map { fresh[$0] } }
                 w.speed.append(Speed(table: id, groups: groups.map { [t.referenceConfig] + $0.map { t.configs[$0] } },
                                      rounds: settings.warmup + settings.rule.minRounds,

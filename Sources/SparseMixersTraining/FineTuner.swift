@@ -136,22 +136,8 @@ public struct FineTuneResult: Codable, Equatable, Sendable {
     public var last: TaskEvaluation? { evaluations.last }
 }
 
-/// Names of the published metrics (`published_numbers.csv`).
-public enum TaskMetricNames {
-    public static func prefix(_ task: SparseMixersData.Task) -> String { task == .superglueRTE ? "sg_rte" : task.rawValue }
-
-    /// `accuracy` of CoLA → `cola_acc`; MNLI matched accuracy → `mnli_m`; STS-B `spearman` → `stsb_spearman`.
-    public static func paper(_ task: SparseMixersData.Task, _ split: Split, _ score: String) -> String {
-        if task == .mnli { return split == .validationMismatched ? "mnli_mm" : "mnli_m" }
-        return prefix(task) + "_" + (score == "accuracy" ? "acc" : score)
-    }
-
-    public static func official(_ task: SparseMixersData.Task, _ split: Split, _ score: String) -> String {
-        let base = prefix(task) + "_" + (score == "accuracy" ? "acc" : score)
-        if task == .mnli { return base + (split == .validationMismatched ? "_mm" : "_m") }
-        return base
-    }
-}
+/// The published metric names, by their earlier name here (`MetricNames`, in the data module, is the source).
+public typealias TaskMetricNames = MetricNames
 
 /// Fine-tunes a pre-trained checkpoint on one task (SPEC §5): every pre-trained tensor restored (encoder and
 /// pooler), a fresh classification/regression head, a fresh AdamW (the reference's restore of the pre-training
@@ -297,13 +283,13 @@ public enum FineTuner {
             // A correlation of constant predictions (an untrained regression head) is undefined: scored 0, the
             // convention of sklearn's matthews_corrcoef, and said so in the notes.
             for s in try TaskScores.paper(task: task, examples: split.examples, predictions: predictions) {
-                let name = TaskMetricNames.paper(task, split.split, s.name)
+                let name = MetricNames.paper(task, split.split, s.name)
                 if !s.value.isFinite { undefined.insert(name) }
                 paper[name] = s.value.isFinite ? s.value : 0
             }
             if let o = try? TaskScores.official(task: task, examples: split.examples, predictions: predictions) {
                 for s in o {
-                    let name = TaskMetricNames.official(task, split.split, s.name)
+                    let name = MetricNames.official(task, split.split, s.name)
                     if !s.value.isFinite { undefined.insert(name) }
                     official[name] = s.value.isFinite ? s.value : 0
                 }

@@ -84,14 +84,11 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The preset at the shape bench times: shrunk by `--scale`'s rule, or at `--seq` with the reference's 15% of
-    /// its tokens as masked predictions.
+    /// The preset at the shape bench times: shrunk by `--scale`'s rule, or at `--seq` by the rule the table
+    /// targets time with (`ModelConfig.atSequenceLength`: masked predictions and MoE group scale with the sequence).
     func shaped(_ preset: ModelConfig) -> ModelConfig {
         if let scale { return scale.settings.scaledConfig(preset) }
-        var cfg = preset
-        cfg.maxSeqLength = seq
-        cfg.maxPredictionsPerSeq = min(cfg.maxPredictionsPerSeq, max(1, seq * 15 / 100))
-        return cfg
+        return preset.atSequenceLength(seq)
     }
 
     /// `--tokens-per-second`: the scale's model at its pre-training shape, one run on `threads` threads against

@@ -59,8 +59,8 @@ struct PlanCommand: ParsableCommand {
             + "(each group with its own BERT Base); \(w.speed.map(\.shared.count).reduce(0, +)) more listings share the "
             + "timing of an earlier table.\n"
         for sp in w.speed where !sp.tooLarge.isEmpty {
-            md += "- \(sp.table.fileStem): not timed, over the memory budget of \(SpeedMemory.gb(settings.memoryBudget)) beside "
-                + "the reference: " + sp.tooLarge.map { "\($0.name) (\(SpeedMemory.gb($0.bytes)))" }.joined(separator: ", ") + ".\n"
+            md += "- \(sp.table.fileStem): not timed, over the memory budget of \(MemoryBudget.gb(settings.memoryBudget)) beside "
+                + "the reference: " + sp.tooLarge.map { "\($0.name) (\(MemoryBudget.gb($0.bytes)))" }.joined(separator: ", ") + ".\n"
         }
         if !countOnly {
             FileHandle.standardError.write(Data("timing the distinct models (\(measureRepeats) steps each after a warm-up)\n".utf8))

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import SparseMixers
 @testable import SparseMixersHarness
 
 final class ReportTests: XCTestCase {

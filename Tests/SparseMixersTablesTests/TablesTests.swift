@@ -45,21 +45,26 @@ final class InterleavingTests: XCTestCase {
                        [[0, 1], [2]])
     }
 
-    func testMemoryEstimateCoversParametersGradientsAndMoments() {
+    func testMemoryEstimateCoversParametersGradientsAndMoments() throws {
         let c = SpeedShape(batch: 2, seq: 128).config(.sparseMixerBase)
         let p = Double(ParameterCounter.count(c).total)
-        XCTAssertGreaterThan(SpeedMemory.bytes(c, batch: 2), 16 * p)
-        XCTAssertLessThan(SpeedMemory.bytes(c, batch: 2), 16 * p * 1.5)
-        XCTAssertEqual(SpeedMemory.available(meminfo: "MemTotal: 10 kB\nMemAvailable:   2048 kB\n"), 2048 * 1024)
-        XCTAssertNil(SpeedMemory.available(meminfo: "nothing"))
+        XCTAssertGreaterThan(try MemoryBudget.trainingBytes(c, batch: 2), 16 * p)
+        XCTAssertLessThan(try MemoryBudget.trainingBytes(c, batch: 2), 16 * p * 1.5)
+        XCTAssertEqual(MemoryBudget.available(meminfo: "MemTotal: 10 kB\nMemAvailable:   2048 kB\n"), 2048 * 1024)
+        XCTAssertNil(MemoryBudget.available(meminfo: "nothing"))
+        // The speed groups are planned with the same estimate the runs are checked with.
+        let plan = try XCTUnwrap(SpeedGroups.TablePlan(TableSpec.spec(.t3), shape: SpeedShape(batch: 2, seq: 128),
+                                                       budget: 1e12))
+        XCTAssertEqual(plan.referenceBytes, try MemoryBudget.trainingBytes(plan.referenceConfig, batch: 2))
+        XCTAssertEqual(plan.memberBytes, try plan.configs.map { try MemoryBudget.trainingBytes($0, batch: 2) })
     }
 
     /// Peak resident sets of `sparse-mixers bench` at 8 x 512 measured here: the estimate must cover them and
     /// not exceed them by more than 25%, or the speed phase at small and paper scale skips models that fit.
-    func testMemoryEstimateMatchesMeasuredPeaksAtThePaperShape() {
+    func testMemoryEstimateMatchesMeasuredPeaksAtThePaperShape() throws {
         let shape = SpeedShape(batch: 8, seq: 512)
         for (c, measured) in [(ModelConfig.bertBase, 6.04e9), (.sparseMixerBase, 5.37e9), (.moeAblationBase, 11.56e9)] {
-            let e = SpeedMemory.bytes(shape.config(c), batch: 8)
+            let e = try MemoryBudget.trainingBytes(shape.config(c), batch: 8)
             XCTAssertGreaterThan(e, measured)
             XCTAssertLessThan(e, measured * 1.25)
         }
@@ -71,8 +76,10 @@ final class InterleavingTests: XCTestCase {
             let spec = TableSpec.spec(id)
             guard let ref = spec.speedReference else { continue }
             let members = spec.runVariants.filter { $0.name != ref.name }
-            let plan = SpeedGroups.plan(referenceBytes: SpeedMemory.bytes(shape.config(ref.config), batch: 8),
-                                        memberBytes: members.map { SpeedMemory.bytes(shape.config($0.config), batch: 8) },
+            let plan = SpeedGroups.plan(referenceBytes: try MemoryBudget.trainingBytes(shape.config(ref.config), batch: 8),
+                                        memberBytes: try members.map {
+                                            try MemoryBudget.trainingBytes(shape.config($0.config), batch: 8)
+                                        },
                                         budget: budget)
             tooLarge += plan.tooLarge.map { "\(id.rawValue): \(members[$0.index].name)" }
         }
@@ -114,8 +121,8 @@ final class TableRunnerTests: XCTestCase {
     }
 
     static func tiny(_ c: ModelConfig) -> ModelConfig {
-        var t = c.scaled(dModel: 16, dFF: 32, expertDFF: 16, numHeads: 2, seq: 8, vocab: 40)
-        t.dEmb = 16; t.numLayers = 2
+        var t = c.atSequenceLength(8)
+        t.dModel = 16; t.dEmb = 16; t.dFF = 32; t.expertDFF = 16; t.numHeads = 2; t.vocabSize = 40; t.numLayers = 2
         t.numAttentionLayers = min(t.numAttentionLayers, 2); t.numMoELayers = min(t.numMoELayers, 1)
         if t.isSparse { t.numExperts = 4; t.maxGroupSize = 16 }
         return t
@@ -305,7 +312,7 @@ final class TableRunnerTests: XCTestCase {
         var s = settings()
         s.speedOnly = true
         let spec = tinyTable1()
-        let refBytes = SpeedMemory.bytes(s.shape.config(spec.speedReference!.config), batch: 2)
+        let refBytes = try MemoryBudget.trainingBytes(s.shape.config(spec.speedReference!.config), batch: 2)
         s.memoryBudget = refBytes * 1.01   // the reference fits, nothing beside it
         let r = try TableRunner(settings: s, published: nil).report(for: spec)
         XCTAssertTrue(r.speedRows.isEmpty)

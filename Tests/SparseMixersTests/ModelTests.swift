@@ -59,8 +59,67 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(field { $0.numSelectedExperts = 17 }, "numSelectedExperts")
         XCTAssertEqual(field { $0.moeLayerIndices = [3, 3] }, "moeLayerIndices")
         XCTAssertEqual(field { $0.padId = 40_000 }, "padId")
+        XCTAssertEqual(field { $0.useFFT = true }, "useFFT")
         XCTAssertThrowsError(try ModelConfig.preset(named: "no-such-model"))
         for p in ModelConfig.presets { XCTAssertNoThrow(try p.config.validate(), p.name) }
+    }
+
+    /// `use_fft` is read from every fixture: `false` loads; `true` (an FFT path this implementation does not
+    /// have) is refused at load, naming the fixture's file and the field.
+    func testGoldenFixtureWithUseFFTIsRefusedNamingTheField() throws {
+        guard let root = Tiny.goldenRoot else { throw XCTSkip("../shared/golden not found") }
+        let manifest = root.appendingPathComponent("circulant/manifest.json")
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: manifest)) as? [String: Any])
+        var config = try XCTUnwrap(json["config"] as? [String: Any])
+        XCTAssertEqual(config["use_fft"] as? Bool, false)
+        XCTAssertFalse(try GoldenCase(directory: root.appendingPathComponent("circulant")).config.useFFT)
+        config["use_fft"] = true
+        json["config"] = config
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("golden-fft-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("manifest.json")
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        XCTAssertThrowsError(try GoldenCase(directory: dir)) { e in
+            let text = "\(e)"
+            XCTAssert(text.contains(url.path) && text.contains("invalid config: useFFT must be false"), text)
+        }
+    }
+
+    /// The one rule that adapts a config to a sequence length, on hand-computed cases. The issue's
+    /// `bench --batch 16 --seq 128` ran 19 masked predictions and one 2048-token group; the rule gives 20 and two
+    /// groups of 1024, as the table targets time it.
+    func testAtSequenceLengthScalesPredictionsAndGroupWithTheSequence() {
+        let sm = ModelConfig.sparseMixerBase   // 80 predictions and groups of 4096 at 512 tokens
+        func shape(_ seq: Int) -> [Int] {
+            let c = sm.atSequenceLength(seq)
+            return [c.maxSeqLength, c.maxPredictionsPerSeq, c.maxGroupSize]
+        }
+        XCTAssertEqual(shape(128), [128, 20, 1024])
+        XCTAssertEqual(Routing.numGroups(tokens: 16 * 128, maxGroupSize: 1024), 2)
+        XCTAssertEqual(shape(83), [83, 13, 664])      // 80·83/512 = 12.97 -> 13; 4096·83/512 = 664
+        XCTAssertEqual(shape(130), [130, 20, 1040])   // 20.31 -> 20
+        XCTAssertEqual(shape(16), [16, 3, 128])       // 2.5 -> 3: half away from zero
+        XCTAssertEqual(shape(2), [2, 1, 16])          // 0.31 -> at least one prediction
+        XCTAssertEqual(shape(1024), [1024, 160, 8192])
+        XCTAssertEqual(sm.atSequenceLength(512), sm)
+        // Nothing else changes.
+        var back = sm.atSequenceLength(128)
+        back.maxSeqLength = 512; back.maxPredictionsPerSeq = 80; back.maxGroupSize = 4096
+        XCTAssertEqual(back, sm)
+        XCTAssertNoThrow(try ModelConfig.bertBase.atSequenceLength(128).validate())
+    }
+
+    /// The one memory estimate (runs and speed groups), pinned on BERT Base at 8 x 512 by its formula:
+    /// 16 bytes per allocated parameter float, 4 per activation float: 12 layers of 8·T·D + 2·T·F + 2·B·H·L²,
+    /// then the MLM logits 3·B·P·V.
+    func testTrainingMemoryEstimateOfBERTBase() throws {
+        let c = ModelConfig.bertBase
+        let arena = Double(try Model.layoutOnly(config: c, head: .pretraining).totalCount)
+        let B = 8.0, L = 512.0, T = B * L, D = 768.0, F = 3072.0, H = 12.0, P = 80.0, V = 32_000.0
+        let floats = 12 * (8 * T * D + 2 * T * F + 2 * B * H * L * L) + 3 * B * P * V
+        XCTAssertEqual(try MemoryBudget.trainingBytes(c, batch: 8), 16 * arena + 4 * floats)
+        XCTAssertEqual(try MemoryBudget.trainingBytes(c, batch: 8) / 1e9, 6.9, accuracy: 0.05)  // measured peak: 6.0
     }
 
     func testBadBatchIsRejectedWithItsField() throws {
@@ -110,11 +169,13 @@ final class ModelTests: XCTestCase {
         let meta = try Checkpoint.load(url, into: m2, optimizer: opt2)
         XCTAssertEqual(meta.userState, Data("step=1".utf8)); XCTAssertEqual(opt2.step, 1)
         XCTAssertEqual(Array(m.params.buffer), Array(m2.params.buffer))
-        XCTAssertEqual(Array(opt.m.buffer), Array(opt2.m.buffer)); XCTAssertEqual(Array(opt.v.buffer), Array(opt2.v.buffer))
+        XCTAssertEqual(Array(opt.m.buffer), Array(opt2.m.buffer))
+        XCTAssertEqual(Array(opt.v.buffer), Array(opt2.v.buffer))
         // Fine-tuning transfer keeps everything but the classification head.
         let ft = try Model(config: c, head: .classification(outputs: 3), seed: 5)
         let copied = try Checkpoint.transfer(url, into: ft) { $0.hasPrefix("classification/") }
-        XCTAssertTrue(copied.contains("encoder/pooler/kernel")); XCTAssertFalse(copied.contains { $0.hasPrefix("classification") })
+        XCTAssertTrue(copied.contains("encoder/pooler/kernel"))
+        XCTAssertFalse(copied.contains { $0.hasPrefix("classification") })
         XCTAssertEqual(Array(UnsafeBufferPointer(start: ft.parameter("encoder/pooler/kernel")!, count: 64)),
                        Array(UnsafeBufferPointer(start: m.parameter("encoder/pooler/kernel")!, count: 64)))
         // A truncated file is reported as corrupt, naming the path.
