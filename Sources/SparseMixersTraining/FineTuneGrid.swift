@@ -190,8 +190,8 @@ public enum FineTuneGrid {
             if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
                 return cached
             }
-            log("[finetune] \(label)\(data.task.displayName) batch \(options.batchSize) lr \(options.learningRate)"
-                + " seed \(options.seed)")
+            log((label.isEmpty ? "[finetune] " : label)
+                + "\(data.task.displayName) batch \(options.batchSize) lr \(options.learningRate) seed \(options.seed)")
             let r = try FineTuner.run(checkpoint: checkpoint, data: data, options: options, progress: progress,
                                       label: label)
             try RunFiles.writeJSON(r, to: url)
