@@ -1,5 +1,6 @@
 import Foundation
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 
 /// Tables made from the runs of other tables, without running anything: 16 (per-task GLUE of the
 /// coordinate-descent tables), 17/18 (per-task GLUE/SuperGLUE by fine-tuning batch size, from Tables 9 and 10)
@@ -22,11 +23,6 @@ public enum DerivedTables {
         return "\(metric)@bs\(bs)"
     }
 
-    /// The command that produces a source report.
-    public static func command(_ id: TableID, scale: Scale) -> String {
-        "swift run -c release \(id == .a5 || id == .figure4 ? "Figure2" : id.fileStem) --scale \(scale.rawValue)"
-    }
-
     /// Fills `report` (rows beside the published numbers, skipped items, notes) from the source reports found
     /// in `directory` (Table<N>.json); the sources' own not-run items (other than speed) are carried over. A missing source, or one at another scale, is a skipped item naming the
     /// command that produces it; its rows still carry the published values with no value of ours.
@@ -39,16 +35,16 @@ public enum DerivedTables {
             let url = directory.appendingPathComponent(t.fileStem + ".json")
             guard let data = try? Data(contentsOf: url) else {
                 report.skip("\(t.fileStem) report (source of \(needed.filter { $0 == t }.count) row(s))",
-                            because: "\(url.path) not found; produce it with `\(command(t, scale: report.scale))`")
+                            because: "\(url.path) not found; produce it with `\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             guard let r = try? ReportWriter.decode(data) else {
-                report.skip("\(t.fileStem) report", because: "\(url.path) is not a report JSON; rerun `\(command(t, scale: report.scale))`")
+                report.skip("\(t.fileStem) report", because: "\(url.path) is not a report JSON; rerun `\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             guard r.scale == report.scale else {
                 report.skip("\(t.fileStem) report", because: "\(url.path) is at scale \(r.scale.rawValue), this "
-                            + "table is at \(report.scale.rawValue); rerun `\(command(t, scale: report.scale))`")
+                            + "table is at \(report.scale.rawValue); rerun `\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             sources[t] = r

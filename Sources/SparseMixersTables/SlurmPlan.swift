@@ -1,7 +1,8 @@
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// A scale's work as Slurm jobs (`sparse-mixers submit`), expanded from the plan `sparse-mixers plan` counts

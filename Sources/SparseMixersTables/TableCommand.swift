@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 
 /// The flags every `TableN` executable takes.
 public struct TableOptions: ParsableArguments {

@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// Builds a report's "What was trained" rows (`TrainedRow`) from what the runner trains: the scaled variant

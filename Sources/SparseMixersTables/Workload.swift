@@ -1,7 +1,8 @@
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// Everything `run_all.sh` would compute at a scale, counted without running it: the pre-training runs (each

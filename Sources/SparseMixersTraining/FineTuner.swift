@@ -2,7 +2,6 @@ import Foundation
 import SparseMixers
 import SparseMixersCore
 import SparseMixersData
-import SparseMixersHarness
 
 /// One fine-tuning run's settings (SPEC §3.3, §5.2–5.3).
 public struct FineTuneOptions: Codable, Equatable, Sendable {

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
 import SparseMixersTraining
 import SparseMixersTables
 

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTables
 import SparseMixersTraining
 

@@ -3,7 +3,6 @@ import XCTest
 import SparseMixersCore
 @testable import SparseMixers
 @testable import SparseMixersData
-import SparseMixersHarness
 @testable import SparseMixersTraining
 import SparseMixersTestSupport
 

@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersPaper
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import SparseMixersHarness
+@testable import SparseMixersReports
 
 /// The interval arithmetic of the accuracy columns on hand-computed cases.
 final class SeedStatisticsTests: XCTestCase {

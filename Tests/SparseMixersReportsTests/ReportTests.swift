@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import SparseMixersHarness
+import SparseMixersPaper
+@testable import SparseMixersReports
 
 final class ReportTests: XCTestCase {
     var dir: URL!

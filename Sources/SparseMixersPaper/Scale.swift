@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersTraining
 
 /// How big a table run is. `paper` is the paper's exact setting; `ci`, `small` and `long` shrink every variant by
 /// one rule (`ScaleSettings.scaledConfig`) that keeps each table's comparison meaningful.

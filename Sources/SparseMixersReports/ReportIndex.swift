@@ -1,5 +1,5 @@
 import Foundation
-import SparseMixersHarness
+import SparseMixersPaper
 
 /// Reports/README.md: the harness's index of every report (headline comparisons), then the figures and how the
 /// reports were produced.
@@ -17,7 +17,7 @@ public enum ReportIndex {
         }
         let missing = TableID.allCases.filter { id in !reports.contains { $0.tableID == id } }
         if !missing.isEmpty {
-            md += "\n## Not produced\n\n" + missing.map { "- \($0.fileStem): run `\(DerivedTables.command($0, scale: .ci))`" }
+            md += "\n## Not produced\n\n" + missing.map { "- \($0.fileStem): run `\(TableCatalog.command($0, scale: .ci))`" }
                 .joined(separator: "\n") + "\n"
         }
         if !runInfo.isEmpty {

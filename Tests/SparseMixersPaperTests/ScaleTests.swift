@@ -1,7 +1,7 @@
 import Foundation
 import SparseMixers
 import XCTest
-@testable import SparseMixersHarness
+@testable import SparseMixersPaper
 
 final class ScaleTests: XCTestCase {
     func testPaperScaleIsIdentity() {

@@ -2,7 +2,9 @@ import Foundation
 import SparseMixers
 import SparseMixersCore
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
+import SparseMixersTraining
 
 /// One table variant's accuracy columns: pre-training (MLM/NSP accuracy), the stability count of Table 10, and
 /// the fine-tuning protocol on the benchmarks the table reports. Runs are cached by what determines them, so a

@@ -1,4 +1,6 @@
 import Foundation
+import SparseMixersPaper
+import SparseMixersTraining
 
 /// The one writer every table executable uses: Reports/<Stem>.csv, .md and .json, each written atomically,
 /// plus Reports/README.md (index) and the figures' SVG.

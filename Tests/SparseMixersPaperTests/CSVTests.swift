@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import SparseMixersHarness
+@testable import SparseMixersPaper
 
 final class CSVTests: XCTestCase {
     let tricky: [[String]] = [

@@ -1,4 +1,6 @@
 import Foundation
+import SparseMixersPaper
+import SparseMixersReports
 
 /// A measured speed-up of one variant against the reference, with the shapes it was measured at.
 public struct MeasuredSpeedup: Codable, Equatable, Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersTraining
 
 /// The grids of every table (SPEC §8 "Variant configurations per table"), at paper scale.
 public enum TableCatalog {
@@ -30,6 +31,11 @@ public enum TableCatalog {
         case .figure2: return figure(.figure2)
         case .figure4: return figure(.figure4)
         }
+    }
+
+    /// The command that produces a table's report.
+    public static func command(_ id: TableID, scale: Scale) -> String {
+        "swift run -c release \(id == .a5 || id == .figure4 ? "Figure2" : id.fileStem) --scale \(scale.rawValue)"
     }
 
     // MARK: Shared pieces

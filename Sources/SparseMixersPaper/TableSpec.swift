@@ -1,5 +1,6 @@
 import Foundation
 import SparseMixers
+import SparseMixersTraining
 
 /// Where a variant of an appendix table (16–18) comes from: a row of a main table.
 public struct VariantSource: Codable, Equatable, Hashable, Sendable {

@@ -1,5 +1,7 @@
 import Foundation
 import SparseMixers
+import SparseMixersPaper
+import SparseMixersReports
 
 /// Analytic columns a table executable can fill without running a model.
 public enum AnalyticCost {

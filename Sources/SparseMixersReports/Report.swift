@@ -1,4 +1,6 @@
 import Foundation
+import SparseMixersPaper
+import SparseMixersTraining
 
 /// One value of a table: ours beside the paper's.
 public struct ReportRow: Codable, Equatable, Sendable {
@@ -87,14 +89,6 @@ public struct SpeedRow: Codable, Equatable, Sendable {
         default: return "speedup"
         }
     }
-}
-
-/// Something the table asks for that this run did not produce.
-public struct SkippedItem: Codable, Equatable, Sendable {
-    /// E.g. "GLUE: dataset glue/cola", or a variant name.
-    public var item: String
-    public var reason: String
-    public init(item: String, reason: String) { self.item = item; self.reason = reason }
 }
 
 /// Everything one table executable produces. Written as CSV, Markdown and JSON by `ReportWriter`.

@@ -1,5 +1,6 @@
 import XCTest
-@testable import SparseMixersHarness
+@testable import SparseMixersReports
+import SparseMixersTraining
 
 final class FineTuneSummaryTests: XCTestCase {
     func result(_ task: String, _ best: [String: Double], last: [String: Double]? = nil,

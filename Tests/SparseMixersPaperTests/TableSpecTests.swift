@@ -1,7 +1,8 @@
 import Foundation
 import SparseMixers
 import XCTest
-@testable import SparseMixersHarness
+@testable import SparseMixersPaper
+import SparseMixersTraining
 
 final class TableSpecTests: XCTestCase {
     func testEveryTableIsPresentAndEveryVariantValidates() throws {

@@ -2,7 +2,7 @@ import Foundation
 import SparseMixers
 import SparseMixersCore
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersTraining
 
 /// What a scale means for the training drivers: steps, batch, schedule, evaluation and checkpoint cadence,
 /// the vocabulary, and fine-tuning caps. The model side of the rule is `ScaleSettings.scaledConfig`.
@@ -40,29 +40,5 @@ public enum ScalePlan {
         return FineTuneGrid.Settings(learningRates: s.learningRates(f.learningRateSet), batchSizes: f.batchSizes,
                                      protocolOptions: p, trainCap: s.fineTuneTrainCap, evalCap: s.fineTuneEvalCap, seed: seed,
                                      minimumSteps: s.fineTuneMinimumSteps)
-    }
-}
-
-extension Pretrainer {
-    /// A run directory named by what determines the run (config and options), under `root`.
-    public static func directory(for config: ModelConfig, options: PretrainOptions, under root: URL) -> URL {
-        var h = FNV1a()
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        h.combine(String(decoding: (try? enc.encode(RunIdentity(config: config, options: options))) ?? Data(), as: UTF8.self))
-        return root.appendingPathComponent("pretrain-\(h.hex)")
-    }
-
-    /// The finished result if this exact run already completed (or diverged); otherwise runs it, resuming from
-    /// its last checkpoint if an earlier attempt was interrupted. Holds `<run directory>.lock` meanwhile, so a
-    /// second thread or process asking for the same run waits and then reuses it.
-    public func runOrReuse() throws -> PretrainResult {
-        try FileLock.withLock(directory.path + ".lock") {
-            if let r = try? RunFiles.readJSON(PretrainResult.self, from: resultURL), r.config == config,
-               r.options == options, r.complete || r.diverged {
-                try checkCorpus(try? RunFiles.readJSON(RunIdentity.self, from: identityURL))
-                return r
-            }
-            return try run(resume: true)
-        }
     }
 }

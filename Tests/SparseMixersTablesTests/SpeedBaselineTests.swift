@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import SparseMixersHarness
+import SparseMixersPaper
+@testable import SparseMixersTables
 
 final class SpeedBaselineTests: XCTestCase {
     let shape = "B=8 L=64 scale=ci"

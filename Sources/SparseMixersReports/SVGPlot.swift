@@ -1,4 +1,5 @@
 import Foundation
+import SparseMixersPaper
 
 public struct PlotPoint: Codable, Equatable, Sendable {
     public var x: Double

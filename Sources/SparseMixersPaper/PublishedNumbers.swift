@@ -140,7 +140,7 @@ public struct PublishedNumbers: Sendable {
 
 /// Paths known at compile time.
 public enum PackagePaths {
-    /// The package root, derived from this source file's path (Sources/SparseMixersHarness/<file>),
+    /// The package root, derived from this source file's path (Sources/SparseMixersPaper/<file>),
     /// or nil when that directory no longer holds Package.swift (a binary moved elsewhere).
     public static var packageRoot: URL? {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
