@@ -34,7 +34,7 @@ public enum ScalePlan {
     }
 
     /// The fine-tuning grid of a table variant at a scale.
-    public static func gridSettings(_ s: ScaleSettings, _ f: FineTuningOptions, seed: UInt64 = 0) -> FineTuneGrid.Settings {
+    public static func gridSettings(_ s: ScaleSettings, _ f: FineTuneProtocol, seed: UInt64 = 0) -> FineTuneGrid.Settings {
         var p = f
         p.epochs = s.fineTuneEpochs
         return FineTuneGrid.Settings(learningRates: s.learningRates(f.learningRateSet), batchSizes: f.batchSizes,

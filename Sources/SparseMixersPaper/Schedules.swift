@@ -47,16 +47,16 @@ public struct PretrainingNotes: Codable, Equatable, Sendable {
 }
 
 /// The paper's fine-tuning protocols (SPEC §5.3, §5.4), as the catalog assigns them to table variants.
-extension FineTuningOptions {
+extension FineTuneProtocol {
     /// Coordinate-descent protocol for a dense model: batch 64, 5 epochs, default LR set.
-    public static let coordinateDescentDense = FineTuningOptions()
+    public static let coordinateDescentDense = FineTuneProtocol()
     /// Coordinate-descent protocol for an MoE model: the large LR set and expert dropout 0.2.
-    public static let coordinateDescentMoE = FineTuningOptions(learningRateSet: .large)
+    public static let coordinateDescentMoE = FineTuneProtocol(learningRateSet: .large)
     /// Final comparison (Tables 6–10, 17, 18): batch {16, 32, 64} x the wide LR range.
-    public static let finalComparison = FineTuningOptions(learningRateSet: .wide, batchSizes: [16, 32, 64])
+    public static let finalComparison = FineTuneProtocol(learningRateSet: .wide, batchSizes: [16, 32, 64])
 
     /// The protocol a coordinate-descent table uses for `config` (MoE models get the large LR set).
-    public static func coordinateDescent(for config: ModelConfig) -> FineTuningOptions {
+    public static func coordinateDescent(for config: ModelConfig) -> FineTuneProtocol {
         config.isSparse ? coordinateDescentMoE : coordinateDescentDense
     }
 }

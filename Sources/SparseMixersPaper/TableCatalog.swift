@@ -319,7 +319,7 @@ public enum TableCatalog {
         var v: [VariantSpec] = []
         for (label, config, source, guesses) in byBatchModels {
             for bs in [16, 32, 64] {
-                var ft = FineTuningOptions.finalComparison
+                var ft = FineTuneProtocol.finalComparison
                 ft.batchSizes = [bs]
                 v.append(VariantSpec(name: "\(label) bs\(bs)", config: config, fineTuning: ft, source: source,
                                      guesses: guesses,
@@ -337,10 +337,10 @@ public enum TableCatalog {
 
     static var table19: TableSpec {
         let base = ModelConfig.moeAblationBase
-        func row(_ name: String, _ ft: FineTuningOptions, guesses: [String] = [], notes: String = "") -> VariantSpec {
+        func row(_ name: String, _ ft: FineTuneProtocol, guesses: [String] = [], notes: String = "") -> VariantSpec {
             VariantSpec(name: name, config: base, fineTuning: ft, guesses: guesses, notes: notes)
         }
-        let baseline = FineTuningOptions()  // expert dropout 0.2, default LR set, c = 1, fine-tune all
+        let baseline = FineTuneProtocol()  // expert dropout 0.2, default LR set, c = 1, fine-tune all
         var v: [VariantSpec] = []
         for p: Float in [0.0, 0.1, 0.2, 0.3, 0.4] {
             var ft = baseline; ft.expertDropoutRate = p

@@ -16,7 +16,7 @@ public struct VariantSpec: Codable, Equatable, Sendable {
     /// The model at paper scale. `Scale.scaledConfig(_:)` maps it to a runnable size.
     public var config: ModelConfig
     /// Fine-tuning protocol (paper-scale batch sizes, LR set, expert dropout, freezing, capacity override).
-    public var fineTuning: FineTuningOptions
+    public var fineTuning: FineTuneProtocol
     /// The speed-up denominator (BERT Base).
     public var isReference: Bool = false
     /// Tables 16–18: the main-table row this one re-reports.
@@ -32,7 +32,7 @@ public struct VariantSpec: Codable, Equatable, Sendable {
     public var guesses: [String] = []
     public var notes: String = ""
 
-    public init(name: String, config: ModelConfig, fineTuning: FineTuningOptions, isReference: Bool = false,
+    public init(name: String, config: ModelConfig, fineTuning: FineTuneProtocol, isReference: Bool = false,
                 source: VariantSource? = nil, pairedConfig: ModelConfig? = nil, series: String? = nil,
                 sizeLabel: String? = nil, unpublishedMetrics: [String] = [], guesses: [String] = [], notes: String = "") {
         self.name = name; self.config = config; self.fineTuning = fineTuning; self.isReference = isReference

@@ -104,8 +104,9 @@ public struct PretrainingRuns: Codable, Equatable, Sendable {
     }
 }
 
-/// The fine-tuning protocol a row was run with (the chosen learning rate per task is in the fine-tuning section).
-public struct FineTuneProtocol: Codable, Equatable, Sendable {
+/// The fine-tuning protocol as a row was run at its scale: the grid searched, caps and epochs (the protocol itself is
+/// `FineTuneProtocol`; the chosen learning rate per task is in the fine-tuning section).
+public struct FineTuneAsRun: Codable, Equatable, Sendable {
     public var learningRateSet: String
     /// The grid searched per task.
     public var learningRates: [Double]
@@ -155,12 +156,12 @@ public struct TrainedRow: Codable, Equatable, Sendable {
     /// One entry per pre-training batch size (two in Table 10).
     public var pretraining: [PretrainingRuns]
     /// Nil: not fine-tuned (--no-finetune, or the table fine-tunes nothing).
-    public var fineTuning: FineTuneProtocol?
+    public var fineTuning: FineTuneAsRun?
     /// Every [GUESS] behind the row: the catalog's for this variant, then the table's and the scale's.
     public var guesses: [String]
 
     public init(variant: String, notRun: String? = nil, trainedIn: String? = nil, model: ModelSummary,
-                paperModel: ModelSummary, pretraining: [PretrainingRuns], fineTuning: FineTuneProtocol?,
+                paperModel: ModelSummary, pretraining: [PretrainingRuns], fineTuning: FineTuneAsRun?,
                 guesses: [String]) {
         self.variant = variant; self.notRun = notRun; self.trainedIn = trainedIn; self.model = model
         self.paperModel = paperModel; self.pretraining = pretraining; self.fineTuning = fineTuning

@@ -39,7 +39,7 @@ public enum WhatWasTrained {
             }
         }
         let ft = plan.grid.map { g in
-            FineTuneProtocol(learningRateSet: g.protocolOptions.learningRateSet.rawValue, learningRates: g.learningRates,
+            FineTuneAsRun(learningRateSet: g.protocolOptions.learningRateSet.rawValue, learningRates: g.learningRates,
                              batchSizes: g.batchSizes, epochs: g.protocolOptions.epochs, minimumSteps: g.minimumSteps,
                              trainCap: g.trainCap, evalCap: g.evalCap,
                              expertDropoutRate: Double(g.protocolOptions.expertDropoutRate),

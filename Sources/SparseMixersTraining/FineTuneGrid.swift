@@ -43,14 +43,14 @@ public enum FineTuneGrid {
     public struct Settings: Sendable {
         public var learningRates: [Double]
         public var batchSizes: [Int]
-        public var protocolOptions: FineTuningOptions
+        public var protocolOptions: FineTuneProtocol
         public var trainCap: Int?
         public var evalCap: Int?
         public var seed: UInt64 = 0
         /// Every task trains at least this many steps: its epochs are raised to ⌈minimumSteps·B/N⌉ where the
         /// protocol's epochs give fewer (small training sets would otherwise stop at the class prior).
         public var minimumSteps: Int = 0
-        public init(learningRates: [Double], batchSizes: [Int], protocolOptions: FineTuningOptions,
+        public init(learningRates: [Double], batchSizes: [Int], protocolOptions: FineTuneProtocol,
                     trainCap: Int?, evalCap: Int?, seed: UInt64 = 0, minimumSteps: Int = 0) {
             self.learningRates = learningRates; self.batchSizes = batchSizes; self.protocolOptions = protocolOptions
             self.trainCap = trainCap; self.evalCap = evalCap; self.seed = seed; self.minimumSteps = minimumSteps

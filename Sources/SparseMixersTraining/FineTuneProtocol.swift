@@ -32,8 +32,11 @@ public enum FreezePolicy: String, Codable, CaseIterable, Sendable {
     case denseMLP
 }
 
-/// Fine-tuning protocol knobs (SPEC §3.3, §5.3, §5.4; Table 19).
-public struct FineTuningOptions: Codable, Equatable, Sendable {
+/// A table variant's fine-tuning protocol (SPEC §3.3, §5.3, §5.4; Table 19): which learning-rate set and batch
+/// sizes the grid searches, epochs, expert dropout, the capacity override and what is frozen. One run of the grid
+/// is a `FineTuneOptions` (`FineTuneOptions(_:learningRate:batchSize:seed:)`); the paper's presets are in
+/// SparseMixersPaper (`Schedules.swift`).
+public struct FineTuneProtocol: Codable, Equatable, Sendable {
     /// Expert dropout during fine-tuning (0.2 in the classification config).
     public var expertDropoutRate: Float = 0.2
     public var learningRateSet: LearningRateSet = .standard

@@ -120,7 +120,7 @@ final class TableSpecTests: XCTestCase {
     func testTable19FineTuningOptions() {
         let t = TableSpec.spec(.t19)
         for v in t.variants { XCTAssertEqual(v.config, .moeAblationBase) }
-        func ft(_ n: String) -> FineTuningOptions { t.variant(named: n)!.fineTuning }
+        func ft(_ n: String) -> FineTuneProtocol { t.variant(named: n)!.fineTuning }
         XCTAssertEqual((0...4).map { ft(String(format: "%.1f expert dropout", Double($0) / 10)).expertDropoutRate },
                        [0, 0.1, 0.2, 0.3, 0.4])
         XCTAssertEqual(ft("Default LR").learningRateSet, .standard)

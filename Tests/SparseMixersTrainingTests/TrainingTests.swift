@@ -447,7 +447,7 @@ final class FineTunerTests: XCTestCase {
         let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
         let settings = FineTuneGrid.Settings(
             learningRates: [3e-2, 1e-4], batchSizes: [8],
-            protocolOptions: FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 8),
+            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 8),
             trainCap: 160, evalCap: nil)
         let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte, .mnli], settings: settings, root: root,
                                        tokenizer: tok, directory: dir.appendingPathComponent("ft"))
@@ -526,7 +526,7 @@ final class FineTunerTests: XCTestCase {
 
     /// Small training sets get more epochs so that every task trains at least `minimumSteps` steps.
     func testMinimumStepsRaiseTheEpochsOfSmallSets() {
-        let p = FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .standard, batchSizes: [16], epochs: 1)
+        let p = FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .standard, batchSizes: [16], epochs: 1)
         var s = FineTuneGrid.Settings(learningRates: [1e-4], batchSizes: [16], protocolOptions: p, trainCap: nil,
                                       evalCap: nil, minimumSteps: 300)
         XCTAssertEqual(s.epochs(trainExamples: 10_000, batchSize: 16), 1)   // 625 steps already
