@@ -1,8 +1,16 @@
 import Foundation
 import SparseMixersPaper
 
-/// Figures 2 and 4 as SVG.
+/// Figures 2 and 4 as SVG, the one writer of the figures.
 public enum Figures {
+    /// Writes `<directory>/<Figure2|Figure4>.svg` from a report and its spec (`svg`).
+    @discardableResult
+    public static func write(_ report: Report, spec: TableSpec, to directory: URL) throws -> URL {
+        let url = directory.appendingPathComponent(report.tableID.fileStem + ".svg")
+        try AtomicFile.write(svg(report, spec: spec), to: url)
+        return url
+    }
+
     /// Speed against accuracy (`SVGPlot.figure`) when the report has accuracies; otherwise, so the figure still
     /// shows what was measured, speed against parameter count, titled as such.
     public static func svg(_ report: Report, spec: TableSpec) -> String {

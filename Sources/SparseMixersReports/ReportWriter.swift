@@ -2,8 +2,8 @@ import Foundation
 import SparseMixersPaper
 import SparseMixersTraining
 
-/// The one writer every table executable uses: Reports/<Stem>.csv, .md and .json, each written atomically,
-/// plus Reports/README.md (index) and the figures' SVG.
+/// The one writer of a table's report: Reports/<Stem>.csv, .md and .json, each written atomically, and the learning
+/// curves' SVG text. The index is `ReportIndex`, the figures `Figures`.
 public struct ReportWriter: Sendable {
     public var directory: URL
 
@@ -315,6 +315,18 @@ public struct ReportWriter: Sendable {
         return md
     }
 
+    /// Writes the learning curves (`curveSVGs`) as <Stem>-curve-tokens.svg and <Stem>-curve-seconds.svg; nothing
+    /// when the report has no curves.
+    @discardableResult
+    public func writeCurves(_ report: Report) throws -> [URL] {
+        guard let svgs = Self.curveSVGs(report) else { return [] }
+        return try [("tokens", svgs.tokens), ("seconds", svgs.seconds)].map { suffix, text in
+            let url = directory.appendingPathComponent("\(report.tableID.fileStem)-curve-\(suffix).svg")
+            try AtomicFile.write(text, to: url)
+            return url
+        }
+    }
+
     /// The learning curves of a report as two SVGs: MLM accuracy against tokens and against training seconds.
     public static func curveSVGs(_ r: Report) -> (tokens: String, seconds: String)? {
         guard let curves = r.curves, !curves.isEmpty else { return nil }
@@ -347,54 +359,4 @@ public struct ReportWriter: Sendable {
     }
 
     public static func decode(_ data: Data) throws -> Report { try JSONDecoder().decode(Report.self, from: data) }
-
-    // MARK: Index
-
-    /// Every report JSON in the directory (files named Table*.json / Figure*.json), sorted by table.
-    public func loadReports() throws -> [Report] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return try names.filter { ($0.hasPrefix("Table") || $0.hasPrefix("Figure")) && $0.hasSuffix(".json") }
-            .map { try Self.decode(Data(contentsOf: directory.appendingPathComponent($0))) }
-            .sorted { $0.tableID < $1.tableID }
-    }
-
-    public static func index(_ reports: [Report]) -> String {
-        var md = ["# Reports", "",
-                  "One entry per table run; each links to its Markdown report (CSV and JSON beside it). "
-                  + "Speed-ups are ratios to BERT Base timed in the same run; accuracies are ours beside the paper's.",
-                  "",
-                  "| table | title | scale | commit | headline (ours vs paper) | not run |",
-                  "|---|---|---|---|---|---:|"]
-        for r in reports.sorted(by: { $0.tableID < $1.tableID }) {
-            let stem = r.tableID.fileStem
-            md.append("| [\(r.tableID.rawValue)](\(stem).md) | \(Format.cell(r.title)) | \(r.scale.rawValue) | "
-                + "\(r.environment?.gitCommit ?? "–") | \(Format.cell(r.headlines.joined(separator: "\n"))) | "
-                + "\(r.skipped.count) |")
-        }
-        let scales = Set(reports.map(\.scale))
-        md.append("")
-        md.append("## Scale rules")
-        md.append("")
-        for s in Scale.allCases where scales.contains(s) {
-            md.append(s.settings.ruleText)
-            md.append("")
-        }
-        return md.joined(separator: "\n")
-    }
-
-    /// Writes Reports/README.md from `reports`, or from every report JSON in the directory when nil.
-    @discardableResult
-    public func writeIndex(_ reports: [Report]? = nil) throws -> URL {
-        let url = directory.appendingPathComponent("README.md")
-        try AtomicFile.write(Self.index(reports ?? loadReports()), to: url)
-        return url
-    }
-
-    /// Writes the SVG of Figure 2 or 4 built from a report and its spec (`SVGPlot.figure`).
-    @discardableResult
-    public func writeFigure(_ report: Report, spec: TableSpec) throws -> URL {
-        let url = directory.appendingPathComponent(report.tableID.fileStem + ".svg")
-        try AtomicFile.write(SVGPlot.figure(report: report, spec: spec), to: url)
-        return url
-    }
 }

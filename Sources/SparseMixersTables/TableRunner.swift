@@ -96,16 +96,9 @@ public struct TableRunner {
         for r in reports {
             let w = try writer.write(r)
             log("wrote \(w.markdown.path) (+ .csv, .json)")
-            if let svgs = ReportWriter.curveSVGs(r) {
-                for (suffix, text) in [("tokens", svgs.tokens), ("seconds", svgs.seconds)] {
-                    let url = settings.output.appendingPathComponent("\(r.tableID.fileStem)-curve-\(suffix).svg")
-                    try AtomicFile.write(text, to: url)
-                    log("wrote \(url.path)")
-                }
-            }
+            for url in try writer.writeCurves(r) { log("wrote \(url.path)") }
             if r.tableID == .figure2 || r.tableID == .figure4 {
-                let url = settings.output.appendingPathComponent(r.tableID.fileStem + ".svg")
-                try AtomicFile.write(Figures.svg(r, spec: TableSpec.spec(r.tableID)), to: url)
+                let url = try Figures.write(r, spec: TableSpec.spec(r.tableID), to: settings.output)
                 log("wrote \(url.path)")
             }
         }

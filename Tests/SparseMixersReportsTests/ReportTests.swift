@@ -137,7 +137,7 @@ final class ReportTests: XCTestCase {
         }
         fig.computeSpeedups()
         try writer.write(fig)
-        let svgURL = try writer.writeFigure(fig, spec: spec)
+        let svgURL = try Figures.write(fig, spec: spec, to: dir)
         let svg = try String(contentsOf: svgURL, encoding: .utf8)
         XCTAssertTrue(svg.hasPrefix("<?xml"))
         XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 12 + 2)  // points + legend
@@ -145,7 +145,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(svg.contains("BERT") && svg.contains("Sparse Mixer"))
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
 
-        let index = try writer.writeIndex()
+        let index = try ReportIndex.write(directory: dir)
         let md = try String(contentsOf: index, encoding: .utf8)
         XCTAssertTrue(md.contains("[9](Table9.md)"))
         XCTAssertTrue(md.contains("[Figure2](Figure2.md)"))
