@@ -24,6 +24,15 @@ public enum TableID: String, Codable, CaseIterable, Sendable, Comparable {
         }
     }
 
+    /// How the paper names it: "Table 6", "Table A5", "Figure 2".
+    public var displayName: String {
+        switch self {
+        case .figure2: return "Figure 2"
+        case .figure4: return "Figure 4"
+        default: return "Table " + rawValue
+        }
+    }
+
     /// Parses "1", "Table1", "table 1", "A5", "TableA5", "Figure2", "fig2".
     public init?(parsing text: String) {
         let t = text.lowercased().replacingOccurrences(of: " ", with: "")

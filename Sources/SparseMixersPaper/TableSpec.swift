@@ -2,11 +2,21 @@ import Foundation
 import SparseMixers
 import SparseMixersTraining
 
-/// Where a variant of an appendix table (16–18) comes from: a row of a main table.
+/// Where a row of a derived table (6, 7, 16–18) comes from: a row of a table that runs models.
 public struct VariantSource: Codable, Equatable, Hashable, Sendable {
     public var table: TableID
     public var variant: String
-    public init(_ table: TableID, _ variant: String) { self.table = table; self.variant = variant }
+    /// The paper fine-tuning batch whose values are read ("cola_acc@bs16", Tables 17 and 18 print one row per
+    /// batch); nil reads the best-batch values ("cola_acc").
+    public var batchSize: Int? = nil
+    public init(_ table: TableID, _ variant: String, batchSize: Int? = nil) {
+        self.table = table; self.variant = variant; self.batchSize = batchSize
+    }
+
+    /// The metric name to read from the source report for `metric`.
+    public func sourceMetric(_ metric: String) -> String {
+        batchSize.map { "\(metric)@bs\($0)" } ?? metric
+    }
 }
 
 /// One row of a table's grid, at paper scale.
@@ -19,7 +29,7 @@ public struct VariantSpec: Codable, Equatable, Sendable {
     public var fineTuning: FineTuneProtocol
     /// The speed-up denominator (BERT Base).
     public var isReference: Bool = false
-    /// Tables 16–18: the main-table row this one re-reports.
+    /// Derived tables (6, 7, 16–18): the row this one re-reports.
     public var source: VariantSource? = nil
     /// Table A5: the BERT of the size pair (`config` is the Sparse Mixer).
     public var pairedConfig: ModelConfig? = nil
@@ -84,8 +94,11 @@ public struct TableSpec: Codable, Sendable {
     /// which is not a row of those tables; for Tables 8–10 and the figures it is the BERT row.
     public var speedReference: VariantSpec?
     public var pretraining: PretrainingNotes
-    /// Tables whose rows this one re-reports (16–18, and 6/7 select rows of 17/18).
+    /// Tables whose reports this one's rows are read from (every variant's `source` names one of them). Non-empty
+    /// makes the table derived: its target runs no model and re-tabulates those reports.
     public var derivedFrom: [TableID]
+    /// Reports this table's target also writes from the same run (Figure 2: Figure 4 and Table A5).
+    public var alsoWrites: [TableID] = []
     public var notes: [String]
 
     public func variant(named name: String) -> VariantSpec? { variants.first { $0.name == name } }
@@ -98,6 +111,9 @@ public struct TableSpec: Codable, Sendable {
 
     /// Whether the table has speed columns.
     public var hasSpeed: Bool { metrics.contains { Metric.speedMetrics.contains($0) } }
+
+    /// Whether the table is re-tabulated from other tables' reports (`derivedFrom`) instead of run.
+    public var isDerived: Bool { !derivedFrom.isEmpty }
 
     public static var all: [TableSpec] { TableCatalog.all }
 

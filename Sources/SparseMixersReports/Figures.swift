@@ -14,7 +14,7 @@ public enum Figures {
     /// Speed against accuracy (`SVGPlot.figure`) when the report has accuracies; otherwise, so the figure still
     /// shows what was measured, speed against parameter count, titled as such.
     public static func svg(_ report: Report, spec: TableSpec) -> String {
-        let metric = report.tableID == .figure4 ? "nsp_acc" : "mlm_acc"
+        let metric = spec.metrics.first { !Metric.speedMetrics.contains($0) } ?? "mlm_acc"
         if report.rows.contains(where: { $0.metric == metric && $0.ours != nil }) {
             return SVGPlot.figure(report: report, spec: spec)
         }

@@ -81,8 +81,7 @@ public struct ReportWriter: Sendable {
 
     public static func markdown(_ r: Report) -> String {
         var md: [String] = []
-        let heading = r.tableID == .figure2 || r.tableID == .figure4 ? r.tableID.rawValue : "Table \(r.tableID.rawValue)"
-        md.append("# \(heading): \(r.title)")
+        md.append("# \(r.tableID.displayName): \(r.title)")
         md.append("")
         md.append("Scale: **\(r.scale.rawValue)**"
             + (r.environment.map { ". Commit \($0.gitCommit), \($0.date), \($0.buildConfiguration) build." } ?? "."))

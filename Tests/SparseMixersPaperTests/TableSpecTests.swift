@@ -142,9 +142,9 @@ final class TableSpecTests: XCTestCase {
     }
 
     func testAppendixTablesPointAtTheirSources() {
-        for id in [TableID.t16, .t17, .t18] {
+        for id in [TableID.t6, .t7, .t16, .t17, .t18] {
             let t = TableSpec.spec(id)
-            XCTAssertFalse(t.derivedFrom.isEmpty)
+            XCTAssertTrue(t.isDerived, "\(id)")
             for v in t.variants {
                 guard let s = v.source else {
                     XCTAssertTrue(v.name.hasPrefix("SM variant B"), "\(id) \(v.name) has no source")
@@ -157,9 +157,25 @@ final class TableSpecTests: XCTestCase {
                 XCTAssertEqual(src.config, v.config, "\(id) \(v.name)")
             }
         }
+        // The tables that run models are not derived; a derived table reads exactly the tables it names.
+        for t in TableSpec.all where !t.isDerived {
+            XCTAssertTrue(t.variants.allSatisfy { $0.source == nil }, "\(t.id) runs its models but names sources")
+        }
+        for t in TableSpec.all where t.isDerived {
+            XCTAssertEqual(Set(t.variants.compactMap { $0.source?.table }), Set(t.derivedFrom), "\(t.id)")
+            XCTAssertTrue(t.derivedFrom.allSatisfy { !TableSpec.spec($0).isDerived }, "\(t.id) reads a derived table")
+        }
+        // Tables 6 and 7 are the best-batch rows of 17 and 18 (SPEC §8: BERT bs16 / SM bs64 for GLUE), which are
+        // Table 9's runs: they read Table 9's best-batch values; 17 and 18 read one batch size per row.
+        XCTAssertEqual(TableSpec.spec(.t6).derivedFrom, [.t9])
+        XCTAssertEqual(TableSpec.spec(.t6).variant(named: "Sparse Mixer")?.source, VariantSource(.t9, "Sparse Mixer"))
+        XCTAssertEqual(TableSpec.spec(.t6).variant(named: "BERT")?.source?.sourceMetric("cola_acc"), "cola_acc")
+        XCTAssertEqual(TableSpec.spec(.t17).variant(named: "BERT bs16")?.source?.sourceMetric("cola_acc"), "cola_acc@bs16")
+        XCTAssertEqual(TableSpec.spec(.t18).variant(named: "SM bs64")?.source, VariantSource(.t9, "Sparse Mixer", batchSize: 64))
         let t17 = TableSpec.spec(.t17)
         XCTAssertEqual(t17.variant(named: "SM bs32")!.fineTuning.batchSizes, [32])
-        XCTAssertEqual(t17.variant(named: "BERT-12 (sparse BERT) bs16")!.source, VariantSource(.t10, "BERT-12 (sparse BERT)"))
+        XCTAssertEqual(t17.variant(named: "BERT-12 (sparse BERT) bs16")!.source,
+                       VariantSource(.t10, "BERT-12 (sparse BERT)", batchSize: 16))
         XCTAssertEqual(TableSpec.spec(.t16).variant(named: "T4:Tokens Choose")!.source, VariantSource(.t4, "Tokens Choose (TC)"))
     }
 
@@ -183,6 +199,12 @@ final class TableSpecTests: XCTestCase {
         XCTAssertEqual(f2.speedReference?.config, .bertBase)
         XCTAssertEqual(Set(f2.variants.compactMap(\.series)), ["BERT", "Sparse Mixer"])
         XCTAssertEqual(TableSpec.spec(.figure4).metrics.first, "nsp_acc")
+        // One run of the A.5 models writes Figure 2, Figure 4 and Table A5; the command for any of them runs Figure2.
+        XCTAssertEqual(TableSpec.spec(.figure2).alsoWrites, [.figure4, .a5])
+        XCTAssertEqual(TableCatalog.target(of: .a5), .figure2)
+        XCTAssertEqual(TableCatalog.target(of: .figure4), .figure2)
+        XCTAssertEqual(TableCatalog.target(of: .t6), .t6)
+        XCTAssertEqual(TableCatalog.command(.figure4, scale: .ci), "swift run -c release Figure2 --scale ci")
     }
 
     func testTableIDParsing() {
