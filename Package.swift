@@ -30,11 +30,11 @@ let fastMath: [SwiftSetting] = [
 ]
 
 /// One thin executable per paper table under Tables/<Name>/main.swift (Figure2 also writes Figure4 and TableA5). Each calls
-/// `TableMain.run(<TableID>)`; the grids live in SparseMixersHarness.TableCatalog.
+/// `TableMain.run(<TableID>)`; the grids live in SparseMixersPaper.TableCatalog.
 var tableTargets: [Target] {
     let names = (1...19).map { "Table\($0)" } + ["Figure2"]
     return names.map {
-        .executableTarget(name: $0, dependencies: ["SparseMixersTables", "SparseMixersHarness"],
+        .executableTarget(name: $0, dependencies: ["SparseMixersTables", "SparseMixersPaper"],
                           path: "Tables/\($0)", swiftSettings: fastMath)
     }
 }
@@ -45,8 +45,9 @@ let package = Package(
     products: [
         .library(name: "SparseMixers", targets: ["SparseMixers"]),
         .library(name: "SparseMixersData", targets: ["SparseMixersData"]),
-        .library(name: "SparseMixersHarness", targets: ["SparseMixersHarness"]),
         .library(name: "SparseMixersTraining", targets: ["SparseMixersTraining"]),
+        .library(name: "SparseMixersPaper", targets: ["SparseMixersPaper"]),
+        .library(name: "SparseMixersReports", targets: ["SparseMixersReports"]),
         .library(name: "SparseMixersTables", targets: ["SparseMixersTables"]),
         .executable(name: "sparse-mixers", targets: ["sparse-mixers"]),
     ],
@@ -74,23 +75,30 @@ let package = Package(
         // Data: tokenizer, pre-training examples, GLUE/SuperGLUE loaders, metrics.
         .target(name: "SparseMixersData", dependencies: ["SparseMixersCore", "CCSV", "CSentencePiece"], swiftSettings: fastMath),
 
-        // Harness: table grids, scales, analytic FLOPs, environment capture, report writer.
-        .target(name: "SparseMixersHarness", dependencies: ["SparseMixers", "SparseMixersData", "CCSV"],
+        // One way up (ARCHITECTURE.md): each target below imports only targets above it in this list.
+        // Training drivers: pre-training and fine-tuning runs with checkpoints, exact resume and divergence; the
+        // fine-tuning protocol and grid.
+        .target(name: "SparseMixersTraining", dependencies: ["SparseMixers", "SparseMixersData"],
                 swiftSettings: fastMath),
 
-        // Training drivers: pre-training and fine-tuning runs with checkpoints, exact resume and divergence.
-        .target(name: "SparseMixersTraining", dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness"],
+        // The paper: table catalog, published numbers, scales and what they mean for training, analytic cost.
+        .target(name: "SparseMixersPaper", dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersTraining", "CCSV"],
                 swiftSettings: fastMath),
 
-        // The table runner shared by every TableN executable: flags, interleaved timing, accuracy, reports.
+        // Reports: what a table run writes (CSV, Markdown, JSON, SVG figures, the index) and the statistics in it.
+        .target(name: "SparseMixersReports", dependencies: ["SparseMixers", "SparseMixersTraining", "SparseMixersPaper"],
+                swiftSettings: fastMath),
+
+        // The table runner shared by every TableN executable: flags, interleaved timing, accuracy runs, derived
+        // tables, speed check, the Slurm job graph.
         .target(name: "SparseMixersTables",
-                dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness", "SparseMixersTraining",
-                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersTraining", "SparseMixersPaper",
+                               "SparseMixersReports", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fastMath),
 
         .executableTarget(name: "sparse-mixers",
-                          dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersHarness", "SparseMixersTraining",
-                                         "SparseMixersTables",
+                          dependencies: ["SparseMixers", "SparseMixersData", "SparseMixersTraining", "SparseMixersPaper",
+                                         "SparseMixersReports", "SparseMixersTables",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fastMath),
 
@@ -99,11 +107,14 @@ let package = Package(
         .testTarget(name: "SparseMixersTests", dependencies: ["SparseMixers", "SparseMixersCore", "SparseMixersTestSupport"]),
         .testTarget(name: "SparseMixersDataTests",
                     dependencies: ["SparseMixersData", "SparseMixersCore", "SparseMixersTestSupport"]),
-        .testTarget(name: "SparseMixersHarnessTests", dependencies: ["SparseMixersHarness"]),
+        .testTarget(name: "SparseMixersPaperTests", dependencies: ["SparseMixersPaper", "SparseMixersTraining"]),
+        .testTarget(name: "SparseMixersReportsTests",
+                    dependencies: ["SparseMixersReports", "SparseMixersPaper", "SparseMixersTraining"]),
         .testTarget(name: "SparseMixersTrainingTests",
                     dependencies: ["SparseMixersTraining", "SparseMixersCore", "SparseMixersTestSupport"]),
         .testTarget(name: "SparseMixersTablesTests",
-                    dependencies: ["SparseMixersTables", "SparseMixersHarness", "SparseMixers"]),
+                    dependencies: ["SparseMixersTables", "SparseMixersReports", "SparseMixersPaper",
+                                   "SparseMixersTraining", "SparseMixers"]),
     ] + tableTargets,
     swiftLanguageModes: [.v5]
 )

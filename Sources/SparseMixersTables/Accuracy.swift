@@ -1,5 +1,6 @@
 import Foundation
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 // The seam between the table runner and the training drivers (issue 5). `TableRunner` calls

@@ -1,32 +1,11 @@
 import Foundation
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 
-/// Tables made from the runs of other tables, without running anything: 16 (per-task GLUE of the
-/// coordinate-descent tables), 17/18 (per-task GLUE/SuperGLUE by fine-tuning batch size, from Tables 9 and 10)
-/// and 6/7 (the best-batch rows, i.e. Table 9's BERT and Sparse Mixer).
+/// Tables made from the runs of other tables, without running anything: those whose catalog entry names
+/// `derivedFrom` (6/7: Table 9's best-batch rows; 16: per-task GLUE of the coordinate-descent tables; 17/18: per-task
+/// GLUE/SuperGLUE by fine-tuning batch size, from Tables 9 and 10). Every row reads its `VariantSpec.source`.
 public enum DerivedTables {
-    public static let ids: Set<TableID> = [.t6, .t7, .t16, .t17, .t18]
-
-    public static func isDerived(_ id: TableID) -> Bool { ids.contains(id) }
-
-    /// The source row of every variant: `VariantSpec.source` (16-18); for 6/7 the Table 9 row of the same name.
-    public static func source(of v: VariantSpec, in spec: TableSpec) -> VariantSource? {
-        if spec.id == .t6 || spec.id == .t7 { return VariantSource(.t9, v.name) }
-        return v.source
-    }
-
-    /// The metric name to read from the source report: Tables 17/18 read the value at the row's batch size
-    /// ("cola_acc@bs16"); the others read the best-batch value (plain name).
-    public static func sourceMetric(_ metric: String, of v: VariantSpec, in spec: TableSpec) -> String {
-        guard spec.id == .t17 || spec.id == .t18, let bs = v.fineTuning.batchSizes.first else { return metric }
-        return "\(metric)@bs\(bs)"
-    }
-
-    /// The command that produces a source report.
-    public static func command(_ id: TableID, scale: Scale) -> String {
-        "swift run -c release \(id == .a5 || id == .figure4 ? "Figure2" : id.fileStem) --scale \(scale.rawValue)"
-    }
-
     /// Fills `report` (rows beside the published numbers, skipped items, notes) from the source reports found
     /// in `directory` (Table<N>.json); the sources' own not-run items (other than speed) are carried over. A missing source, or one at another scale, is a skipped item naming the
     /// command that produces it; its rows still carry the published values with no value of ours.
@@ -34,21 +13,21 @@ public enum DerivedTables {
                                 published: PublishedNumbers?) {
         var sources: [TableID: Report] = [:]
         var unusable: Set<TableID> = []
-        let needed = spec.variants.compactMap { source(of: $0, in: spec)?.table }
+        let needed = spec.variants.compactMap { $0.source?.table }
         for t in Array(Set(needed)).sorted() {
             let url = directory.appendingPathComponent(t.fileStem + ".json")
             guard let data = try? Data(contentsOf: url) else {
                 report.skip("\(t.fileStem) report (source of \(needed.filter { $0 == t }.count) row(s))",
-                            because: "\(url.path) not found; produce it with `\(command(t, scale: report.scale))`")
+                            because: "\(url.path) not found; produce it with `\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             guard let r = try? ReportWriter.decode(data) else {
-                report.skip("\(t.fileStem) report", because: "\(url.path) is not a report JSON; rerun `\(command(t, scale: report.scale))`")
+                report.skip("\(t.fileStem) report", because: "\(url.path) is not a report JSON; rerun `\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             guard r.scale == report.scale else {
                 report.skip("\(t.fileStem) report", because: "\(url.path) is at scale \(r.scale.rawValue), this "
-                            + "table is at \(report.scale.rawValue); rerun `\(command(t, scale: report.scale))`")
+                            + "table is at \(report.scale.rawValue); rerun `\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             sources[t] = r
@@ -62,7 +41,7 @@ public enum DerivedTables {
         var emptyByTable: [TableID: [String]] = [:]
         var trained: [TrainedRow] = []
         for v in spec.variants {
-            guard let src = source(of: v, in: spec) else {
+            guard let src = v.source else {
                 report.skip(v.name, because: "no source row: an appendix-only variant whose configuration the paper "
                             + "does not give (SPEC §8); not run")
                 for m in v.publishedMetrics(in: spec) { report.add(variant: v.name, metric: m, ours: nil, published: published) }
@@ -74,7 +53,7 @@ public enum DerivedTables {
             }
             var found = 0
             for m in spec.metrics {
-                let key = sourceMetric(m, of: v, in: spec)
+                let key = src.sourceMetric(m)
                 let ours = sources[src.table]?.rows.first { $0.variant == src.variant && $0.metric == key }?.ours
                 if ours != nil { found += 1 }
                 let p = published?.value(table: spec.id, variant: v.name, metric: m)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import SparseMixersHarness
+import SparseMixersPaper
 
 /// Bounds of the command-line flags, checked in `validate()` before any work: every error names the flag, its
 /// allowed range and the value given. The upper bounds are sanity limits (far above any paper setting); what

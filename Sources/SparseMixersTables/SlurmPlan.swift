@@ -1,7 +1,8 @@
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// A scale's work as Slurm jobs (`sparse-mixers submit`), expanded from the plan `sparse-mixers plan` counts
@@ -144,7 +145,7 @@ public struct SlurmPlan {
         let prepare = training ? add("prepare", .prepare, nil, [job("prepare")], cpus: settings.threads, after: []) : nil
         var runTask: [String: Dependency] = [:]
         var reports: [Int] = []
-        for id in tables where !DerivedTables.isDerived(id) {
+        for id in tables where !TableSpec.spec(id).isDerived {
             let threads = runThreads(id, settings: settings)
             var reportDeps: [Dependency] = []
             let runs = w.pretraining.filter { $0.table == id }
@@ -179,7 +180,7 @@ public struct SlurmPlan {
                                after: reportDeps))
         }
         let sources = reports.map { Dependency(job: $0) }
-        for id in tables where DerivedTables.isDerived(id) {
+        for id in tables where TableSpec.spec(id).isDerived {
             reports.append(add("\(id.fileStem)-report", .report, id, [job("report", ["--table", id.fileStem])], cpus: 1,
                                after: sources))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// The CI speed-ratio check: a fixed set of paper-size models timed interleaved at small shapes, each speed-up

@@ -1,5 +1,6 @@
 import Foundation
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 
 /// The samples of one speed group (its reference and variants, timed together in the same rounds), kept as a
 /// file so that the group can be timed by one job (on a whole node: `sparse-mixers job speed`) and the table's

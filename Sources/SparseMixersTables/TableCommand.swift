@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 
 /// The flags every `TableN` executable takes.
 public struct TableOptions: ParsableArguments {
@@ -108,7 +109,8 @@ public enum TableMain {
 struct TableCommand: ParsableCommand {
     static var configuration: CommandConfiguration {
         let spec = TableSpec.spec(TableMain.current)
-        let also = TableMain.current == .figure2 ? " Also writes Figure4 (NSP) and TableA5 (the sizes)." : ""
+        let also = spec.alsoWrites.isEmpty ? ""
+            : " Also writes " + spec.alsoWrites.map(\.fileStem).joined(separator: " and ") + " from the same run."
         return CommandConfiguration(commandName: TableMain.current.fileStem,
                                     abstract: "\(TableMain.current.fileStem): \(spec.title).",
                                     discussion: "Writes <output>/\(TableMain.current.fileStem).{csv,md,json}.\(also)")

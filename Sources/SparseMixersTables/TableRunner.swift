@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// Everything a table run was asked to do, resolved from the command line (`TableOptions`).
@@ -83,9 +84,10 @@ public struct TableRunner {
 
     var log: (String) -> Void { settings.log }
 
-    /// The reports a target produces: one, or for Figure 2 also Figure 4 and Table A5 (the same models).
+    /// The reports a target produces: its own and those it `alsoWrites` (Figure 2: Figure 4 and Table A5, the same
+    /// models).
     public static func reportIDs(for id: TableID) -> [TableID] {
-        id == .figure2 ? [.figure2, .figure4, .a5] : [id]
+        [id] + TableSpec.spec(id).alsoWrites
     }
 
     /// Runs `id` and writes its reports (plus the figures' SVG). Returns the reports.
@@ -97,26 +99,22 @@ public struct TableRunner {
         for r in reports {
             let w = try writer.write(r)
             log("wrote \(w.markdown.path) (+ .csv, .json)")
-            if let svgs = ReportWriter.curveSVGs(r) {
-                for (suffix, text) in [("tokens", svgs.tokens), ("seconds", svgs.seconds)] {
-                    let url = settings.output.appendingPathComponent("\(r.tableID.fileStem)-curve-\(suffix).svg")
-                    try AtomicFile.write(text, to: url)
-                    log("wrote \(url.path)")
-                }
-            }
-            if r.tableID == .figure2 || r.tableID == .figure4 {
-                let url = settings.output.appendingPathComponent(r.tableID.fileStem + ".svg")
-                try AtomicFile.write(Figures.svg(r, spec: TableSpec.spec(r.tableID)), to: url)
+            for url in try writer.writeCurves(r) { log("wrote \(url.path)") }
+            let spec = TableSpec.spec(r.tableID)
+            if spec.kind == .speedAccuracyFigure {
+                let url = try Figures.write(r, spec: spec, to: settings.output)
                 log("wrote \(url.path)")
             }
         }
         return reports
     }
 
-    /// Runs `id` and returns its reports without writing them.
+    /// Runs `id` and returns its reports without writing them. A report that another target also writes (Figure 4,
+    /// Table A5) is produced by running that target, with its companions.
     public func run(_ id: TableID) throws -> [Report] {
-        if id == .figure2 || id == .figure4 || id == .a5 { return try runFigure() }
-        return [try report(for: TableSpec.spec(id))]
+        let target = TableSpec.spec(TableCatalog.target(of: id))
+        if !target.alsoWrites.isEmpty { return try runWithCompanions(target) }
+        return [try report(for: target)]
     }
 
     // MARK: One table
@@ -147,7 +145,7 @@ public struct TableRunner {
             report.rows += AnalyticCost.costRows(spec, published: published)
         }
         if spec.kind == .modelSizes { addModelSizes(spec, into: &report) }
-        if DerivedTables.isDerived(spec.id) {
+        if spec.isDerived {
             DerivedTables.tabulate(spec, into: &report, directory: settings.output, published: published)
         } else if spec.kind != .modelSizes {
             try addAccuracy(spec, scaled: scaled, into: &report)
@@ -564,51 +562,34 @@ public struct TableRunner {
         }
     }
 
-    // MARK: Figure 2 / Figure 4 / Table A5
+    // MARK: Reports written from one run (Figure 2 / Figure 4 / Table A5)
 
-    /// One timing run of the twelve A.5 models serves Figure 2 (MLM) and Figure 4 (NSP); Table A5 lists the sizes.
-    func runFigure() throws -> [Report] {
-        let f2 = TableSpec.spec(.figure2)
-        var r2 = try report(for: f2)
-        r2.notes.append("Figure 4 (NSP accuracy) and Table A5 (the sizes) come from this same run.")
-        let f4 = TableSpec.spec(.figure4)
-        var r4 = Report(spec: f4, scale: settings.scale, environment: r2.environment)
-        r4.speedRows = r2.speedRows
-        r4.skipped = r2.skipped
-        r4.notes = f4.notes + r2.notes.filter { !f2.notes.contains($0) }
-        r4.rows = r2.rows.filter { $0.metric == "nsp_acc" }
-        r2.rows = r2.rows.filter { $0.metric != "nsp_acc" }
-        var a5 = try report(for: TableSpec.spec(.a5))
-        r4.trained = r2.trained; r4.trainedNote = r2.trainedNote
-        a5.trained = r2.trained; a5.trainedNote = r2.trainedNote
-        return [r2, r4, a5]
-    }
-}
-
-/// Figures 2 and 4 as SVG.
-public enum Figures {
-    /// Speed against accuracy (`SVGPlot.figure`) when the report has accuracies; otherwise, so the figure still
-    /// shows what was measured, speed against parameter count, titled as such.
-    public static func svg(_ report: Report, spec: TableSpec) -> String {
-        let metric = report.tableID == .figure4 ? "nsp_acc" : "mlm_acc"
-        if report.rows.contains(where: { $0.metric == metric && $0.ours != nil }) {
-            return SVGPlot.figure(report: report, spec: spec)
+    /// The reports of a target that `alsoWrites` others from the same run: Figure 2 times and trains the twelve A.5
+    /// models once; a companion of the same kind (Figure 4) takes the run's speed rows and the rows of its own
+    /// accuracy metric, and a companion of another kind (Table A5, the sizes) is its own report of the same models.
+    func runWithCompanions(_ spec: TableSpec) throws -> [Report] {
+        var main = try report(for: spec)
+        main.notes.append(spec.alsoWrites.map(\.displayName).joined(separator: " and ") + " come from this same run.")
+        var companions: [Report] = []
+        var moved: Set<String> = []
+        for id in spec.alsoWrites {
+            let other = TableSpec.spec(id)
+            var r: Report
+            if other.kind == spec.kind {
+                r = Report(spec: other, scale: settings.scale, environment: main.environment)
+                r.speedRows = main.speedRows
+                r.skipped = main.skipped
+                r.notes = other.notes + main.notes.filter { !spec.notes.contains($0) }
+                let own = Set(other.metrics).subtracting(spec.metrics)
+                r.rows = main.rows.filter { own.contains($0.metric) }
+                moved.formUnion(own)
+            } else {
+                r = try report(for: other)
+            }
+            r.trained = main.trained; r.trainedNote = main.trainedNote
+            companions.append(r)
         }
-        var bySeries: [String: [PlotPoint]] = [:]
-        var order: [String] = []
-        for v in spec.variants {
-            guard let series = v.series,
-                  let s = report.speedRows.first(where: { $0.variant == v.name && $0.msMetric == "ms_per_batch" }),
-                  s.timing.median > 0 else { continue }
-            if bySeries[series] == nil { order.append(series) }
-            bySeries[series, default: []].append(PlotPoint(x: ParameterCounter.count(v.config).millions,
-                                                           y: 1000 / s.timing.median, label: v.sizeLabel ?? v.name))
-        }
-        let colors = ["#1f77b4", "#d62728"]
-        let series = order.enumerated().map { PlotSeries(name: $1, color: colors[$0 % 2], points: bySeries[$1]!) }
-        let shape = report.speedRows.first?.shape ?? ""
-        return SVGPlot.scatter(title: "\(report.tableID.rawValue) (no \(metric == "mlm_acc" ? "MLM" : "NSP") "
-                                   + "accuracy yet): training speed vs size, \(shape)",
-                               xLabel: "parameters (M)", yLabel: "training steps / second", series: series)
+        main.rows = main.rows.filter { !moved.contains($0.metric) }
+        return [main] + companions
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersReports
 
 /// Training throughput of one model at one batch shape, measured the two ways the accuracy phase can spend a
 /// machine's threads: one run on all of them, or one copy per lane stepping side by side on one thread each (as

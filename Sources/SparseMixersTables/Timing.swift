@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 
 // Interleaved timing: every model of a group (the reference first) is built and warmed up, then each repeat
 // ("round") times one training step and one inference forward of every model in turn, starting one model later

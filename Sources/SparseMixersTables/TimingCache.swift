@@ -1,7 +1,7 @@
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersReports
 import SparseMixersTraining
 
 /// Timings shared by the tables of one `run_all.sh` invocation, so that a model listed by several tables (Linear-4

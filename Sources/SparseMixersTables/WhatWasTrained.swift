@@ -1,6 +1,7 @@
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// Builds a report's "What was trained" rows (`TrainedRow`) from what the runner trains: the scaled variant
@@ -38,13 +39,13 @@ public enum WhatWasTrained {
             }
         }
         let ft = plan.grid.map { g in
-            FineTuneProtocol(learningRateSet: g.protocolOptions.learningRateSet.rawValue, learningRates: g.learningRates,
-                             batchSizes: g.batchSizes, epochs: g.protocolOptions.epochs, minimumSteps: g.minimumSteps,
-                             trainCap: g.trainCap, evalCap: g.evalCap,
-                             expertDropoutRate: Double(g.protocolOptions.expertDropoutRate),
-                             capacityFactor: g.protocolOptions.capacityFactor.map(Double.init),
-                             freeze: g.protocolOptions.freeze.rawValue, fromSeed: 0)
-        }.map { p -> FineTuneProtocol in
+            FineTuneAsRun(learningRateSet: g.protocolOptions.learningRateSet.rawValue, learningRates: g.learningRates,
+                          batchSizes: g.batchSizes, epochs: g.protocolOptions.epochs, minimumSteps: g.minimumSteps,
+                          trainCap: g.trainCap, evalCap: g.evalCap,
+                          expertDropoutRate: Double(g.protocolOptions.expertDropoutRate),
+                          capacityFactor: g.protocolOptions.capacityFactor.map(Double.init),
+                          freeze: g.protocolOptions.freeze.rawValue, fromSeed: 0)
+        }.map { p -> FineTuneAsRun in
             var p = p
             let further = VariantAccuracy.fineTuneSeeds(plan, settings: settings)
             if !further.isEmpty { p.furtherSeeds = further }

@@ -1,7 +1,8 @@
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTraining
 
 /// Everything `run_all.sh` would compute at a scale, counted without running it: the pre-training runs (each
@@ -72,7 +73,8 @@ public struct Workload {
     /// Fine-tuning grid runs of each table's random-init control (tables without one are absent).
     public var controlRuns: [TableID: Int] = [:]
 
-    /// The tables `run_all.sh` runs, in its order (the derived tables 6, 7, 16-18 only re-tabulate).
+    /// The table targets `run_all.sh` runs, in its order (it reads this list from `sparse-mixers tables`): every
+    /// target once, each derived table (6, 7, 16-18, which only re-tabulate) after the tables it reads.
     public static let runAllOrder: [TableID] = [.t1, .t2, .t3, .t4, .t5, .t11, .t12, .t13, .t14, .t15, .t8, .t9, .t10,
                                                 .t19, .figure2, .t6, .t7, .t16, .t17, .t18]
 
@@ -95,7 +97,7 @@ public struct Workload {
         var seenSpeed = Set<String>()
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         func configKey(_ c: ModelConfig) -> String { (try? enc.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "\(c)" }
-        for id in tables where !DerivedTables.isDerived(id) {
+        for id in tables where !TableSpec.spec(id).isDerived {
             let spec = TableSpec.spec(id)
             if spec.hasSpeed, let t = SpeedGroups.TablePlan(spec, shape: settings.shape, budget: settings.memoryBudget) {
                 let tooLarge = Set(t.groups.tooLarge.map(\.index))

@@ -2,7 +2,6 @@ import Foundation
 import SparseMixers
 import SparseMixersCore
 import SparseMixersData
-import SparseMixersHarness
 
 /// The paper's fine-tuning protocol over a grid (SPEC §5.4): per task the best base learning rate, per benchmark
 /// the one batch size with the best average. Every single run is cached as JSON in the grid's directory, so an
@@ -30,6 +29,8 @@ public struct GridOutcome: Codable, Equatable, Sendable {
     public var notes: [String] = []
     /// Per task (in task order) the chosen run and the majority-class floor on the same evaluation rows.
     public var taskResults: [FineTuneTaskResult] = []
+
+    public init() {}
 }
 
 public enum FineTuneGrid {
@@ -42,14 +43,14 @@ public enum FineTuneGrid {
     public struct Settings: Sendable {
         public var learningRates: [Double]
         public var batchSizes: [Int]
-        public var protocolOptions: FineTuningOptions
+        public var protocolOptions: FineTuneProtocol
         public var trainCap: Int?
         public var evalCap: Int?
         public var seed: UInt64 = 0
         /// Every task trains at least this many steps: its epochs are raised to ⌈minimumSteps·B/N⌉ where the
         /// protocol's epochs give fewer (small training sets would otherwise stop at the class prior).
         public var minimumSteps: Int = 0
-        public init(learningRates: [Double], batchSizes: [Int], protocolOptions: FineTuningOptions,
+        public init(learningRates: [Double], batchSizes: [Int], protocolOptions: FineTuneProtocol,
                     trainCap: Int?, evalCap: Int?, seed: UInt64 = 0, minimumSteps: Int = 0) {
             self.learningRates = learningRates; self.batchSizes = batchSizes; self.protocolOptions = protocolOptions
             self.trainCap = trainCap; self.evalCap = evalCap; self.seed = seed; self.minimumSteps = minimumSteps
@@ -209,7 +210,7 @@ public enum FineTuneGrid {
 
     /// Per task and batch size the learning rate with the best evaluation; per benchmark the batch size with the
     /// best mean over its tasks; then the metrics of those runs and the averages.
-    static func select(_ out: inout GridOutcome, tasks: [SparseMixersData.Task], batchSizes: [Int]) {
+    public static func select(_ out: inout GridOutcome, tasks: [SparseMixersData.Task], batchSizes: [Int]) {
         func bestRun(_ task: SparseMixersData.Task, _ B: Int) -> FineTuneResult? {
             out.runs.filter { $0.task == task && $0.options.batchSize == B }
                 .max { ($0.best?.primary ?? -.infinity) < ($1.best?.primary ?? -.infinity) }

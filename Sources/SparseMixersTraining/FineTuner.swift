@@ -2,9 +2,8 @@ import Foundation
 import SparseMixers
 import SparseMixersCore
 import SparseMixersData
-import SparseMixersHarness
 
-/// One fine-tuning run's settings (SPEC §3.3, §5.2–5.3).
+/// One fine-tuning run's settings (SPEC §3.3, §5.2–5.3): one point of a `FineTuneProtocol`'s grid.
 public struct FineTuneOptions: Codable, Equatable, Sendable {
     public var learningRate: Double
     public var batchSize: Int
@@ -25,8 +24,8 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
         self.capacityFactor = capacityFactor; self.freeze = freeze
     }
 
-    /// The protocol knobs of a table variant at a learning rate and batch size.
-    public init(_ p: FineTuningOptions, learningRate: Double, batchSize: Int, seed: UInt64 = 0) {
+    /// One run of protocol `p`: its knobs at a learning rate and batch size of the grid.
+    public init(_ p: FineTuneProtocol, learningRate: Double, batchSize: Int, seed: UInt64 = 0) {
         self.init(learningRate: learningRate, batchSize: batchSize, epochs: p.epochs, warmupProportion: p.warmupProportion,
                   seed: seed, expertDropoutRate: p.expertDropoutRate, capacityFactor: p.capacityFactor, freeze: p.freeze)
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
 import SparseMixersTables
 
 /// `sparse-mixers bench`: one training step (forward + backward + AdamW) and one inference forward, timed.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SparseMixersData
 import SparseMixersTables
+import SparseMixersPaper
 
 /// `sparse-mixers data ...`: data preparation and inspection (brief items 4 and 8).
 public struct DataCommand: ParsableCommand {

@@ -3,7 +3,7 @@ import Foundation
 import SparseMixers
 import SparseMixersCore
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
 import SparseMixersTables
 import SparseMixersTraining
 

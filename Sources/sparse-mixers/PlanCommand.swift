@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTables
 
 /// `sparse-mixers plan`: what `run_all.sh --scale S` would run, counted (`Workload`) and, unless --count-only,

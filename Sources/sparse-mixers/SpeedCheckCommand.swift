@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersReports
 import SparseMixersTables
 
 /// `sparse-mixers speed-check`: the CI regression check on speed ratios (SpeedCheck), or `--refresh` to rewrite

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTables
 
 /// `sparse-mixers submit`: a scale's work as Slurm jobs (`SlurmPlan`): one array task per pre-training run, one

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
 import SparseMixersTraining
 import SparseMixersTables
 
@@ -148,7 +148,7 @@ struct Finetune: ParsableCommand {
             try MemoryBudget.check(try MemoryBudget.trainingBytes(meta.config, head: .classification(outputs: 3), batch: b),
                                    what: "fine-tuning at batch \(b) x \(meta.config.maxSeqLength)")
         }
-        let p = FineTuningOptions(expertDropoutRate: expertDropout, learningRateSet: set, capacityFactor: capacityFactor,
+        let p = FineTuneProtocol(expertDropoutRate: expertDropout, learningRateSet: set, capacityFactor: capacityFactor,
                                   freeze: fz, batchSizes: batch.isEmpty ? [settings.fineTuneBatch(64)] : batch)
         var grid = ScalePlan.gridSettings(settings, p, seed: seed)
         if !lr.isEmpty { grid.learningRates = lr }

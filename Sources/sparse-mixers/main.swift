@@ -7,7 +7,7 @@ struct SparseMixersCLI: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sparse-mixers",
         abstract: "Sparse Mixers (Lee-Thorp & Ainslie, 2022) reproduction and benchmark harness.",
         subcommands: [VerifyGolden.self, Bench.self, DataCommand.self, Pretrain.self, Finetune.self,
-                      SpeedCheckCommand.self, IndexCommand.self, PlanCommand.self, SubmitCommand.self, JobCommand.self,
+                      SpeedCheckCommand.self, IndexCommand.self, TablesCommand.self, PlanCommand.self, SubmitCommand.self, JobCommand.self,
                       BLASKernelCommand.self])
 }
 BLASKernel.ensureFastKernel()

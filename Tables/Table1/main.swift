@@ -1,4 +1,4 @@
-// Table 1: grid in SparseMixersHarness.TableCatalog; flags in SparseMixersTables.TableOptions
+// Table 1: grid in SparseMixersPaper.TableCatalog; flags in SparseMixersTables.TableOptions
 import SparseMixersTables
 
 TableMain.run(.t1)

@@ -1,4 +1,4 @@
-// Table 11: grid in SparseMixersHarness.TableCatalog; flags in SparseMixersTables.TableOptions
+// Table 11: grid in SparseMixersPaper.TableCatalog; flags in SparseMixersTables.TableOptions
 import SparseMixersTables
 
 TableMain.run(.t11)

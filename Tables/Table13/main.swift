@@ -1,4 +1,4 @@
-// Table 13: grid in SparseMixersHarness.TableCatalog; flags in SparseMixersTables.TableOptions
+// Table 13: grid in SparseMixersPaper.TableCatalog; flags in SparseMixersTables.TableOptions
 import SparseMixersTables
 
 TableMain.run(.t13)

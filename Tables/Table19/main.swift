@@ -1,4 +1,4 @@
-// Table 19: grid in SparseMixersHarness.TableCatalog; flags in SparseMixersTables.TableOptions
+// Table 19: grid in SparseMixersPaper.TableCatalog; flags in SparseMixersTables.TableOptions
 import SparseMixersTables
 
 TableMain.run(.t19)

@@ -1,4 +1,4 @@
-// Table 3: grid in SparseMixersHarness.TableCatalog; flags in SparseMixersTables.TableOptions
+// Table 3: grid in SparseMixersPaper.TableCatalog; flags in SparseMixersTables.TableOptions
 import SparseMixersTables
 
 TableMain.run(.t3)

@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
 @testable import SparseMixersTables
 import SparseMixersTraining
 

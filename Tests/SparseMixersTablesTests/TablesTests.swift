@@ -1,7 +1,9 @@
 import Foundation
 import XCTest
 import SparseMixers
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
+import SparseMixersTraining
 @testable import SparseMixersTables
 
 final class InterleavingTests: XCTestCase {

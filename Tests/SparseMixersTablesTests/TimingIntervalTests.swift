@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 @testable import SparseMixersTables
 
 /// Issue 13, item 1: speed-ups with intervals that a noisy machine cannot fake. Every timing here runs on a fake

@@ -1,7 +1,9 @@
 import Foundation
 import XCTest
 import SparseMixers
-@testable import SparseMixersHarness
+@testable import SparseMixersPaper
+@testable import SparseMixersReports
+@testable import SparseMixersTraining
 @testable import SparseMixersTables
 
 /// "What was trained" (issue 13, item 4): each accuracy row of a report names the scaled configuration the runner

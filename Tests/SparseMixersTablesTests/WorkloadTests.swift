@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 import SparseMixers
 import SparseMixersData
-import SparseMixersHarness
+import SparseMixersPaper
+import SparseMixersReports
 import SparseMixersTables
 import SparseMixersTraining
 
@@ -13,6 +14,32 @@ final class WorkloadTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         return DataRoot.resolve(explicit: dir.path)
+    }
+
+    /// run_all.sh runs `sparse-mixers tables`, which prints `Workload.runAllOrder`: it must name every table
+    /// target once (a target is a table no other target `alsoWrites`; Package.swift makes one executable each),
+    /// each derived table after every table it reads, and together they must write every report.
+    func testRunAllOrderRunsEveryTargetOnceWithDerivedTablesAfterTheirSources() throws {
+        let order = Workload.runAllOrder
+        XCTAssertEqual(Set(order).count, order.count, "a target listed twice")
+        let targets = TableID.allCases.filter { TableCatalog.target(of: $0) == $0 }
+        XCTAssertEqual(Set(order), Set(targets))
+        XCTAssertEqual(Set(order.flatMap { TableRunner.reportIDs(for: $0) }), Set(TableID.allCases))
+        for (i, id) in order.enumerated() {
+            for source in TableSpec.spec(id).derivedFrom {
+                let j = try XCTUnwrap(order.firstIndex(of: TableCatalog.target(of: source)), "\(id) reads \(source)")
+                XCTAssertLessThan(j, i, "\(id) runs before its source \(source)")
+            }
+        }
+        // The executables of Package.swift (Tables/<Name>) are exactly these targets.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Tables").path)
+            .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent("Tables/\($0)/main.swift").path) }
+        XCTAssertEqual(Set(dirs), Set(order.map(\.fileStem)))
+        // run_all.sh takes its list from the program instead of a copy.
+        let script = try String(contentsOf: root.appendingPathComponent("run_all.sh"), encoding: .utf8)
+        XCTAssertTrue(script.contains("TABLES=$(\"$BIN/sparse-mixers\" tables)"))
     }
 
     func testSharedPretrainingRunsAreCountedOnceAndMissingTasksAreNotCounted() throws {

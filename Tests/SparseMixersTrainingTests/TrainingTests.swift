@@ -3,7 +3,6 @@ import XCTest
 import SparseMixersCore
 @testable import SparseMixers
 @testable import SparseMixersData
-import SparseMixersHarness
 @testable import SparseMixersTraining
 import SparseMixersTestSupport
 
@@ -448,7 +447,7 @@ final class FineTunerTests: XCTestCase {
         let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
         let settings = FineTuneGrid.Settings(
             learningRates: [3e-2, 1e-4], batchSizes: [8],
-            protocolOptions: FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 8),
+            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 8),
             trainCap: 160, evalCap: nil)
         let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte, .mnli], settings: settings, root: root,
                                        tokenizer: tok, directory: dir.appendingPathComponent("ft"))
@@ -492,7 +491,7 @@ final class FineTunerTests: XCTestCase {
         try FileManager.default.copyItem(at: ckpt, to: other)
         let settings = FineTuneGrid.Settings(
             learningRates: [3e-2, 1e-4], batchSizes: [8],
-            protocolOptions: FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 2),
+            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 2),
             trainCap: 64, evalCap: nil)
         let seeds = [FineTuneGrid.SeedCheckpoint(seed: 1, checkpoint: other)]
         let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
@@ -569,7 +568,7 @@ final class FineTunerTests: XCTestCase {
 
     /// Small training sets get more epochs so that every task trains at least `minimumSteps` steps.
     func testMinimumStepsRaiseTheEpochsOfSmallSets() {
-        let p = FineTuningOptions(expertDropoutRate: 0.2, learningRateSet: .standard, batchSizes: [16], epochs: 1)
+        let p = FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .standard, batchSizes: [16], epochs: 1)
         var s = FineTuneGrid.Settings(learningRates: [1e-4], batchSizes: [16], protocolOptions: p, trainCap: nil,
                                       evalCap: nil, minimumSteps: 300)
         XCTAssertEqual(s.epochs(trainExamples: 10_000, batchSize: 16), 1)   // 625 steps already
@@ -595,37 +594,5 @@ final class FineTunerTests: XCTestCase {
         XCTAssertEqual(a.count % 3, 0, "whole groups of 3")
         XCTAssertEqual(a.map(\.line), a.map(\.line).sorted(), "file order kept")
         XCTAssertEqual(FineTuneData.cap(ex, to: nil, seed: 1).count, 30)
-    }
-
-    func testMetricNamesMatchThePublishedCSV() throws {
-        XCTAssertEqual(MetricNames.paper(.cola, .validation, "accuracy"), "cola_acc")
-        XCTAssertEqual(MetricNames.paper(.mnli, .validationMismatched, "accuracy"), "mnli_mm")
-        XCTAssertEqual(MetricNames.paper(.stsb, .validation, "spearman"), "stsb_spearman")
-        XCTAssertEqual(MetricNames.paper(.superglueRTE, .validation, "accuracy"), "sg_rte_acc")
-        XCTAssertEqual(MetricNames.paper(.multirc, .validation, "f1a"), "multirc_f1a")
-        XCTAssertEqual(MetricNames.official(.cola, .validation, "mcc"), "cola_mcc")
-        let published = Set(MetricNames.glueAverageParts + MetricNames.superGLUEAverageParts)
-        let ours = Set(SparseMixersData.Task.glueScored.flatMap { t in t.evaluationSplits.flatMap { s in
-            ["accuracy", "f1", "spearman"].map { MetricNames.paper(t, s, $0) } } }
-            + SparseMixersData.Task.superglueScored.flatMap { t in
-                ["accuracy", "f1", "f1a", "em"].map { MetricNames.paper(t, .validation, $0) }
-            })
-        XCTAssert(published.isSubset(of: ours), "\(published.subtracting(ours))")
-        // Every name of the averages is a metric of published_numbers.csv.
-        let csv = Set(try PublishedNumbers.load().rows.map(\.metric))
-        XCTAssert(published.union([MetricNames.glueAverage, MetricNames.superGLUEAverage]).isSubset(of: csv),
-                  "\(published.subtracting(csv))")
-    }
-
-    /// The lists the fine-tuning grid and the variant runs still spell out agree with `MetricNames`, the one
-    /// source, and so does the catalog's (until those files read it directly).
-    func testEveryListOfMetricNamesIsTheOneSource() {
-        XCTAssertEqual(FineTuneGrid.glueAverageMetrics, MetricNames.glueAverageParts)
-        XCTAssertEqual(FineTuneGrid.superglueAverageMetrics, MetricNames.superGLUEAverageParts)
-        XCTAssertEqual(VariantAccuracy.glueTaskMetrics, Set(MetricNames.glueAverageParts + [MetricNames.glueAverage]))
-        XCTAssertEqual(VariantAccuracy.superglueTaskMetrics,
-                       Set(MetricNames.superGLUEAverageParts + [MetricNames.superGLUEAverage]))
-        XCTAssertEqual(Metric.glueTasks, MetricNames.glueAverageParts)
-        XCTAssertEqual(Metric.superGLUE, MetricNames.superGLUEAverageParts + ["superglue_avg"])
     }
 }
