@@ -293,8 +293,8 @@ public enum VariantAccuracy {
         out.metrics.merge(g.metrics) { _, new in new }
         out.fineTune = g.taskResults
         out.skipped += g.skipped
-        out.notes += g.notes.filter { !$0.contains("capped") }
-        if g.notes.contains(where: { $0.contains("capped") }) {
+        out.notes += g.notes
+        if !g.capNotes.isEmpty {
             out.notes.append("fine-tuning examples capped at this scale: train \(settings.fineTuneTrainCap.map(String.init) ?? "all"), "
                              + "eval \(settings.fineTuneEvalCap.map(String.init) ?? "all") per task (seeded subsets of whole groups)")
         }

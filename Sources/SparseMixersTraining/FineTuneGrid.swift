@@ -27,6 +27,8 @@ public struct GridOutcome: Codable, Equatable, Sendable {
     public var official: [String: Double] = [:]
     public var skipped: [SkippedItem] = []
     public var notes: [String] = []
+    /// What the scale's caps cut, per task (`FineTuneData.capNotes`): a report summarises them in one note.
+    public var capNotes: [String] = []
     /// Per task (in task order) the chosen run and the majority-class floor on the same evaluation rows.
     public var taskResults: [FineTuneTaskResult] = []
 
@@ -117,7 +119,7 @@ public enum FineTuneGrid {
                 let d = try FineTuneData.load(task, root: root, tokenizer: tokenizer, seqLen: seqLen,
                                               trainCap: settings.trainCap, evalCap: settings.evalCap)
                 loaded.append((task, d))
-                out.notes += d.notes.map { "\(task.displayName): \($0)" }
+                out.capNotes += d.capNotes.map { "\(task.displayName): \($0)" }
             } catch let e as MissingDataError {
                 out.skipped.append(SkippedItem(item: task.displayName, reason: "data missing: \(e.description)"))
             }

@@ -45,7 +45,10 @@ public struct FineTuneData: Sendable {
     public var evals: [EncodedTaskData]
     /// N of SPEC §5.3's steps = ⌊N·epochs/B⌋: source examples (COPA/ReCoRD expand into several rows each).
     public var trainExamples: Int
-    public var notes: [String]
+    /// What the caps cut ("train capped to 10000 of 67349 rows"); empty when every row is kept.
+    public var capNotes: [String]
+    /// Whether a cap cut the train split or an evaluation split.
+    public var capped: Bool { !capNotes.isEmpty }
 
     /// Loads and encodes the train split and the evaluation split(s). Throws `MissingDataError` when a file is
     /// absent. `trainCap`/`evalCap` keep a seeded random subset of whole groups (the same subset for every model).
@@ -60,7 +63,7 @@ public struct FineTuneData: Sendable {
             evals.append(EncodedTaskData(e.data, tokenizer: tokenizer, seqLen: seqLen))
         }
         return FineTuneData(task: task, train: EncodedTaskData(c.train, tokenizer: tokenizer, seqLen: seqLen),
-                            evals: evals, trainExamples: c.trainExamples, notes: notes)
+                            evals: evals, trainExamples: c.trainExamples, capNotes: notes)
     }
 
     /// Row counts `load` would produce, without encoding: train rows after the cap, N of SPEC §5.3 (source
@@ -229,7 +232,7 @@ public enum FineTuner {
         }
         return FineTuneResult(task: task, options: options, steps: steps, trainRows: rows, evaluations: evaluations,
                               diverged: diverged, seconds: Date().timeIntervalSince(t0),
-                              notes: data.notes + undefined.sorted().map {
+                              notes: data.capNotes + undefined.sorted().map {
                                   $0.hasPrefix("single-class:")
                                       ? "the last evaluation on \($0.dropFirst(13)) predicted one class for every example: a class-prior baseline, nothing task-specific was learned"
                                       : "\($0) undefined in some evaluation (constant predictions): scored 0" })

@@ -452,6 +452,9 @@ final class FineTunerTests: XCTestCase {
         let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte, .mnli], settings: settings, root: root,
                                        tokenizer: tok, directory: dir.appendingPathComponent("ft"))
         XCTAssertEqual(out.skipped.first?.item, "GLUE/MNLI")
+        // The cap (160 of 200 train rows) is a typed note of its own, not a substring to look for in the notes.
+        XCTAssertEqual(out.capNotes, ["GLUE/RTE: train capped to 160 of 200 rows"])
+        XCTAssertFalse(out.notes.contains { $0.contains("capped") })
         XCTAssert(out.skipped.contains { $0.item == "glue_avg" })
         XCTAssertEqual(out.runs.count, 2)
         let run = try XCTUnwrap(out.runs.first { $0.options.learningRate == 3e-2 })
