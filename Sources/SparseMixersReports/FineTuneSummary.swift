@@ -162,9 +162,8 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             guard let rs = all[name] else { continue }
             for t in rows {
                 guard let r = rs.first(where: { $0.task == t.task }) else { continue }
-                let seeds = r.seeds ?? [FineTuneTaskResult.SeedScore(seed: 0, best: r.best, last: r.last)]
                 for m in t.metrics {
-                    for sc in seeds { if let x = sc.best[m] { runs.append(SeedRun(variant: name, seed: sc.seed, metric: m,
+                    for sc in r.seedScores { if let x = sc.best[m] { runs.append(SeedRun(variant: name, seed: sc.seed, metric: m,
                                                                                   value: x, count: nil)) } }
                 }
             }
@@ -175,7 +174,7 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             for (i, t) in signalTasks.enumerated() {
                 guard let r = rs.first(where: { $0.task == t.task }) else { complete = []; break }
                 var here = Set<Int>()
-                for sc in r.seeds ?? [FineTuneTaskResult.SeedScore(seed: 0, best: r.best, last: r.last)] {
+                for sc in r.seedScores {
                     let xs = t.metrics.compactMap { sc.best[$0] }
                     guard xs.count == t.metrics.count else { continue }
                     bySeed[sc.seed, default: []] += xs

@@ -208,10 +208,7 @@ public struct ReportWriter: Sendable {
     /// its interval beside the paper's difference and a verdict; then the floors and every seed's run.
     static func seedSection(_ r: Report, _ cs: [AccuracyComparison]) -> [String] {
         func pct(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "–" }
-        func pm(_ m: Double?, _ h: Double?) -> String {
-            guard let m else { return "–" }
-            return h.map { String(format: "%.2f ± %.2f", m, $0) } ?? String(format: "%.2f (1 seed)", m)
-        }
+        func pm(_ m: Double?, _ h: Double?) -> String { meanInterval(m, h, digits: 2) }
         var md: [String] = []
         md.append("## Pre-training accuracy over seeds (reference: \(Format.cell(r.accuracyReference ?? "")))")
         md.append("")
@@ -254,6 +251,13 @@ public struct ReportWriter: Sendable {
             md.append("")
         }
         return md
+    }
+
+    /// "21.41 ± 1.05", "5.22 (1 seed)" or "–": a mean over seeds with the half-width of its 95% interval.
+    static func meanInterval(_ m: Double?, _ h: Double?, digits: Int) -> String {
+        guard let m else { return "–" }
+        let f = "%.\(digits)f"
+        return h.map { String(format: "\(f) ± \(f)", m, $0) } ?? String(format: "\(f) (1 seed)", m)
     }
 
     /// Fine-tuning per task against its floors: majority class, random-init control, every variant's best and last
@@ -321,10 +325,7 @@ public struct ReportWriter: Sendable {
         }
         md.append("")
         if let cs = f.seedComparisons, !cs.isEmpty {
-            func pm(_ m: Double?, _ h: Double?) -> String {
-                guard let m else { return "–" }
-                return h.map { String(format: "%.1f ± %.1f", m, $0) } ?? String(format: "%.1f (1 seed)", m)
-            }
+            func pm(_ m: Double?, _ h: Double?) -> String { meanInterval(m, h, digits: 1) }
             md.append("Over fine-tuning seeds (best evaluation of each seed's run): mean ± half-width of the 95% t "
                 + "interval, and Δ = model − reference seed by seed with its paired 95% interval (the control's Δ "
                 + "is what pre-training is worth; negative means the pre-trained reference is ahead).")

@@ -15,6 +15,11 @@ public struct TableRunSettings {
     public var dataDirectory: String? = nil
     /// `--rows`: the accuracy phase trains only these rows (by name) and the table's first; nil: every row.
     public var rows: Set<String>? = nil
+
+    /// Whether the accuracy phase trains a table's row `index` named `name` (`rows`; the first row always).
+    public func trainsAccuracy(row index: Int, named name: String) -> Bool {
+        index == 0 || rows?.contains(name) ?? true
+    }
     public var shape: SpeedShape
     /// When the interleaved rounds of a speed group stop (`StoppingRule.defaults(scale)` unless given).
     public var rule: StoppingRule
@@ -395,8 +400,9 @@ public struct TableRunner {
         -> ([AccuracyOutcome], AccuracyOutcome?) {
         // --rows: the selected rows and the table's first (the reference of the differences); the others keep
         // their published numbers, named as not run.
-        if let rows = settings.rows, !settings.speedOnly {
-            let keep = variants.enumerated().filter { $0.offset == 0 || rows.contains($0.element.name) }.map(\.element)
+        if settings.rows != nil, !settings.speedOnly {
+            let keep = variants.enumerated().filter { settings.trainsAccuracy(row: $0.offset, named: $0.element.name) }
+                .map(\.element)
             let (got, control) = try selectedOutcomes(spec, scaled: scaled, variants: keep)
             let byName = Dictionary(zip(keep.map(\.name), got), uniquingKeysWith: { a, _ in a })
             let reason = "not run: --rows selected " + keep.map(\.name).joined(separator: ", ")

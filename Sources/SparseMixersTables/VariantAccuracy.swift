@@ -259,7 +259,7 @@ public enum VariantAccuracy {
                     out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "nsp_acc", value: e.nspAccuracy,
                                                 count: e.nspCount))
                 }
-                if tuned.contains(seed) && first?.1 != url {
+                if tuned.contains(seed) {
                     seedCheckpoints.append(FineTuneGrid.SeedCheckpoint(seed: seed, checkpoint: url))
                 }
                 let tokensPerStep = Double(run.options.batchSize * variant.config.maxSeqLength)

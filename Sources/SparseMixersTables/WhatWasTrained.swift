@@ -38,19 +38,16 @@ public enum WhatWasTrained {
                                                seeds: [Int(run.options.seed)], runDirectories: [dir]))
             }
         }
-        let ft = plan.grid.map { g in
+        var ft = plan.grid.map { g in
             FineTuneAsRun(learningRateSet: g.protocolOptions.learningRateSet.rawValue, learningRates: g.learningRates,
                           batchSizes: g.batchSizes, epochs: g.protocolOptions.epochs, minimumSteps: g.minimumSteps,
                           trainCap: g.trainCap, evalCap: g.evalCap,
                           expertDropoutRate: Double(g.protocolOptions.expertDropoutRate),
                           capacityFactor: g.protocolOptions.capacityFactor.map(Double.init),
                           freeze: g.protocolOptions.freeze.rawValue, fromSeed: 0)
-        }.map { p -> FineTuneAsRun in
-            var p = p
-            let further = VariantAccuracy.fineTuneSeeds(plan, settings: settings)
-            if !further.isEmpty { p.furtherSeeds = further }
-            return p
         }
+        let further = VariantAccuracy.fineTuneSeeds(plan, settings: settings)
+        if !further.isEmpty { ft?.furtherSeeds = further }
         return TrainedRow(variant: v.name, model: ModelSummary(v.config), paperModel: ModelSummary(paper.config),
                           pretraining: byBatch, fineTuning: ft,
                           guesses: paper.guesses + tableGuesses(paperTable, settings: settings, fineTuned: ft != nil))

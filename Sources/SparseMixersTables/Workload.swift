@@ -114,7 +114,7 @@ public struct Workload {
             }
             guard !settings.speedOnly, spec.kind != .modelSizes else { continue }
             let scaled = s.scaled(spec)
-            for (vi, v) in scaled.accuracyVariants.enumerated() where vi == 0 || settings.rows?.contains(v.name) ?? true {
+            for (vi, v) in scaled.accuracyVariants.enumerated() where settings.trainsAccuracy(row: vi, named: v.name) {
                 let plan = VariantAccuracy.plan(table: scaled, variant: v, settings: s, fineTune: settings.fineTune)
                 guard let first = plan.pretraining.first else { continue }
                 var keys: [String] = []

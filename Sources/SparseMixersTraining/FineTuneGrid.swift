@@ -124,7 +124,6 @@ public enum FineTuneGrid {
                 out.skipped.append(SkippedItem(item: task.displayName, reason: "data missing: \(e.description)"))
             }
         }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var majority: [SparseMixersData.Task: [String: Double]] = [:]
         var evalRows: [SparseMixersData.Task: Int] = [:]
         for (task, data) in loaded {
@@ -163,7 +162,6 @@ public enum FineTuneGrid {
                 options.seed = UInt64(sc.seed)
                 let url = sc.checkpoint.deletingLastPathComponent().appendingPathComponent("finetune")
                     .appendingPathComponent(runName(c.task, options, settings))
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
                 let s = try cachedRun(checkpoint: sc.checkpoint, data: d, options: options, url: url, progress: progress,
                                       label: label + "seed \(sc.seed) ", log: log)
                 scores.append(.init(seed: sc.seed, best: s.best?.paper ?? [:], last: s.last?.paper ?? [:],
@@ -189,7 +187,8 @@ public enum FineTuneGrid {
     /// Locked: two table variants with the same protocol (Table 19) share the run, done once.
     static func cachedRun(checkpoint: URL, data: FineTuneData, options: FineTuneOptions, url: URL,
                           progress: ProgressLine?, label: String, log: (String) -> Void) throws -> FineTuneResult {
-        try FileLock.withLock(url.path + ".lock") { () throws -> FineTuneResult in
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        return try FileLock.withLock(url.path + ".lock") { () throws -> FineTuneResult in
             if let cached = try? RunFiles.readJSON(FineTuneResult.self, from: url), cached.options == options {
                 return cached
             }

@@ -58,11 +58,16 @@ public struct FineTuneTaskResult: Codable, Equatable, Sendable {
         m.isEmpty ? nil : m.values.reduce(0, +) / Double(m.count)
     }
 
-    /// Seed s's task score (`primary` of its best evaluation), by seed: one entry (seed 0) without `seeds`.
+    /// Every seed's run: `seeds`, or without them the one run (seed 0) whose values these are.
+    public var seedScores: [SeedScore] {
+        seeds ?? [SeedScore(seed: 0, best: best, last: last, official: official, officialLast: officialLast,
+                            diverged: diverged)]
+    }
+
+    /// Seed s's task score (`primary` of its best evaluation), by seed.
     public var primaryBySeed: [Int: Double] {
-        guard let seeds else { return Self.primary(best).map { [0: $0] } ?? [:] }
         var out: [Int: Double] = [:]
-        for s in seeds { if let p = Self.primary(s.best) { out[s.seed] = p } }
+        for s in seedScores { if let p = Self.primary(s.best) { out[s.seed] = p } }
         return out
     }
 
