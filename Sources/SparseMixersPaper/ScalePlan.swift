@@ -30,6 +30,7 @@ public enum ScalePlan {
     public static func corpus(vocabSize: Int, root: DataRoot, log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
         var o = CorpusPrepareOptions()
         o.vocabulary.vocabSize = vocabSize
+        o.vocabulary.inputSentenceSize = VocabularyOptions.sentences(forVocabSize: vocabSize)
         return try PreparedCorpus.prepare(root: root, options: o, log: log)
     }
 

@@ -20,8 +20,8 @@ public struct DataCommand: ParsableCommand {
         var vocabSize: Int = 32_000
         @Option(name: .long, help: "SentencePiece model type: unigram or bpe.")
         var modelType: String = "unigram"
-        @Option(name: .long, help: "Sentences sampled to train the vocabulary.")
-        var vocabSentences: Int = 600_000
+        @Option(name: .long, help: "Sentences sampled to train the vocabulary (default: 100 per piece, at most 600,000, as the tables use).")
+        var vocabSentences: Int?
         @Option(name: .long, help: "Worker threads.")
         var workers: Int = 2
 
@@ -29,7 +29,7 @@ public struct DataCommand: ParsableCommand {
 
         func validate() throws {
             try Flags.int(vocabSize, "vocab-size", 16...1_048_576)
-            try Flags.int(vocabSentences, "vocab-sentences", 1...100_000_000)
+            if let vocabSentences { try Flags.int(vocabSentences, "vocab-sentences", 1...100_000_000) }
             try Flags.int(workers, "workers", 1...Flags.maxThreads)
             guard VocabularyModelType(rawValue: modelType) != nil else {
                 throw ValidationError("--model-type must be unigram or bpe, got \(modelType)")
@@ -43,7 +43,7 @@ public struct DataCommand: ParsableCommand {
             var o = CorpusPrepareOptions(workers: workers)
             o.vocabulary.vocabSize = vocabSize
             o.vocabulary.modelType = type
-            o.vocabulary.inputSentenceSize = vocabSentences
+            o.vocabulary.inputSentenceSize = vocabSentences ?? VocabularyOptions.sentences(forVocabSize: vocabSize)
             o.vocabulary.numThreads = workers
             return o
         }

@@ -46,9 +46,9 @@ final class FlagTests: XCTestCase {
         let r = try TableOptions.parse(["--output", out, "--min-rounds", "3", "--half-width", "2.5", "--time-limit", "60"]).settings.rule
         XCTAssertEqual(r, StoppingRule(minRounds: 3, maxRounds: 20, halfWidth: 0.025, timeLimitSeconds: 60))
         XCTAssertEqual(try TableOptions.parse(["--output", out, "--scale", "small"]).settings.rule, StoppingRule.defaults(.small))
-        // Per-scale defaults where a flag is not given: the ci first look stops at ±10%, small at ±5%.
+        // Per-scale defaults where a flag is not given: the ci first look stops at ±15%, small at ±5%.
         XCTAssertEqual(try TableOptions.parse(["--output", out]).settings.rule,
-                       StoppingRule(minRounds: 5, maxRounds: 20, halfWidth: 0.10, timeLimitSeconds: 60))
+                       StoppingRule(minRounds: 5, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30))
         XCTAssertEqual(StoppingRule.defaults(.small).halfWidth, 0.05)
         let o = try TableOptions.parse(["--output", out, "--memory-budget-gb", "2.5", "--batch", "4"])
         XCTAssertEqual(o.settings.memoryBudget, 2.5e9)
