@@ -123,7 +123,13 @@ public final class Model {
 
     public var parameterCount: Int { layout.parameterCount }
 
-    public func zeroGradients() { grads.zero() }
+    /// The step's one zeroing pass: the parameter gradients and the workspace's once-per-step backward accumulators
+    /// (every backward adds into its outputs). Buffers that several layers reuse in turn are zeroed where each is
+    /// taken up again (`backward()`, `Block.backward`).
+    public func zeroGradients() {
+        grads.zero()
+        workspace?.zeroAccumulators()
+    }
 
     /// The rest of a training step after `forward(training: true)`: zeroed gradients, the backward pass, one AdamW
     /// update (each a phase of `Profile`).
@@ -195,7 +201,12 @@ public final class Model {
         guard let w = workspace, let batch = lastBatch else { preconditionFailure("backward() needs a forward() first") }
         let cfg = config, P = params.base, Gd = grads.base
         let B = batch.batchSize, T = B * cfg.maxSeqLength, D = cfg.dModel
-        // dOut: the gradient of the current block's output; each block adds its input's gradient into dIn.
+        // The heads' and the embedding's accumulators are zero after `zeroGradients()`; a second backward without
+        // one (gradients summed over batches) clears them here instead.
+        if !w.accumulatorsAreZero { w.zeroAccumulators() }
+        w.accumulatorsAreZero = false
+        // dOut: the gradient of the current block's output; each block adds its input's gradient into dIn. The two
+        // swap between blocks, so each is zeroed here as it is taken up, not in the step's pass.
         var dOut = w.dOut, dIn = w.dIn
         var pt = Profile.now()
         dOut.update(repeating: 0, count: T * D)

@@ -1,7 +1,16 @@
-/// Activations and backward scratch for one batch size, carved from one arena (shape legend in Model.swift).
+/// Activations and backward scratch for one batch size, carved from two arenas (shape legend in Model.swift):
+/// `arena` holds the activations and the backward scratch every layer reuses; `accumulators` holds the backward
+/// buffers used once per step, which the step's one zeroing pass clears with the parameter gradients
+/// (`Model.zeroGradients`), so the kernels that fill them only add.
 final class Workspace {
     let batch: Int                          // B
     let arena: FloatArena
+    /// The heads' and the embedding's input-gradient buffers (`HeadCache.dPoolIn`, `dGelu`, `dGathered`;
+    /// `EmbeddingCache.dNormed`): each backward adds into them once per step.
+    let accumulators: FloatArena
+    /// True while `accumulators` holds zeros: when the arena is new and after `zeroAccumulators()`, until the next
+    /// backward.
+    var accumulatorsAreZero = true
     let embedding: EmbeddingCache
     let blocks: [Block]
     let heads: HeadCache
@@ -13,11 +22,12 @@ final class Workspace {
     var lastTraining = false
 
     init(model m: Model, batch B: Int) {
-        var sizing = ArenaCarver.sizing()
-        _ = Buffers(&sizing, model: m, batch: B)
+        var sizing = ArenaCarver.sizing(), accumulatorSizing = ArenaCarver.sizing()
+        _ = Buffers(&sizing, accumulators: &accumulatorSizing, model: m, batch: B)
         arena = FloatArena(count: sizing.used)
-        var carver = ArenaCarver(arena: arena)
-        let b = Buffers(&carver, model: m, batch: B)
+        accumulators = FloatArena(count: accumulatorSizing.used)
+        var carver = ArenaCarver(arena: arena), accumulatorCarver = ArenaCarver(arena: accumulators)
+        let b = Buffers(&carver, accumulators: &accumulatorCarver, model: m, batch: B)
         batch = B
         embedding = b.embedding; blocks = b.blocks; heads = b.heads
         dOut = b.dOut; dIn = b.dIn; scratch = b.scratch
@@ -25,7 +35,13 @@ final class Workspace {
         ids = Array(repeating: 0, count: T); typeIds = Array(repeating: 0, count: T)
     }
 
-    /// Every buffer of the workspace, carved in order (once to size the arena, once for real).
+    /// Clears the once-per-step backward buffers (part of the step's zeroing pass).
+    func zeroAccumulators() {
+        accumulators.zero()
+        accumulatorsAreZero = true
+    }
+
+    /// Every buffer of the workspace, carved in order (once to size the arenas, once for real).
     private struct Buffers {
         var embedding: EmbeddingCache
         var blocks: [Block] = []
@@ -33,12 +49,13 @@ final class Workspace {
         var dOut: UnsafeMutablePointer<Float>, dIn: UnsafeMutablePointer<Float>
         var scratch: BlockScratch
 
-        init(_ a: inout ArenaCarver, model m: Model, batch B: Int) {
+        init(_ a: inout ArenaCarver, accumulators g: inout ArenaCarver, model m: Model, batch B: Int) {
             let cfg = m.config
             let L = cfg.maxSeqLength, D = cfg.dModel, T = B * L
-            embedding = EmbeddingCache(&a, tokens: T, dEmb: cfg.dEmb, dModel: D, dropout: cfg.dropoutRate > 0)
+            embedding = EmbeddingCache(&a, accumulators: &g, tokens: T, dEmb: cfg.dEmb, dModel: D,
+                                       dropout: cfg.dropoutRate > 0)
             for (l, bp) in m.blocks.enumerated() { blocks.append(Block(&a, bp, index: l, config: cfg, batch: B)) }
-            heads = HeadCache(&a, batch: B, dModel: D, dEmb: cfg.dEmb, outputs: m.head.outputs,
+            heads = HeadCache(&a, accumulators: &g, batch: B, dModel: D, dEmb: cfg.dEmb, outputs: m.head.outputs,
                               predictions: cfg.maxPredictionsPerSeq, vocab: cfg.vocabSize, mlm: m.head == .pretraining)
             let structured = m.blocks.contains {
                 switch $0.mixing { case .circulant, .toeplitz: return true; default: return false }

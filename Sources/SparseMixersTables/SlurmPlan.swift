@@ -16,8 +16,8 @@ import SparseMixersTraining
 /// - `speed`, one `--exclusive` job per speed group: the group's variants and its BERT reference timed together
 ///   on one whole node, so a speed-up is a same-machine ratio;
 /// - `report`, one per table, after all of its jobs: the table target's own run, which finds every run in the
-///   cache and every speed group in `SpeedGroupStore`, so it only assembles the report; the derived tables after
-///   the tables they re-tabulate; `index` last.
+///   cache and every speed group in `SpeedGroupStore`, so it only assembles the report; a derived table's after
+///   the report jobs of the tables it re-tabulates (`TableSpec.derivedFrom`) and no others; `index` last.
 ///
 /// Every job runs one `sparse-mixers job ...` command with the table flags of the submit, on the thread count the
 /// local table run gives the same work (`runThreads`), so its results are those of a local run bit for bit.
@@ -145,6 +145,7 @@ public struct SlurmPlan {
         let prepare = training ? add("prepare", .prepare, nil, [job("prepare")], cpus: settings.threads, after: []) : nil
         var runTask: [String: Dependency] = [:]
         var reports: [Int] = []
+        var reportJob: [TableID: Int] = [:]   // by table target
         for id in tables where !TableSpec.spec(id).isDerived {
             let threads = runThreads(id, settings: settings)
             var reportDeps: [Dependency] = []
@@ -178,11 +179,15 @@ public struct SlurmPlan {
             }
             reports.append(add("\(id.fileStem)-report", .report, id, [job("report", ["--table", id.fileStem])], cpus: 1,
                                after: reportDeps))
+            reportJob[id] = reports.last!
         }
-        let sources = reports.map { Dependency(job: $0) }
+        // A derived table reads its sources' reports (`Reports/<Source>.json`): it waits for the report jobs of
+        // those of its sources this plan makes, and for nothing else. (A source outside the plan is read as it is
+        // on disk; derived tables read only tables that run, a catalog test holds.)
         for id in tables where TableSpec.spec(id).isDerived {
+            let sources = TableSpec.spec(id).derivedFrom.compactMap { reportJob[TableCatalog.target(of: $0)] }
             reports.append(add("\(id.fileStem)-report", .report, id, [job("report", ["--table", id.fileStem])], cpus: 1,
-                               after: sources))
+                               after: sources.map { Dependency(job: $0) }))
         }
         let output = tableArguments.firstIndex(of: "--output").map { tableArguments[$0 + 1] } ?? "Reports"
         _ = add("index", .index, nil, [[executable, "index", "--output", output]], cpus: 1,

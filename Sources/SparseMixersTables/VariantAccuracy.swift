@@ -24,11 +24,6 @@ public enum VariantAccuracy {
         public var fineTune: [FineTuneTaskResult] = []
     }
 
-    static let glueTaskMetrics: Set<String> = ["cola_acc", "sst2_acc", "mrpc_f1", "mrpc_acc", "stsb_spearman", "qqp_f1",
-                                               "qqp_acc", "mnli_m", "mnli_mm", "qnli_acc", "rte_acc", "glue_avg"]
-    static let superglueTaskMetrics: Set<String> = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a", "multirc_em",
-                                                    "record_f1", "record_em", "sg_rte_acc", "wic_acc", "superglue_avg"]
-
     /// What `run` will do for a variant, without doing it: the pre-training runs in order (the first one at the
     /// first batch size, seed 0, is the fine-tuning checkpoint when it does not diverge), the fine-tuning tasks
     /// and the grid. `sparse-mixers plan` sums these over a scale; `run` follows the same plan.
@@ -51,8 +46,9 @@ public enum VariantAccuracy {
         var p = Plan()
         let wanted = Set(table.metrics)
         let needsPretraining = !wanted.isDisjoint(with: ["mlm_acc", "nsp_acc", "stable_64", "stable_256"])
-        let glue = !wanted.isDisjoint(with: glueTaskMetrics)
-        let superglue = !wanted.isDisjoint(with: superglueTaskMetrics)
+        // A GLUE (SuperGLUE) number or average among the table's metrics: fine-tune on that benchmark's tasks.
+        let glue = !wanted.isDisjoint(with: MetricNames.glueAverageParts + [MetricNames.glueAverage])
+        let superglue = !wanted.isDisjoint(with: MetricNames.superGLUEAverageParts + [MetricNames.superGLUEAverage])
         guard needsPretraining || glue || superglue else { return p }
         let pt = table.pretraining
         func options(_ batch: Int, _ seed: Int) -> PretrainOptions {

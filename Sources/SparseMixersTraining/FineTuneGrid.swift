@@ -36,12 +36,6 @@ public struct GridOutcome: Codable, Equatable, Sendable {
 }
 
 public enum FineTuneGrid {
-    /// The 11 numbers of the paper's GLUE average and the 10 of its SuperGLUE average (SPEC §5.5).
-    public static let glueAverageMetrics = ["mnli_m", "mnli_mm", "qqp_f1", "qqp_acc", "qnli_acc", "sst2_acc", "cola_acc",
-                                            "stsb_spearman", "mrpc_f1", "mrpc_acc", "rte_acc"]
-    public static let superglueAverageMetrics = ["boolq_acc", "cb_f1", "cb_acc", "copa_acc", "multirc_f1a", "multirc_em",
-                                                 "record_f1", "record_em", "sg_rte_acc", "wic_acc"]
-
     public struct Settings: Sendable {
         public var learningRates: [Double]
         public var batchSizes: [Int]
@@ -88,7 +82,7 @@ public enum FineTuneGrid {
             prediction = task.isRegression ? .scores(Array(repeating: mean, count: split.count))
                 : .classes(Array(repeating: constantClass, count: split.count))
             for s in try TaskScores.paper(task: task, examples: split.examples, predictions: prediction) {
-                out[TaskMetricNames.paper(task, split.split, s.name)] = s.value.isFinite ? s.value : 0
+                out[MetricNames.paper(task, split.split, s.name)] = s.value.isFinite ? s.value : 0
             }
         }
         return out
@@ -244,12 +238,15 @@ public enum FineTuneGrid {
         out.notes += a.notes
     }
 
-    /// The benchmark averages of per-task metrics (best and last): the paper's average where every number is
-    /// there, otherwise the mean of those present as `<name>_available`, with the skipped item and note saying so.
+    /// The benchmark averages of per-task metrics (best and last): the paper's average (the 11 GLUE and 10
+    /// SuperGLUE numbers of `MetricNames`, SPEC §5.5) where every number is there, otherwise the mean of those
+    /// present as `<name>_available`, with the skipped item and note saying so.
     static func averages(metrics: [String: Double], lastMetrics: [String: Double])
         -> (metrics: [String: Double], lastMetrics: [String: Double], skipped: [SkippedItem], notes: [String]) {
         var m: [String: Double] = [:], l: [String: Double] = [:], skipped: [SkippedItem] = [], notes: [String] = []
-        for (name, parts, bench) in [("glue_avg", glueAverageMetrics, "GLUE"), ("superglue_avg", superglueAverageMetrics, "SuperGLUE")] {
+        let benchmarks = [(MetricNames.glueAverage, MetricNames.glueAverageParts, "GLUE"),
+                          (MetricNames.superGLUEAverage, MetricNames.superGLUEAverageParts, "SuperGLUE")]
+        for (name, parts, bench) in benchmarks {
             let have = parts.filter { metrics[$0] != nil }
             guard !have.isEmpty else { continue }
             if have.count == parts.count {

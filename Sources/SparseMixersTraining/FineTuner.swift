@@ -138,9 +138,6 @@ public struct FineTuneResult: Codable, Equatable, Sendable {
     public var last: TaskEvaluation? { evaluations.last }
 }
 
-/// The published metric names, by their earlier name here (`MetricNames`, in the data module, is the source).
-public typealias TaskMetricNames = MetricNames
-
 /// Fine-tunes a pre-trained checkpoint on one task (SPEC §5): every pre-trained tensor restored (encoder and
 /// pooler), a fresh classification/regression head, a fresh AdamW (the reference's restore of the pre-training
 /// moments is a known quirk, SPEC §5.3; we start fresh as it recommends), 10% warm-up and linear decay,

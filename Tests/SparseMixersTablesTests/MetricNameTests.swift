@@ -1,12 +1,10 @@
 import Foundation
 import XCTest
 import SparseMixersData
-import SparseMixersTraining
 import SparseMixersPaper
-@testable import SparseMixersTables
 
-/// Metric names have one source (`MetricNames`, in the data module); these check every list that still spells
-/// them out against it, and the names against published_numbers.csv. (Here because they read every layer.)
+/// Metric names have one source (`MetricNames`, in the data module), which the fine-tuning grid, the variant runs and
+/// the catalog read directly; this checks the names against the tasks' scores and published_numbers.csv.
 final class MetricNameTests: XCTestCase {
     func testMetricNamesMatchThePublishedCSV() throws {
         XCTAssertEqual(MetricNames.paper(.cola, .validation, "accuracy"), "cola_acc")
@@ -26,17 +24,5 @@ final class MetricNameTests: XCTestCase {
         let csv = Set(try PublishedNumbers.load().rows.map(\.metric))
         XCTAssert(published.union([MetricNames.glueAverage, MetricNames.superGLUEAverage]).isSubset(of: csv),
                   "\(published.subtracting(csv))")
-    }
-
-    /// The lists the fine-tuning grid and the variant runs still spell out agree with `MetricNames`, the one
-    /// source, and so does the catalog's (until those files read it directly).
-    func testEveryListOfMetricNamesIsTheOneSource() {
-        XCTAssertEqual(FineTuneGrid.glueAverageMetrics, MetricNames.glueAverageParts)
-        XCTAssertEqual(FineTuneGrid.superglueAverageMetrics, MetricNames.superGLUEAverageParts)
-        XCTAssertEqual(VariantAccuracy.glueTaskMetrics, Set(MetricNames.glueAverageParts + [MetricNames.glueAverage]))
-        XCTAssertEqual(VariantAccuracy.superglueTaskMetrics,
-                       Set(MetricNames.superGLUEAverageParts + [MetricNames.superGLUEAverage]))
-        XCTAssertEqual(Metric.glueTasks, MetricNames.glueAverageParts)
-        XCTAssertEqual(Metric.superGLUE, MetricNames.superGLUEAverageParts + ["superglue_avg"])
     }
 }

@@ -77,9 +77,10 @@ final class SlurmPlanTests: XCTestCase {
             XCTAssertEqual(Set(report.dependencies.map(\.job)), own)
         }
         XCTAssertEqual(jobs.filter { $0.kind == .control }.count, 2)
-        // The derived table after the tables it re-tabulates; the index last, after every report.
+        // Table 6 re-tabulates Table 9, which this plan does not make: its report waits for nothing (it reads
+        // Table 9's report as it is). The index last, after every report.
         let (_, t6) = named("Table6-report")
-        XCTAssertEqual(Set(t6.dependencies.map(\.job)), Set([named("Table3-report").0, named("Table4-report").0]))
+        XCTAssertEqual(t6.dependencies, [])
         XCTAssertEqual(jobs.last?.kind, .index)
         XCTAssertEqual(jobs.last?.tasks, [[exe, "index", "--output", "/shared/w"]])
         XCTAssertEqual(Set(jobs.last!.dependencies.map(\.job)), Set(jobs.indices.filter { jobs[$0].kind == .report }))
@@ -91,6 +92,30 @@ final class SlurmPlanTests: XCTestCase {
         XCTAssertEqual(p.sbatchArguments(ft0, ids: ids),
                        ["--parsable", "--dependency=afterok:100:\(100 + t3p)_0", "--kill-on-invalid-dep=yes"])
         XCTAssertNil(p.dependencyArgument(0, ids: ids))
+    }
+
+    /// A derived table's report waits for the report jobs of the tables it re-tabulates (`derivedFrom`) that the
+    /// plan makes, and for no other job.
+    func testDerivedReportsWaitOnlyForTheTablesTheyAreDerivedFrom() throws {
+        let s = TableRunSettings(scale: .ci, threads: 2, memoryBudget: 1e12)
+        let p = expand([.t3, .t9, .t10, .t6, .t16, .t17, .t18], s, root: try emptyRoot())
+        func report(_ id: TableID) -> Int { p.jobs.firstIndex { $0.kind == .report && $0.table == id }! }
+        func waits(_ id: TableID) -> Set<Int> { Set(p.jobs[report(id)].dependencies.map(\.job)) }
+        XCTAssertEqual(TableSpec.spec(.t6).derivedFrom, [.t9])
+        XCTAssertEqual(waits(.t6), [report(.t9)])
+        XCTAssertEqual(waits(.t17), [report(.t9), report(.t10)])
+        XCTAssertEqual(waits(.t18), [report(.t9), report(.t10)])
+        // Table 16 reads ten tables; of them this plan makes only Table 3.
+        XCTAssertEqual(waits(.t16), [report(.t3)])
+        XCTAssertTrue(p.jobs[report(.t16)].dependencies.allSatisfy { $0.task == nil })
+        // The tables that run still wait for their own jobs only; the index for every report.
+        XCTAssertFalse(waits(.t9).contains(report(.t3)))
+        let reports = Set(p.jobs.indices.filter { p.jobs[$0].kind == .report })
+        XCTAssertEqual(Set(p.jobs.last!.dependencies.map(\.job)), reports)
+        // A derived table alone waits for nothing: it reads its sources' reports from disk.
+        let alone = expand([.t7], s, root: try emptyRoot())
+        XCTAssertEqual(alone.jobs.map(\.kind), [.report, .index])
+        XCTAssertEqual(alone.jobs[0].dependencies, [])
     }
 
     func testScriptsRequeueOnTheTimeLimitSignalAndSpeedTakesAWholeNode() throws {

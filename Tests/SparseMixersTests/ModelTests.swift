@@ -185,6 +185,25 @@ final class ModelTests: XCTestCase {
         try? FileManager.default.removeItem(at: dir)
     }
 
+    /// `zeroGradients` is the step's one zeroing pass (the gradients and the heads' and embedding's accumulators);
+    /// a second backward without it adds the same gradients again, its accumulators cleared by the backward.
+    func testZeroGradientsClearsAndBackwardAccumulates() throws {
+        let c = Tiny.config(.linear, layers: 2, attention: 1, moe: 1)
+        let m = try Model(config: c, seed: 4)
+        Tiny.enliven(m)
+        let b = Tiny.batch(c)
+        try m.forward(b, training: true); m.zeroGradients(); m.backward()
+        let once = Array(m.grads.buffer)
+        try m.forward(b, training: true); m.backward()
+        let twice = Array(m.grads.buffer)
+        try m.forward(b, training: true); m.zeroGradients(); m.backward()
+        XCTAssertEqual(Array(m.grads.buffer), once)
+        XCTAssertGreaterThan(once.filter { $0 != 0 }.count, once.count / 2)
+        for (i, (g, g2)) in zip(once, twice).enumerated() {
+            XCTAssertEqual(g2, 2 * g, accuracy: 1e-5 * max(1, abs(g)), "gradient \(i)")
+        }
+    }
+
     func testLearningRateSchedule() {
         let s = LearningRateSchedule(base: 1e-4, warmupSteps: 10, totalSteps: 110)
         XCTAssertEqual(s(0), 0)

@@ -149,7 +149,7 @@ func attentionBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Floa
                        dropout: Bool, work: UnsafeMutablePointer<Float>, scratch: AttentionScratch) {
     let tokens = batch * L, n = tokens * D
     let dContext = work, dQ = work + n, dK = work + 2 * n, dV = work + 3 * n
-    // out = context·W_o + b_o
+    // out = context·W_o + b_o. `work` is every layer's scratch: dContext is zeroed here, where it is taken up.
     dContext.update(repeating: 0, count: n)
     denseBackward(dx: dContext, dy: dOut, x: c.context, rows: tokens, p.out, params, grads)
     let hd = D / H

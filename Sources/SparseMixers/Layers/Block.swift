@@ -48,7 +48,9 @@ struct PassContext {
     var tokens: Int { batch * config.maxSeqLength }  // T
 }
 
-/// Backward scratch the blocks share (one block runs at a time), carved once per workspace.
+/// Backward scratch the blocks share (one block runs at a time), carved once per workspace. Being reused by every
+/// layer, the buffers a kernel adds into (dSum, dSeqMatrix, dHiddenMatrix, and parts of `work` and `routerGrad`) are
+/// zeroed where each layer takes them up, not in the step's zeroing pass (`Model.zeroGradients`).
 struct BlockScratch {
     var dSum: UnsafeMutablePointer<Float>          // (T, D) gradient of outSum, then of mixSum
     var dHidden: UnsafeMutablePointer<Float>       // (T, D) gradient of h
@@ -181,7 +183,7 @@ struct Block {
         let dSum = s.dSum, dH = s.dHidden
         // out = LN_out(outSum)
         var pt = Profile.now()
-        dSum.update(repeating: 0, count: T * D)
+        dSum.update(repeating: 0, count: T * D)   // shared scratch (`BlockScratch`): zeroed for each use
         layerNormBackward(dx: dSum, dscale: Gd + outScale, dbias: Gd + outBias, dy: dOut, x: outSum,
                           mean: mean2, rstd: rstd2, scale: P + outScale, rows: T, cols: D)
         // outSum = h + FF(h)  ⇒  dh = dSum + FF'(dSum): the residual's share first, then FF adds its own.
@@ -201,7 +203,7 @@ struct Block {
         }
         // h = LN_mix(mixSum)
         pt = Profile.now()
-        dSum.update(repeating: 0, count: T * D)
+        dSum.update(repeating: 0, count: T * D)   // taken up again: zeroed for its second use
         layerNormBackward(dx: dSum, dscale: Gd + mixScale, dbias: Gd + mixBias, dy: dH, x: mixSum,
                           mean: mean1, rstd: rstd1, scale: P + mixScale, rows: T, cols: D)
         // mixSum = x + Mix(x)  ⇒  dx += dSum + Mix'(dSum): the residual's share first, then Mix adds its own.
@@ -232,7 +234,7 @@ struct Block {
     }
 
     /// Circulant/Toeplitz: the matrix-mixing backward into the gradients of the materialised M_s and M_h (zeroed
-    /// here), which the caller folds back onto the vectors.
+    /// here: every structured layer reuses them), which the caller folds back onto the vectors.
     private func structuredMixBackward(dx: UnsafeMutablePointer<Float>, dY: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                                        _ c: MatrixMixCache, _ ctx: PassContext, scratch s: BlockScratch) {
         let L = ctx.seq, D = ctx.dModel

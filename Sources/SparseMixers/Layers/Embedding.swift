@@ -16,12 +16,14 @@ struct EmbeddingCache {
     var mask: UnsafeMutablePointer<Float>    // (B·L, D) dropout mask
     var output: UnsafeMutablePointer<Float>  // (B·L, D) "embedding_output"
     var dMasked: UnsafeMutablePointer<Float> // (B·L, D) backward: the dropout-masked output gradient
-    var dNormed: UnsafeMutablePointer<Float> // (B·L, De) backward: the gradient of `normed`
+    var dNormed: UnsafeMutablePointer<Float> // (B·L, De) backward accumulator: the gradient of `normed`
 
-    init(_ a: inout ArenaCarver, tokens: Int, dEmb: Int, dModel: Int, dropout: Bool) {
+    /// Activations from `a`; the backward's accumulator (`dNormed`, zero on entry to the backward) from `g`.
+    init(_ a: inout ArenaCarver, accumulators g: inout ArenaCarver, tokens: Int, dEmb: Int, dModel: Int,
+         dropout: Bool) {
         sum = a.take(tokens * dEmb); mean = a.take(tokens); rstd = a.take(tokens)
         normed = a.take(tokens * dEmb); mask = a.take(dropout ? tokens * dModel : 0); output = a.take(tokens * dModel)
-        dMasked = a.take(dropout ? tokens * dModel : 0); dNormed = a.take(tokens * dEmb)
+        dMasked = a.take(dropout ? tokens * dModel : 0); dNormed = g.take(tokens * dEmb)
     }
 }
 
@@ -47,8 +49,8 @@ func embeddingForward(_ c: EmbeddingCache, ids: UnsafePointer<Int32>, typeIds: U
     }
 }
 
-/// Backward of `embeddingForward`: the parameter gradients +=. `dOut` (B·L, D) is read only. Destroys the cache
-/// (normed).
+/// Backward of `embeddingForward`: the parameter gradients +=. `dOut` (B·L, D) is read only. `c.dNormed` must hold
+/// zeros (the step's zeroing pass clears it: `Model.zeroGradients`). Destroys the cache (normed).
 func embeddingBackward(_ c: EmbeddingCache, dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>,
                        typeIds: UnsafePointer<Int32>, batch: Int, seq: Int, dEmb: Int, dModel: Int, _ p: EmbeddingParams,
                        _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>, dropout: Bool) {
@@ -60,9 +62,9 @@ func embeddingBackward(_ c: EmbeddingCache, dOut: UnsafePointer<Float>, ids: Uns
         Parallel.forRange(tokens * dModel, grain: 65536) { s, e in for i in s..<e { masked[i] = dOut[i] * mask[i] } }
         dy = UnsafePointer(masked)
     }
-    c.dNormed.update(repeating: 0, count: tokens * dEmb)
     denseBackward(dx: c.dNormed, dy: dy, x: c.normed, rows: tokens, p.projection, params, grads)
-    // normed = LayerNorm(sum); the normalised values are no longer needed: dSum goes into their storage.
+    // normed = LayerNorm(sum); the normalised values are no longer needed: dSum goes into their storage, zeroed here
+    // (not in the step's pass: it held `normed` until the line above).
     let dSum = c.normed
     dSum.update(repeating: 0, count: tokens * dEmb)
     layerNormBackward(dx: dSum, dscale: grads + p.lnScale, dbias: grads + p.lnBias, dy: c.dNormed, x: c.sum,

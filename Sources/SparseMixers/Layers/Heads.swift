@@ -38,18 +38,22 @@ struct HeadCache {
     var rowMax: UnsafeMutablePointer<Float>    // (B·P) max logit of each MLM row, for the backward
     var rowSum: UnsafeMutablePointer<Double>   // (B·P) Σ exp(logit − max) of each MLM row, for the backward
     var dPooled: UnsafeMutablePointer<Float>   // (B, D) backward: gradient of pooled, then of poolPre
-    var dPoolIn: UnsafeMutablePointer<Float>   // (B, D) backward: gradient of poolIn
-    var dGelu: UnsafeMutablePointer<Float>     // (B·P, De) backward: gradient of tGelu, then of tPre
-    var dGathered: UnsafeMutablePointer<Float> // (B·P, D) backward: gradient of gathered
+    // Backward accumulators, carved from the workspace's `accumulators` (zero on entry to the backward):
+    var dPoolIn: UnsafeMutablePointer<Float>   // (B, D) gradient of poolIn
+    var dGelu: UnsafeMutablePointer<Float>     // (B·P, De) gradient of tGelu, then of tPre
+    var dGathered: UnsafeMutablePointer<Float> // (B·P, D) gradient of gathered
 
-    init(_ a: inout ArenaCarver, batch B: Int, dModel D: Int, dEmb De: Int, outputs n: Int, predictions P: Int, vocab V: Int, mlm: Bool) {
+    /// Activations from `a`; the backward's accumulators from `g`.
+    init(_ a: inout ArenaCarver, accumulators g: inout ArenaCarver, batch B: Int, dModel D: Int, dEmb De: Int,
+         outputs n: Int, predictions P: Int, vocab V: Int, mlm: Bool) {
         poolIn = a.take(B * D); poolPre = a.take(B * D); pooled = a.take(B * D); logits = a.take(B * n)
         let r = mlm ? B * P : 0
         gathered = a.take(r * D); tPre = a.take(r * De); tGelu = a.take(r * De); tNorm = a.take(r * De)
         tMean = a.take(r); tRstd = a.take(r); mlmLogits = a.take(r * V)
         rowMax = a.take(r)
         rowSum = UnsafeMutableRawPointer(a.take(2 * r)).bindMemory(to: Double.self, capacity: r)
-        dPooled = a.take(B * D); dPoolIn = a.take(B * D); dGelu = a.take(r * De); dGathered = a.take(r * D)
+        dPooled = a.take(B * D)
+        dPoolIn = g.take(B * D); dGelu = g.take(r * De); dGathered = g.take(r * D)
     }
 }
 
@@ -216,7 +220,8 @@ func headsForward(_ x: UnsafePointer<Float>, _ hc: HeadCache, _ hp: HeadParams, 
 }
 
 /// Backward of `headsForward`: dx (T, D) += ∂loss/∂x (rows 0 of each example and the masked positions), parameter
-/// gradients +=. Overwrites the logits with their gradients.
+/// gradients +=. Overwrites the logits with their gradients. The cache's accumulators (dPoolIn, dGelu, dGathered)
+/// must hold zeros: the step's zeroing pass clears them (`Model.zeroGradients`).
 func headsBackward(dx: UnsafeMutablePointer<Float>, _ hc: HeadCache, _ hp: HeadParams, _ batch: Batch,
                    config cfg: ModelConfig, _ P: UnsafeMutablePointer<Float>, _ Gd: UnsafeMutablePointer<Float>) {
     let B = batch.batchSize, L = cfg.maxSeqLength, D = cfg.dModel, De = cfg.dEmb, V = cfg.vocabSize
@@ -244,11 +249,9 @@ func headsBackward(dx: UnsafeMutablePointer<Float>, _ hc: HeadCache, _ hp: HeadP
         BLAS.addColumnSums(dLogits, rows: R, cols: V, into: Gd + m.outputBias)
         BLAS.gemm(m: R, n: De, k: V, a: dLogits, lda: V, b: P + word, ldb: De, c: hc.tNorm, ldc: De)
         // t = LN(gelu(tPre)), tPre = gathered·W_t + b_t
-        hc.dGelu.update(repeating: 0, count: R * De)
         layerNormBackward(dx: hc.dGelu, dscale: Gd + m.lnScale, dbias: Gd + m.lnBias, dy: hc.tNorm, x: hc.tGelu,
                           mean: hc.tMean, rstd: hc.tRstd, scale: P + m.lnScale, rows: R, cols: De)
         geluBackward(hc.dGelu, hc.tPre, count: R * De)
-        hc.dGathered.update(repeating: 0, count: R * D)
         denseBackward(dx: hc.dGathered, dy: hc.dGelu, x: hc.gathered, rows: R, m.dense, P, Gd)
         // gathered = x[positions]  ⇒  scatter-add
         for b in 0..<B { for j in 0..<Pn {
@@ -280,7 +283,6 @@ func headsBackward(dx: UnsafeMutablePointer<Float>, _ hc: HeadCache, _ hp: HeadP
     BLAS.gemm(m: B, n: D, k: n, a: hc.logits, lda: n, b: P + hp.classifierKernel, ldb: D, c: dPooled, ldc: D)
     // pooled = tanh(poolPre), poolPre = poolIn·W_p + b_p
     for i in 0..<(B * D) { dPooled[i] *= 1 - hc.pooled[i] * hc.pooled[i] }
-    hc.dPoolIn.update(repeating: 0, count: B * D)
     denseBackward(dx: hc.dPoolIn, dy: dPooled, x: hc.poolIn, rows: B, hp.pooler, P, Gd)
     // poolIn = x[:, 0]
     for b in 0..<B {

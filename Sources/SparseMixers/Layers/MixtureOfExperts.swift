@@ -201,7 +201,7 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
     guard let d = c.decision else { preconditionFailure("moeBackward before moeForward") }
     let D = p.dModel, E = p.experts, S = c.maxSlots
     let dProbs = dLogits   // (T, E): first the gradient w.r.t. probabilities, then turned into logits' gradient
-    dProbs.update(repeating: 0, count: T * E)
+    dProbs.update(repeating: 0, count: T * E)   // every MoE layer's scratch (`BlockScratch.routerGrad`)
     // out[t] = Σ w·y_e[j]  ⇒  dY_e[j] = w·dOut[t];  dw = ⟨dOut[t], y_e[j]⟩
     let dY = work                      // (E·S, D)
     Parallel.forEach(E) { e in
@@ -214,8 +214,8 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
             dProbs[t * E + e] += dot   // (t, e) pairs are unique per expert, so no race across e
         }
     }
-    // y_e = FFN_e(x_e): each expert's FFN backward, experts side by side. dX_e goes into ye's storage (no longer
-    // needed), zeroed first; the dropout-masked dY_e into the second half of `work`.
+    // y_e = FFN_e(x_e): each expert's FFN backward (`ffnBackward`, the dense FFN's), experts side by side. dX_e goes
+    // into ye's storage (no longer needed), zeroed first; the dropout-masked dY_e into the second half of `work`.
     let dX = c.ye                      // (E·S, D)
     let expertDropout = dropout && s.expertDropout > 0
     Parallel.forChunks(E) { _, s0, e0 in
@@ -259,7 +259,7 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
     }
     // Router: dW_r += xᵀ·dlogits; dx = dlogits·W_rᵀ (times the jitter noise, when used).
     if c.usedJitter {
-        work.update(repeating: 0, count: T * D)
+        work.update(repeating: 0, count: T * D)   // every layer's scratch, and dY above: zeroed for this use
         denseBackward(dx: work, dy: dProbs, x: c.routerInput, rows: T, p.router, params, grads)
         for i in 0..<(T * D) { dh[i] += work[i] * c.jitter[i] }
     } else {

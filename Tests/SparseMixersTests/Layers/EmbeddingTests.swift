@@ -13,9 +13,10 @@ final class EmbeddingTests: XCTestCase {
         let kernel = lnBias + De, bias = kernel + De * D, count = bias + D
         let p = EmbeddingParams(word: word, position: position, type: type, lnScale: lnScale, lnBias: lnBias,
                                 projection: DenseParams(kernel: kernel, bias: bias, nIn: De, nOut: D))
-        let arena = FloatArena(count: 4096)
-        var carver = ArenaCarver(arena: arena)
-        let cache = EmbeddingCache(&carver, tokens: T, dEmb: De, dModel: D, dropout: dropout > 0)
+        let arena = FloatArena(count: 4096), accumulatorArena = FloatArena(count: 1024)
+        var carver = ArenaCarver(arena: arena), accumulators = ArenaCarver(arena: accumulatorArena)
+        let cache = EmbeddingCache(&carver, accumulators: &accumulators, tokens: T, dEmb: De, dModel: D,
+                                   dropout: dropout > 0)
         var initial = testValues(count, seed: 3)
         for c in 0..<De { initial[lnScale + c] += 1 }
         func forward(_ v: [[Float]]) -> [Float] {
