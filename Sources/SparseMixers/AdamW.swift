@@ -41,8 +41,8 @@ public final class AdamW {
     /// `kernelReference`, operation by operation, so the result is bit-for-bit the same:
     /// m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g·g;  θ ← θ − lr·((m/bc1)/(√(v/bc2) + eps) + wd·θ).
     @inline(__always)
-    static func kernel(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m mp: UnsafeMutablePointer<Float>,
-                       v vp: UnsafeMutablePointer<Float>, range: Range<Int>,
+    static func kernel(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>,
+                       m mp: UnsafeMutablePointer<Float>, v vp: UnsafeMutablePointer<Float>, range: Range<Int>,
                        b1: Float, b2: Float, eps: Float, wd: Float, lr: Float, bc1: Float, bc2: Float) {
         typealias V8 = SIMD8<Float>
         let b1v = V8(repeating: b1), c1v = V8(repeating: 1 - b1), b2v = V8(repeating: b2), c2v = V8(repeating: 1 - b2)
@@ -63,14 +63,14 @@ public final class AdamW {
             i += 8
         }
         if i < range.upperBound {
-            kernelReference(p: p, g: g, m: mp, v: vp, range: i..<range.upperBound, b1: b1, b2: b2, eps: eps, wd: wd, lr: lr,
-                            bc1: bc1, bc2: bc2)
+            kernelReference(p: p, g: g, m: mp, v: vp, range: i..<range.upperBound, b1: b1, b2: b2, eps: eps, wd: wd,
+                            lr: lr, bc1: bc1, bc2: bc2)
         }
     }
 
     /// The scalar form of `kernel` (the simple path the fast one is pinned against).
-    static func kernelReference(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m mp: UnsafeMutablePointer<Float>,
-                                v vp: UnsafeMutablePointer<Float>, range: Range<Int>,
+    static func kernelReference(p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>,
+                                m mp: UnsafeMutablePointer<Float>, v vp: UnsafeMutablePointer<Float>, range: Range<Int>,
                                 b1: Float, b2: Float, eps: Float, wd: Float, lr: Float, bc1: Float, bc2: Float) {
         for i in range {
             let gi = g[i]

@@ -137,9 +137,9 @@ public enum BLASKernel {
         if env["SMX_KEEP_BLAS_CORE"] != nil { return }
         var restart = false
         if env["OPENBLAS_CORETYPE"] == nil, let better = replacement(chosen: coreName, flags: cpuFlags()) {
-            FileHandle.standardError.write(Data(("note: OpenBLAS chose its \(coreName) kernels, which this CPU outgrows "
-                + "(it does not recognise the model); restarting with OPENBLAS_CORETYPE=\(better). Set OPENBLAS_CORETYPE "
-                + "to choose, or SMX_KEEP_BLAS_CORE=1 to keep OpenBLAS's choice.\n").utf8))
+            FileHandle.standardError.write(Data(("note: OpenBLAS chose its \(coreName) kernels, which "
+                + "this CPU outgrows (it does not recognise the model); restarting with OPENBLAS_CORETYPE=\(better). "
+                + "Set OPENBLAS_CORETYPE to choose, or SMX_KEEP_BLAS_CORE=1 to keep OpenBLAS's choice.\n").utf8))
             setenv("OPENBLAS_CORETYPE", better, 1)
             setenv(restartedVariable, better, 1)
             restart = true
@@ -151,7 +151,8 @@ public enum BLASKernel {
         guard restart else { return }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv returns only on failure: carry on with the library as loaded.
-        FileHandle.standardError.write(Data("note: restart failed (errno \(errno)); continuing with \(coreName)\n".utf8))
+        let note = "note: restart failed (errno \(errno)); continuing with \(coreName)\n"
+        FileHandle.standardError.write(Data(note.utf8))
         #endif
     }
 }

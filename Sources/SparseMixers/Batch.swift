@@ -17,7 +17,8 @@ public struct Batch: Sendable {
                 maskedLMPositions: [Int32] = [], maskedLMIds: [Int32] = [], maskedLMWeights: [Float] = [],
                 nextSentenceLabels: [Int32] = [], labels: [Float] = []) {
         self.batchSize = batchSize; self.seqLength = seqLength; self.inputIds = inputIds; self.typeIds = typeIds
-        self.maskedLMPositions = maskedLMPositions; self.maskedLMIds = maskedLMIds; self.maskedLMWeights = maskedLMWeights
+        self.maskedLMPositions = maskedLMPositions; self.maskedLMIds = maskedLMIds
+        self.maskedLMWeights = maskedLMWeights
         self.nextSentenceLabels = nextSentenceLabels; self.labels = labels
     }
 }

@@ -83,37 +83,46 @@ public struct Checkpoint {
 
     /// Verifies the file and returns its metadata, the mapped bytes, and the offset of the parameter arena.
     static func read(_ url: URL) throws -> (Metadata, Data, Int) {
-        guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else { throw CheckpointError.unreadable(url.path) }
+        guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else {
+            throw CheckpointError.unreadable(url.path)
+        }
         func corrupt(_ why: String) -> CheckpointError { .corrupt(url.path, why) }
         guard data.count >= 16 else { throw corrupt("\(data.count) bytes, shorter than a header") }
         let head = Array(data.prefix(8))
         guard head == magic || head == legacyMagic else { throw corrupt("bad magic") }
         let trailer = head == magic ? 4 : 0
-        let rawLength = data.subdata(in: 8..<16).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let rawLength = data.subdata(in: 8..<16).withUnsafeBytes {
+            UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
+        }
         guard data.count >= 16 + trailer, rawLength <= UInt64(data.count - 16 - trailer) else {
             throw corrupt("header length \(rawLength) exceeds the \(data.count)-byte file")
         }
         let len = Int(rawLength)
         if trailer > 0 {
             let body = data.count - 4
-            let stored = data.subdata(in: body..<data.count).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+            let stored = data.subdata(in: body..<data.count).withUnsafeBytes {
+                UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))
+            }
             let computed = data.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<body])) }
             guard stored == computed else {
-                throw corrupt("checksum mismatch: stored CRC-32C \(hex(stored)), computed \(hex(computed)) over \(body) bytes; "
-                              + "the file was damaged or truncated")
+                throw corrupt("checksum mismatch: stored CRC-32C \(hex(stored)), computed \(hex(computed)) over "
+                              + "\(body) bytes; the file was damaged or truncated")
             }
         }
         let meta: Metadata
         do { meta = try JSONDecoder().decode(Metadata.self, from: data.subdata(in: 16..<(16 + len))) }
         catch { throw corrupt("header: \(error)") }
-        guard meta.parameterFloats >= 0 else { throw corrupt("header field parameterFloats is \(meta.parameterFloats)") }
+        guard meta.parameterFloats >= 0 else {
+            throw corrupt("header field parameterFloats is \(meta.parameterFloats)")
+        }
         guard meta.optimizerStep >= 0 else { throw corrupt("header field optimizerStep is \(meta.optimizerStep)") }
         let arenas = meta.hasOptimizer ? 3 : 1
         let (perArena, o1) = meta.parameterFloats.multipliedReportingOverflow(by: 4)
         let (need, o2) = perArena.multipliedReportingOverflow(by: arenas)
         let available = data.count - 16 - len - trailer
         guard !o1, !o2, need == available else {
-            throw corrupt("header describes \(meta.parameterFloats) floats x \(arenas) arenas, the file holds \(available) bytes of them")
+            throw corrupt("header describes \(meta.parameterFloats) floats x \(arenas) arenas, the file holds "
+                          + "\(available) bytes of them")
         }
         return (meta, data, 16 + len)
     }
@@ -126,7 +135,8 @@ public struct Checkpoint {
     public static func load(_ url: URL, into model: Model, optimizer: AdamW? = nil) throws -> Metadata {
         let (meta, data, off) = try read(url)
         guard meta.tensorNames == model.layout.tensors.map(\.name), meta.parameterFloats == model.params.count else {
-            throw CheckpointError.mismatch("parameter layout differs (\(meta.tensorNames.count) tensors vs \(model.layout.tensors.count))")
+            throw CheckpointError.mismatch("parameter layout differs (\(meta.tensorNames.count) tensors vs "
+                                           + "\(model.layout.tensors.count))")
         }
         let n = meta.parameterFloats * 4
         data.withUnsafeBytes { raw in

@@ -51,8 +51,10 @@ public final class Model {
             type: lay.add("encoder/embedder/type/embedding", [config.typeVocabSize, De], .normal(std)),
             lnScale: lay.add("encoder/embedder/layer_norm/scale", [De], .ones),
             lnBias: lay.add("encoder/embedder/layer_norm/bias", [De], .zeros),
-            projection: DenseParams(kernel: lay.add("encoder/embedder/hidden_mapping_in/kernel", [De, D], .lecunNormal(fanIn: De)),
-                                    bias: lay.add("encoder/embedder/hidden_mapping_in/bias", [D], .zeros), nIn: De, nOut: D))
+            projection: DenseParams(kernel: lay.add("encoder/embedder/hidden_mapping_in/kernel", [De, D],
+                                                    .lecunNormal(fanIn: De)),
+                                    bias: lay.add("encoder/embedder/hidden_mapping_in/bias", [D], .zeros), nIn: De,
+                                    nOut: D))
         func dense(_ name: String, _ nIn: Int, _ nOut: Int) -> DenseParams {
             DenseParams(kernel: lay.add("\(name)/kernel", [nIn, nOut], .normal(std)),
                         bias: lay.add("\(name)/bias", [nOut], .zeros), nIn: nIn, nOut: nOut)
@@ -71,13 +73,18 @@ public final class Model {
                 case .hNet: mixing = .hartley
                 case .linear:
                     mixing = .linear(input: lay.add("encoder/linear_transform_\(l)/input_kernel", [L, L], .normal(std)),
-                                     hidden: lay.add("encoder/linear_transform_\(l)/hidden_kernel", [D, D], .normal(std)))
+                                     hidden: lay.add("encoder/linear_transform_\(l)/hidden_kernel", [D, D],
+                                                     .normal(std)))
                 case .cNet:
-                    mixing = .circulant(input: lay.add("encoder/circulant_transform_\(l)/input_kernel", [L], .normal(std)),
-                                        hidden: lay.add("encoder/circulant_transform_\(l)/hidden_kernel", [D], .normal(std)))
+                    mixing = .circulant(input: lay.add("encoder/circulant_transform_\(l)/input_kernel", [L],
+                                                       .normal(std)),
+                                        hidden: lay.add("encoder/circulant_transform_\(l)/hidden_kernel", [D],
+                                                        .normal(std)))
                 case .tNet:
-                    mixing = .toeplitz(input: lay.add("encoder/toeplitz_transform_\(l)/input_kernel", [2 * L - 1], .normal(std)),
-                                       hidden: lay.add("encoder/toeplitz_transform_\(l)/hidden_kernel", [2 * D - 1], .normal(std)))
+                    mixing = .toeplitz(input: lay.add("encoder/toeplitz_transform_\(l)/input_kernel", [2 * L - 1],
+                                                      .normal(std)),
+                                       hidden: lay.add("encoder/toeplitz_transform_\(l)/hidden_kernel", [2 * D - 1],
+                                                       .normal(std)))
                 }
             }
             let mixScale = lay.add("encoder/encoder_\(l)/mixing_layer_norm/scale", [D], .ones)
@@ -88,10 +95,14 @@ public final class Model {
                 let r = dense("encoder/router_weights_\(l)/DenseGeneral_0", D, E)
                 let x = "encoder/expert_\(l)"
                 feedForward = .moe(MoEParams(router: r,
-                                 w1: lay.add("\(x)/intermediate/kernel", [E, D, F], .normal(std), reference: .expertKernel, isExpert: true),
-                                 b1: lay.add("\(x)/intermediate/bias", [E, F], .zeros, reference: .expertBias, isExpert: true),
-                                 w2: lay.add("\(x)/output/kernel", [E, F, D], .normal(std), reference: .expertKernel, isExpert: true),
-                                 b2: lay.add("\(x)/output/bias", [E, D], .zeros, reference: .expertBias, isExpert: true),
+                                 w1: lay.add("\(x)/intermediate/kernel", [E, D, F], .normal(std),
+                                             reference: .expertKernel, isExpert: true),
+                                 b1: lay.add("\(x)/intermediate/bias", [E, F], .zeros, reference: .expertBias,
+                                             isExpert: true),
+                                 w2: lay.add("\(x)/output/kernel", [E, F, D], .normal(std), reference: .expertKernel,
+                                             isExpert: true),
+                                 b2: lay.add("\(x)/output/bias", [E, D], .zeros, reference: .expertBias,
+                                             isExpert: true),
                                  experts: E, dModel: D, dFF: F))
             } else {
                 feedForward = .dense(FFNParams(w1: dense("encoder/feed_forward_\(l)/intermediate", D, config.dFF),
@@ -108,7 +119,8 @@ public final class Model {
             mlm = .pretraining(MLMParams(dense: dense("predictions_dense", D, De),
                                          lnScale: lay.add("predictions_layer_norm/scale", [De], .ones),
                                          lnBias: lay.add("predictions_layer_norm/bias", [De], .zeros),
-                                         outputBias: lay.add("predictions_output/output_bias", [config.vocabSize], .zeros)),
+                                         outputBias: lay.add("predictions_output/output_bias", [config.vocabSize],
+                                                             .zeros)),
                                wordEmbedding: embedding.word)
         }
         heads = HeadParams(pooler: pooler,
@@ -198,7 +210,9 @@ public final class Model {
 
     /// Accumulates ∂totalLoss/∂θ into `grads` for the last `forward` (which must have run in this model).
     public func backward() {
-        guard let w = workspace, let batch = lastBatch else { preconditionFailure("backward() needs a forward() first") }
+        guard let w = workspace, let batch = lastBatch else {
+            preconditionFailure("backward() needs a forward() first")
+        }
         let cfg = config, P = params.base, Gd = grads.base
         let B = batch.batchSize, T = B * cfg.maxSeqLength, D = cfg.dModel
         // The heads' and the embedding's accumulators are zero after `zeroGradients()`; a second backward without

@@ -67,7 +67,8 @@ final class Workspace {
                                    routerGrad: a.take(T * max(cfg.numExperts, 1)),
                                    dSeqMatrix: a.take(structured ? L * L : 0),
                                    dHiddenMatrix: a.take(structured ? D * D : 0),
-                                   attention: AttentionScratch(&a, seq: L, threads: attention ? max(Parallel.threads, 1) : 0))
+                                   attention: AttentionScratch(&a, seq: L,
+                                                               threads: attention ? max(Parallel.threads, 1) : 0))
         }
     }
 }

@@ -58,7 +58,9 @@ public enum DurableFile {
     /// fsync(2) on a directory, so the entries created or renamed in it are on disk.
     public static func syncDirectory(_ dir: URL) throws {
         let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(description: "cannot open directory \(dir.path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open directory \(dir.path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         if fsync(fd) != 0 && errno != EINVAL {  // EINVAL: a file system without directory fsync
             throw Failure(description: "cannot fsync directory \(dir.path): \(String(cString: strerror(errno)))")

@@ -164,7 +164,8 @@ public enum GutenbergCorpus {
     /// `End of (the|this) Project Gutenberg ...` (old footers; modern files also have one before `*** END`).
     static func isLegacyEnd(_ line: ArraySlice<UInt8>) -> Bool {
         let u = upperASCII(trimmed(line))
-        return u.starts(with: Array("END OF".utf8)) && u.prefix(60).firstRange(of: Array("PROJECT GUTENBERG".utf8)) != nil
+        return u.starts(with: Array("END OF".utf8)) && u.prefix(60)
+            .firstRange(of: Array("PROJECT GUTENBERG".utf8)) != nil
     }
 
     static func bodyRange(_ lines: [ArraySlice<UInt8>]) -> (Int, Int, GutenbergMarkers) {

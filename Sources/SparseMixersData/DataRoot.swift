@@ -33,7 +33,8 @@ public struct DataRoot: Sendable, Equatable {
             return DataRoot(url: URL(fileURLWithPath: e).standardizedFileURL, cacheURL: cache, source: "--data")
         }
         if let e = environment["SPARSE_MIXERS_DATA"], !e.isEmpty {
-            return DataRoot(url: URL(fileURLWithPath: e).standardizedFileURL, cacheURL: cache, source: "SPARSE_MIXERS_DATA")
+            return DataRoot(url: URL(fileURLWithPath: e).standardizedFileURL, cacheURL: cache,
+                            source: "SPARSE_MIXERS_DATA")
         }
         let base = packageRoot ?? URL(fileURLWithPath: currentDirectory)
         let local = base.appendingPathComponent("Data")

@@ -79,7 +79,8 @@ public struct EncodedTaskData: Sendable {
     }
 
     /// Gathers rows into a batch: ids and types [B, L], labels, targets, groups [B].
-    public func batch(_ rows: [Int]) -> (inputIDs: [Int32], typeIDs: [Int32], labels: [Int32], targets: [Float], groups: [Int]) {
+    public func batch(_ rows: [Int]) -> (inputIDs: [Int32], typeIDs: [Int32], labels: [Int32], targets: [Float],
+                                         groups: [Int]) {
         var ids: [Int32] = [], types: [Int32] = []
         ids.reserveCapacity(rows.count * seqLen); types.reserveCapacity(rows.count * seqLen)
         for r in rows {

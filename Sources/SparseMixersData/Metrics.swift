@@ -20,7 +20,13 @@ public enum Metrics {
         precondition(predictions.count == labels.count, "f1: length mismatch")
         var tp = 0, fp = 0, fn = 0
         for (p, l) in zip(predictions, labels) {
-            if p == positive && l == positive { tp += 1 } else if p == positive { fp += 1 } else if l == positive { fn += 1 }
+            if p == positive && l == positive {
+                tp += 1
+            } else if p == positive {
+                fp += 1
+            } else if l == positive {
+                fn += 1
+            }
         }
         let d = 2 * tp + fp + fn
         return d == 0 ? 0 : Double(2 * tp) / Double(d)
@@ -180,7 +186,8 @@ public enum TaskScores {
             return [Score("accuracy", 100 * Metrics.groupTopAccuracy(scores: s, labels: try scoreLabels(examples, task),
                                                                       groups: examples.map(\.group)))]
         case (.record, .scores(let s)):
-            let em = Metrics.groupTopAccuracy(scores: s, labels: try scoreLabels(examples, task), groups: examples.map(\.group))
+            let em = Metrics.groupTopAccuracy(scores: s, labels: try scoreLabels(examples, task),
+                                              groups: examples.map(\.group))
             return [Score("f1", 100 * 2 * em / (1 + em)), Score("em", 100 * em)]
         case (.multirc, .classes(let p)):
             return [Score("f1a", 100 * Metrics.accuracy(p, labels)),
@@ -229,14 +236,18 @@ public enum TaskScores {
     static func classLabels(_ examples: [TaskExample], _ task: Task) throws -> [Int] {
         if task.isRegression { return [] }
         return try examples.map {
-            guard case .category(let c)? = $0.label else { throw DataPipelineError("\(task.displayName): unlabelled row at line \($0.line)") }
+            guard case .category(let c)? = $0.label else {
+                throw DataPipelineError("\(task.displayName): unlabelled row at line \($0.line)")
+            }
             return c
         }
     }
 
     static func scoreLabels(_ examples: [TaskExample], _ task: Task) throws -> [Double] {
         try examples.map {
-            guard case .score(let s)? = $0.label else { throw DataPipelineError("\(task.displayName): unlabelled row at line \($0.line)") }
+            guard case .score(let s)? = $0.label else {
+                throw DataPipelineError("\(task.displayName): unlabelled row at line \($0.line)")
+            }
             return s
         }
     }

@@ -71,7 +71,8 @@ public final class PreparedCorpus {
     /// changes with file modification times too, so a re-staged but identical corpus keeps its runs). Nil when
     /// `spm.vocab` cannot be read.
     public var contentKey: String? {
-        let vocab = URL(fileURLWithPath: manifest.vocabularyPath).deletingPathExtension().appendingPathExtension("vocab")
+        let vocab = URL(fileURLWithPath: manifest.vocabularyPath).deletingPathExtension()
+            .appendingPathExtension("vocab")
         guard let bytes = FileManager.default.contents(atPath: vocab.path) else { return nil }
         var h = FNV1a()
         h.combine(String(decoding: bytes, as: UTF8.self))
@@ -144,7 +145,8 @@ public final class PreparedCorpus {
            let data = try? Data(contentsOf: manifestURL),
            let manifest = try? JSONDecoder().decode(CorpusManifest.self, from: data) {
             log("[data] using cached vocabulary and shards in \(corpusDir.path)")
-            return PreparedCorpus(tokenizer: try Tokenizer(modelPath: modelPath), manifest: manifest, directory: corpusDir)
+            return PreparedCorpus(tokenizer: try Tokenizer(modelPath: modelPath), manifest: manifest,
+                                  directory: corpusDir)
         }
 
         try fm.createDirectory(at: vocabDir, withIntermediateDirectories: true)
@@ -158,7 +160,8 @@ public final class PreparedCorpus {
         let isHeld = documents.map { GutenbergCorpus.isHeldOut($0.name, every: options.heldOutEvery) }
         let totalSentences = documents.reduce(0) { $0 + $1.sentenceCount }
         log(String(format: "[data] %d books, %d sentences, %.1f MB of text in %.1f s",
-                   documents.count, totalSentences, Double(documents.reduce(0) { $0 + $1.bytes.count }) / 1e6, secondsReading))
+                   documents.count, totalSentences, Double(documents.reduce(0) { $0 + $1.bytes.count }) / 1e6,
+                   secondsReading))
 
         // 2. Vocabulary.
         clock = Date()
@@ -166,14 +169,17 @@ public final class PreparedCorpus {
         if !fm.fileExists(atPath: modelPath) {
             var refs: [(Int, Int)] = []
             for (d, doc) in documents.enumerated() where !isHeld[d] {
-                for i in 0..<doc.sentenceCount where doc.sentenceStarts[i + 1] > doc.sentenceStarts[i] { refs.append((d, i)) }
+                for i in 0..<doc.sentenceCount where doc.sentenceStarts[i + 1] > doc.sentenceStarts[i] {
+                    refs.append((d, i))
+                }
             }
             let n = min(options.vocabulary.inputSentenceSize, refs.count)
             var rng = RNG(keys: options.vocabulary.seed, 0x5A3F)
             for i in 0..<n { refs.swapAt(i, i + rng.int(refs.count - i)) }
             let sample = refs[0..<n].sorted { $0 < $1 }.map { Array(documents[$0.0].sentence($0.1)) }
             trainedOn = sample.count
-            log("[data] training SentencePiece (\(options.vocabulary.modelType.rawValue), \(options.vocabulary.vocabSize) pieces) on \(n) of \(refs.count) training sentences")
+            log("[data] training SentencePiece (\(options.vocabulary.modelType.rawValue), "
+                + "\(options.vocabulary.vocabSize) pieces) on \(n) of \(refs.count) training sentences")
             let prefix = vocabDir.appendingPathComponent("tmp-\(ProcessInfo.processInfo.processIdentifier)").path
             try Tokenizer.train(sentences: sample, modelPrefix: prefix, options: options.vocabulary)
             _ = try? fm.removeItem(atPath: vocabDir.appendingPathComponent("spm.vocab").path)

@@ -236,15 +236,17 @@ public final class PretrainingStream {
             throw DataPipelineError("sequence length \(config.seqLen) is below 5, the length of [CLS] A [SEP] B [SEP]")
         }
         guard config.maxPredictions >= 0, config.maxPredictions <= config.seqLen else {
-            throw DataPipelineError("masked-LM slots \(config.maxPredictions) outside 0...\(config.seqLen) (the sequence length)")
+            throw DataPipelineError("masked-LM slots \(config.maxPredictions) outside 0...\(config.seqLen) (the "
+                                    + "sequence length)")
         }
         let found = (0..<corpus.documentCount).contains { d in
             let range = corpus.lineRange(ofDocument: d)
-            return !PretrainingExamples.packLines(lengths: range.map { corpus.lineLength($0) }, budget: config.seqLen - 3).isEmpty
+            return !PretrainingExamples.packLines(lengths: range.map { corpus.lineLength($0) },
+                                                  budget: config.seqLen - 3).isEmpty
         }
         guard found else {
-            throw DataPipelineError("the corpus yields no passage of two or more lines within \(config.seqLen - 3) tokens; "
-                                    + "use a longer sequence length")
+            throw DataPipelineError("the corpus yields no passage of two or more lines within "
+                                    + "\(config.seqLen - 3) tokens; use a longer sequence length")
         }
         return PretrainingStream(corpus: corpus, config: config, specials: specials, seed: seed)
     }
@@ -279,7 +281,9 @@ public final class PretrainingStream {
         }
         let order = Self.order(epoch: p.epoch, documents: corpus.documentCount, seed: seed)
         let passages = p.docCursor < order.count ? docPassages[order[p.docCursor]].count : 0
-        guard p.passageCursor >= 0, p.passageCursor <= passages else { throw bad("passageCursor", p.passageCursor, "0...\(passages)") }
+        guard p.passageCursor >= 0, p.passageCursor <= passages else {
+            throw bad("passageCursor", p.passageCursor, "0...\(passages)")
+        }
         guard p.inserted >= 0 else { throw bad("inserted", p.inserted, "0...") }
         guard p.emitted >= 0, p.emitted <= p.inserted else { throw bad("emitted", p.emitted, "0...\(p.inserted)") }
         guard p.slotPassage.count == n else { throw bad("slotPassage.count", p.slotPassage.count, "\(n)...\(n)") }

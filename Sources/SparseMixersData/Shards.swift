@@ -89,7 +89,9 @@ public enum Shard {
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> TokenizedCorpus in
             var o = 0
             func need(_ n: Int) throws {
-                if o + n > raw.count { throw DataFileError(path: path, line: 0, reason: "truncated shard at byte \(o)") }
+                if o + n > raw.count {
+                    throw DataFileError(path: path, line: 0, reason: "truncated shard at byte \(o)")
+                }
             }
             func get<T: FixedWidthInteger>(_: T.Type) throws -> T {
                 try need(MemoryLayout<T>.size)
@@ -97,11 +99,17 @@ public enum Shard {
                 return T(littleEndian: v)
             }
             try need(8)
-            guard Array(raw[0..<8]) == magic else { throw DataFileError(path: path, line: 0, reason: "not a shard (bad magic)") }
+            guard Array(raw[0..<8]) == magic else {
+                throw DataFileError(path: path, line: 0, reason: "not a shard (bad magic)")
+            }
             o = 8
-            guard try get(UInt32.self) == 1 else { throw DataFileError(path: path, line: 0, reason: "unsupported shard version") }
+            guard try get(UInt32.self) == 1 else {
+                throw DataFileError(path: path, line: 0, reason: "unsupported shard version")
+            }
             let width = Int(try get(UInt32.self))
-            guard width == 2 || width == 4 else { throw DataFileError(path: path, line: 0, reason: "bad token width \(width)") }
+            guard width == 2 || width == 4 else {
+                throw DataFileError(path: path, line: 0, reason: "bad token width \(width)")
+            }
             let d = Int(try get(UInt64.self)), n = Int(try get(UInt64.self)), t = Int(try get(UInt64.self))
             var names: [String] = []
             for _ in 0..<d {
@@ -115,14 +123,20 @@ public enum Shard {
             try need(t * width)
             var tokens = [Int32](repeating: 0, count: t)
             if width == 2 {
-                for i in 0..<t { tokens[i] = Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: o + 2 * i, as: UInt16.self))) }
+                for i in 0..<t {
+                    tokens[i] = Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: o + 2 * i,
+                                                                             as: UInt16.self)))
+                }
             } else {
-                for i in 0..<t { tokens[i] = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: o + 4 * i, as: Int32.self)) }
+                for i in 0..<t {
+                    tokens[i] = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: o + 4 * i, as: Int32.self))
+                }
             }
             guard docStarts.last == n, lineStarts.last == t, docStarts.first == 0, lineStarts.first == 0 else {
                 throw DataFileError(path: path, line: 0, reason: "inconsistent shard offsets")
             }
-            return TokenizedCorpus(documentNames: names, documentLineStarts: docStarts, lineTokenStarts: lineStarts, tokens: tokens)
+            return TokenizedCorpus(documentNames: names, documentLineStarts: docStarts, lineTokenStarts: lineStarts,
+                                   tokens: tokens)
         }
     }
 }

@@ -42,7 +42,8 @@ struct StrictJSON {
 
     private mutating func expect(_ c: UInt8, _ what: String) throws {
         guard current == c else {
-            throw fail(current.map { "expected \(what), found '\(printable($0))'" } ?? "expected \(what), found the end of the line")
+            throw fail(current.map { "expected \(what), found '\(printable($0))'" }
+                       ?? "expected \(what), found the end of the line")
         }
         i += 1
     }

@@ -69,7 +69,8 @@ public enum TaskLoader {
             return labelled ? GLUELayout(implicitHeader: ["source", "label", "original_label", "sentence"],
                                          segmentColumns: ["sentence"], labelColumn: "label")
                             : GLUELayout(implicitHeader: nil, segmentColumns: ["sentence"], labelColumn: nil)
-        case .sst2: return GLUELayout(implicitHeader: nil, segmentColumns: ["sentence"], labelColumn: labelled ? "label" : nil)
+        case .sst2: return GLUELayout(implicitHeader: nil, segmentColumns: ["sentence"],
+                                      labelColumn: labelled ? "label" : nil)
         case .mrpc: return GLUELayout(implicitHeader: nil, segmentColumns: ["#1 String", "#2 String"],
                                       labelColumn: labelled ? "Quality" : nil)
         case .stsb: return GLUELayout(implicitHeader: nil, segmentColumns: ["sentence1", "sentence2"],
@@ -140,7 +141,8 @@ public enum TaskLoader {
             if let li = labelIndex {
                 guard let l = parseLabel(task, row.fields[li]) else {
                     throw DataFileError(path: path, line: row.line,
-                                        reason: "unparsable \(task.directoryName) label '\(row.fields[li])' in column '\(header[li])'")
+                                        reason: "unparsable \(task.directoryName) label '\(row.fields[li])' in column "
+                                                + "'\(header[li])'")
                 }
                 label = l
             }
@@ -181,7 +183,9 @@ public enum TaskLoader {
                 return Int(d)
             }
             if let s = v as? String, let i = Int(s) {  // AX files quote their idx
-                guard i >= 0, i < 9_007_199_254_740_992 else { throw fail("field '\(key)' must be an integer in 0..<2^53, got \(s)") }
+                guard i >= 0, i < 9_007_199_254_740_992 else {
+                    throw fail("field '\(key)' must be an integer in 0..<2^53, got \(s)")
+                }
                 return i
             }
             throw fail("field '\(key)' is not an integer")
@@ -194,7 +198,10 @@ public enum TaskLoader {
         func array(_ key: String, in o: JSON? = nil) throws -> [JSON] {
             guard let v = (o ?? object)[key] else { throw fail("missing field '\(key)'") }
             guard let a = v as? [Any] else { throw fail("field '\(key)' is not an array") }
-            return try a.map { guard let d = $0 as? JSON else { throw fail("field '\(key)' holds a non-object") }; return d }
+            return try a.map {
+                guard let d = $0 as? JSON else { throw fail("field '\(key)' holds a non-object") }
+                return d
+            }
         }
         /// A boolean label (true/false; 0/1 accepted); nil when absent (test data).
         func boolLabel(_ key: String = "label", in o: JSON? = nil) throws -> Label? {
@@ -205,7 +212,9 @@ public enum TaskLoader {
         }
         func classLabel(_ names: [String], key: String = "label") throws -> Label? {
             guard let v = object[key], !(v is NSNull) else { return nil }
-            guard let s = v as? String, let i = names.firstIndex(of: s) else { throw fail("unparsable label '\(v)' in field '\(key)'") }
+            guard let s = v as? String, let i = names.firstIndex(of: s) else {
+                throw fail("unparsable label '\(v)' in field '\(key)'")
+            }
             return .category(i)
         }
     }
@@ -234,7 +243,9 @@ public enum TaskLoader {
         var out = Set<String>()
         for s in spans {
             let a = try row.int("start", in: s), b = try row.int("end", in: s)
-            guard a >= 0, b >= a, b < scalars.count else { throw row.fail("entity span \(a)...\(b) outside the passage") }
+            guard a >= 0, b >= a, b < scalars.count else {
+                throw row.fail("entity span \(a)...\(b) outside the passage")
+            }
             var u = String.UnicodeScalarView(); u.append(contentsOf: scalars[a...b])
             out.insert(String(u))
         }
@@ -247,7 +258,9 @@ public enum TaskLoader {
         var records: [Int: Int] = [:]
         var groups: [Int: Int] = [:]
         mutating func record(_ idx: Int, _ r: Row) throws {
-            if let first = records.updateValue(r.line, forKey: idx) { throw r.fail("duplicate idx \(idx) (first on line \(first))") }
+            if let first = records.updateValue(r.line, forKey: idx) {
+                throw r.fail("duplicate idx \(idx) (first on line \(first))")
+            }
         }
         mutating func group(_ idx: Int, field: String, _ r: Row) throws {
             if let first = groups.updateValue(r.line, forKey: idx) {
@@ -272,7 +285,8 @@ public enum TaskLoader {
                     throw DataFileError(path: path, line: lineNo, reason: "invalid UTF-8")
                 }
                 do { try StrictJSON.validate(line) } catch let f as StrictJSON.Failure {
-                    throw DataFileError(path: path, line: lineNo, reason: "invalid JSON at column \(f.column): \(f.reason)")
+                    throw DataFileError(path: path, line: lineNo,
+                                        reason: "invalid JSON at column \(f.column): \(f.reason)")
                 }
             }
             let parsed: Any
@@ -308,7 +322,8 @@ public enum TaskLoader {
             out.append(TaskExample(segments: [try r.string("hypothesis"), try r.string("premise")],
                                    label: try r.classLabel(task.classNames), group: idx, line: r.line))
         case .wic:
-            out.append(TaskExample(segments: [try r.string("word"), try r.string("sentence1"), try r.string("sentence2")],
+            out.append(TaskExample(segments: [try r.string("word"), try r.string("sentence1"),
+                                              try r.string("sentence2")],
                                    label: try r.boolLabel(), group: idx, line: r.line))
         case .wsc:
             let t = try r.object("target")
@@ -318,7 +333,9 @@ public enum TaskLoader {
         case .copa:
             // One regression row per choice, target 1.0 for the correct one (`_singularize_copa_examples`).
             let premise = try r.string("premise"), question = try r.string("question")
-            guard question == "cause" || question == "effect" else { throw r.fail("COPA question must be cause or effect, got '\(question)'") }
+            guard question == "cause" || question == "effect" else {
+                throw r.fail("COPA question must be cause or effect, got '\(question)'")
+            }
             var correct: Int? = nil
             if let v = r.object["label"], !(v is NSNull) {
                 guard let c = binaryNumber(v) else { throw r.fail("unparsable COPA label '\(v)' in field 'label'") }
@@ -341,7 +358,9 @@ public enum TaskLoader {
                 for a in try r.array("answers", in: q) {
                     var label: Label? = nil
                     if let v = a["label"], !(v is NSNull) {
-                        guard let c = binaryNumber(v) else { throw r.fail("unparsable MultiRC answer label '\(v)' in field 'label'") }
+                        guard let c = binaryNumber(v) else {
+                            throw r.fail("unparsable MultiRC answer label '\(v)' in field 'label'")
+                        }
                         label = .category(c)
                     }
                     out.append(TaskExample(segments: [question, cleanMultiRC(try r.string("text", in: a)), paragraph],

@@ -163,7 +163,8 @@ public struct TaskDataset: Sendable {
                 let names = task.classNames
                 d[c < names.count ? names[c] : "\(c)", default: 0] += 1
             case .score(let s)?:
-                d[task == .stsb ? String(format: "%.0f", s.rounded(.down)) + "-" : String(format: "%.1f", s), default: 0] += 1
+                d[task == .stsb ? String(format: "%.0f", s.rounded(.down)) + "-" : String(format: "%.1f", s),
+                  default: 0] += 1
             case nil:
                 d["unlabelled", default: 0] += 1
             }

@@ -34,7 +34,8 @@ public struct VocabularyOptions: Codable, Equatable, Sendable {
 
     /// Sentences sampled to train a vocabulary of `pieces`: 100 per piece, at most `maximumSentences`. The 8,000 and
     /// 32,000-piece vocabularies of `small` and `paper` keep the 600k sample; `ci`'s 2,000 pieces are trained on
-    /// 200k sentences: 26 s instead of 61 s on 2 cores in a fresh first look (Results/ci/first-look-2026-12-04-quiet.md).
+    /// 200k sentences: 26 s instead of 61 s on 2 cores in a fresh first look
+    /// (Results/ci/first-look-2026-12-04-quiet.md).
     public static func sentences(forVocabSize pieces: Int) -> Int {
         min(maximumSentences, sentencesPerPiece * max(pieces, 1))
     }

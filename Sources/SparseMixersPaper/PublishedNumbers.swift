@@ -60,13 +60,15 @@ public struct PublishedNumbers: Sendable {
         }
         guard header.fields == ["table", "variant", "metric", "value"] else {
             throw CSVError(file: file, line: header.line,
-                           message: "header must be table,variant,metric,value, got \(header.fields.joined(separator: ","))")
+                           message: "header must be table,variant,metric,value, got "
+                                    + "\(header.fields.joined(separator: ","))")
         }
         var rows: [PublishedNumber] = []
         var index: [Key: Int] = [:]
         for r in records.dropFirst() {
             guard r.fields.count == 4 else {
-                throw CSVError(file: file, line: r.line, message: "expected 4 fields, got \(r.fields.count): \(r.fields)")
+                throw CSVError(file: file, line: r.line,
+                               message: "expected 4 fields, got \(r.fields.count): \(r.fields)")
             }
             let (t, v, m, s) = (r.fields[0], r.fields[1], r.fields[2], r.fields[3])
             for (name, f) in [("table", t), ("variant", v), ("metric", m)] where f.isEmpty {

@@ -22,12 +22,14 @@ public enum ScalePlan {
     }
 
     /// The prepared corpus with the scale's vocabulary (trained once and cached under the data root's cache).
-    public static func corpus(_ s: ScaleSettings, root: DataRoot, log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
+    public static func corpus(_ s: ScaleSettings, root: DataRoot,
+                              log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
         try corpus(vocabSize: s.vocabSize, root: root, log: log)
     }
 
     /// The prepared corpus with a vocabulary of `vocabSize` pieces (a checkpoint's, when fine-tuning).
-    public static func corpus(vocabSize: Int, root: DataRoot, log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
+    public static func corpus(vocabSize: Int, root: DataRoot,
+                              log: (String) -> Void = { _ in }) throws -> PreparedCorpus {
         var o = CorpusPrepareOptions()
         o.vocabulary.vocabSize = vocabSize
         o.vocabulary.inputSentenceSize = VocabularyOptions.sentences(forVocabSize: vocabSize)
@@ -35,11 +37,12 @@ public enum ScalePlan {
     }
 
     /// The fine-tuning grid of a table variant at a scale.
-    public static func gridSettings(_ s: ScaleSettings, _ f: FineTuneProtocol, seed: UInt64 = 0) -> FineTuneGrid.Settings {
+    public static func gridSettings(_ s: ScaleSettings, _ f: FineTuneProtocol,
+                                    seed: UInt64 = 0) -> FineTuneGrid.Settings {
         var p = f
         p.epochs = s.fineTuneEpochs
         return FineTuneGrid.Settings(learningRates: s.learningRates(f.learningRateSet), batchSizes: f.batchSizes,
-                                     protocolOptions: p, trainCap: s.fineTuneTrainCap, evalCap: s.fineTuneEvalCap, seed: seed,
-                                     minimumSteps: s.fineTuneMinimumSteps)
+                                     protocolOptions: p, trainCap: s.fineTuneTrainCap, evalCap: s.fineTuneEvalCap,
+                                     seed: seed, minimumSteps: s.fineTuneMinimumSteps)
     }
 }

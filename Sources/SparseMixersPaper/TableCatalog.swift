@@ -49,7 +49,8 @@ public enum TableCatalog {
     static var bertSpeedReference: VariantSpec {
         VariantSpec(name: "BERT Base (speed-up reference)", config: .bertBase, fineTuning: .coordinateDescentDense,
                     isReference: true, unpublishedMetrics: Metric.summaryPretraining,
-                    notes: "Speed-up = BERT Base ms/batch (304 ms in the paper) / variant ms/batch; timed in the same run.")
+                    notes: "Speed-up = BERT Base ms/batch (304 ms in the paper) / variant ms/batch; timed "
+                           + "in the same run.")
     }
 
     /// A coordinate-descent row: protocol by sparsity (MoE models get the large LR set).
@@ -258,7 +259,8 @@ public enum TableCatalog {
                              final("SM variant C (c=0.75 + unknown 2nd change)", variantC, guesses: variantCGuesses),
                          ],
                          speedReference: bert, pretraining: .full, derivedFrom: [],
-                         notes: ["Variant symbols were lost in extraction; A and C configurations are guesses (SPEC §8)."])
+                         notes: ["Variant symbols were lost in extraction; A and C configurations are "
+                                 + "guesses (SPEC §8)."])
     }
 
     static var table10: TableSpec {
@@ -292,7 +294,9 @@ public enum TableCatalog {
         add(.t12, [3072, 2560, 2048, 1024, 768].map { "d_ff=\($0)" })
         add(.t3, [768, 512, 256, 128].map { "d_model=\($0)" })
         add(.t13, [6, 10, 12, 14, 18].map { "\($0) layers" })
-        add(.t4, ["Tokens Choose", "Experts Choose"]) { $0 == "Tokens Choose" ? "Tokens Choose (TC)" : "Experts Choose (EC)" }
+        add(.t4, ["Tokens Choose", "Experts Choose"]) {
+            $0 == "Tokens Choose" ? "Tokens Choose (TC)" : "Experts Choose (EC)"
+        }
         add(.t5, ["2-MIXED", "4-MIXED", "6-MIXED", "12-MIXED", "6-BOTTOM", "6-MIDDLE", "6-MIXED-odd", "6-TOP"])
         add(.t14, [8, 16, 32].map { "\($0) experts" })
         add(.t15, [1536, 3072, 6144, 12288].map { "expert_d_ff=\($0)" })
@@ -398,7 +402,8 @@ public enum TableCatalog {
         return TableSpec(id: .a5, title: "Model sizes of Figures 2 and 4 (BERT / Sparse Mixer pairs)",
                          kind: .modelSizes, metrics: Metric.modelSizes, variants: v, speedReference: nil,
                          pretraining: .scaling, derivedFrom: [],
-                         notes: ["Row names were lost except Base. `config` is the Sparse Mixer, `pairedConfig` the BERT.",
+                         notes: ["Row names were lost except Base. `config` is the Sparse Mixer, "
+                                 + "`pairedConfig` the BERT.",
                                  "With 2 layers, 2 attention + 2 MoE makes every layer attention + MoE."])
     }
 
@@ -407,10 +412,10 @@ public enum TableCatalog {
         var v: [VariantSpec] = []
         for (series, bert) in [("BERT", true), ("Sparse Mixer", false)] {
             for s in 1...6 {
-                v.append(VariantSpec(name: "\(series) \(s == 5 ? "Base" : "size\(s)")", config: .a5(bert: bert, size: s),
-                                     fineTuning: .finalComparison, isReference: bert && s == 5, series: series,
-                                     sizeLabel: a5Labels[s - 1], unpublishedMetrics: [],
-                                     notes: "A.5 row \(a5Names[s - 1])"))
+                v.append(VariantSpec(name: "\(series) \(s == 5 ? "Base" : "size\(s)")",
+                                     config: .a5(bert: bert, size: s), fineTuning: .finalComparison,
+                                     isReference: bert && s == 5, series: series, sizeLabel: a5Labels[s - 1],
+                                     unpublishedMetrics: [], notes: "A.5 row \(a5Names[s - 1])"))
             }
         }
         let ref = v.first { $0.isReference }

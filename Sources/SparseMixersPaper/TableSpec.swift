@@ -44,7 +44,8 @@ public struct VariantSpec: Codable, Equatable, Sendable {
 
     public init(name: String, config: ModelConfig, fineTuning: FineTuneProtocol, isReference: Bool = false,
                 source: VariantSource? = nil, pairedConfig: ModelConfig? = nil, series: String? = nil,
-                sizeLabel: String? = nil, unpublishedMetrics: [String] = [], guesses: [String] = [], notes: String = "") {
+                sizeLabel: String? = nil, unpublishedMetrics: [String] = [], guesses: [String] = [],
+                notes: String = "") {
         self.name = name; self.config = config; self.fineTuning = fineTuning; self.isReference = isReference
         self.source = source; self.pairedConfig = pairedConfig; self.series = series; self.sizeLabel = sizeLabel
         self.unpublishedMetrics = unpublishedMetrics; self.guesses = guesses; self.notes = notes

@@ -19,7 +19,8 @@ public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tmp = dir.appendingPathComponent("\(temporaryPrefix)\(url.lastPathComponent)-\(getpid())-\(UUID().uuidString)")
+        let tmp = dir.appendingPathComponent(
+            "\(temporaryPrefix)\(url.lastPathComponent)-\(getpid())-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
             throw AtomicWriteError(path: tmp.path, message: "cannot create temporary file")
         }
@@ -41,7 +42,8 @@ public enum AtomicFile {
         guard fd >= 0 else { throw AtomicWriteError(path: dir.path, message: "cannot open the directory to fsync it") }
         defer { close(fd) }
         if fsync(fd) != 0 && errno != EINVAL {
-            throw AtomicWriteError(path: dir.path, message: "directory fsync failed: \(String(cString: strerror(errno)))")
+            throw AtomicWriteError(path: dir.path,
+                                   message: "directory fsync failed: \(String(cString: strerror(errno)))")
         }
     }
 

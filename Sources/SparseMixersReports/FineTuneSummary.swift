@@ -68,8 +68,9 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
     /// Builds the summary. `results[v]` are variant v's task results; `control` the control's (nil: not run).
     /// A task has signal when the reference's best score (the mean of its paper metrics) is above the majority
     /// class's and, when the control ran, above the control's best, each by more than the dev set's 95% noise.
-    public static func build(benchmark: String, reference: String, variantOrder: [String], results: [String: [FineTuneTaskResult]],
-                             control: [FineTuneTaskResult]?, controlDescription: String) -> FineTuneSummary? {
+    public static func build(benchmark: String, reference: String, variantOrder: [String],
+                             results: [String: [FineTuneTaskResult]], control: [FineTuneTaskResult]?,
+                             controlDescription: String) -> FineTuneSummary? {
         guard let refResults = results[reference], !refResults.isEmpty else { return nil }
         var rows: [TaskRow] = []
         for r in refResults {
@@ -89,7 +90,8 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             let refBySeed = r.primaryBySeed
             if r.seeds != nil, !refBySeed.isEmpty {
                 row.referenceSeeds = refBySeed.count
-                row.referenceSeedHalfWidth = SeedStatistics.meanInterval(refBySeed.sorted { $0.key < $1.key }.map(\.value)).halfWidth
+                let refScores = refBySeed.sorted { $0.key < $1.key }.map(\.value)
+                row.referenceSeedHalfWidth = SeedStatistics.meanInterval(refScores).halfWidth
             }
             var reasons: [String] = []
             if !(ref - floor > h) {
@@ -110,8 +112,8 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
                     reasons.append(String(format: "reference %.1f does not beat the random-init control %.1f by more "
                                           + "than the 95%% noise %.1f", ref, cp, h * 2.0.squareRoot()))
                 } else if let d = row.controlDifference, let hd = row.controlDifferenceHalfWidth, !(d - hd > 0) {
-                    reasons.append(String(format: "reference − control over %d paired seeds, %.1f ± %.1f, includes zero",
-                                          row.controlPairedSeeds ?? 0, d, hd))
+                    reasons.append(String(format: "reference − control over %d paired seeds, %.1f ± %.1f, "
+                                          + "includes zero", row.controlPairedSeeds ?? 0, d, hd))
                 }
             }
             if control != nil && row.control == nil { reasons.append("the control has no result for this task") }
@@ -163,8 +165,11 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             for t in rows {
                 guard let r = rs.first(where: { $0.task == t.task }) else { continue }
                 for m in t.metrics {
-                    for sc in r.seedScores { if let x = sc.best[m] { runs.append(SeedRun(variant: name, seed: sc.seed, metric: m,
-                                                                                  value: x, count: nil)) } }
+                    for sc in r.seedScores {
+                        if let x = sc.best[m] {
+                            runs.append(SeedRun(variant: name, seed: sc.seed, metric: m, value: x, count: nil))
+                        }
+                    }
                 }
             }
             // Seed s's average over the tasks with signal (only seeds that have every one of their metrics).
@@ -184,8 +189,8 @@ public struct FineTuneSummary: Codable, Equatable, Sendable {
             }
             for seed in complete.sorted() {
                 let xs = bySeed[seed]!
-                runs.append(SeedRun(variant: name, seed: seed, metric: averageName, value: xs.reduce(0, +) / Double(xs.count),
-                                    count: nil))
+                runs.append(SeedRun(variant: name, seed: seed, metric: averageName,
+                                    value: xs.reduce(0, +) / Double(xs.count), count: nil))
             }
         }
         return SeedStatistics.compare(runs: runs, variants: names, reference: summary.reference) { _, _ in nil }

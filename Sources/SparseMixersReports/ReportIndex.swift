@@ -17,7 +17,9 @@ public enum ReportIndex {
         }
         let missing = TableID.allCases.filter { id in !reports.contains { $0.tableID == id } }
         if !missing.isEmpty {
-            md += "\n## Not produced\n\n" + missing.map { "- \($0.fileStem): run `\(TableCatalog.command($0, scale: .ci))`" }
+            md += "\n## Not produced\n\n" + missing.map {
+                "- \($0.fileStem): run `\(TableCatalog.command($0, scale: .ci))`"
+            }
                 .joined(separator: "\n") + "\n"
         }
         if !runInfo.isEmpty {

@@ -50,7 +50,8 @@ public struct ReportWriter: Sendable {
             rows.append([t, "value", v.variant, v.metric, Format.raw(v.ours), Format.raw(v.published), v.unit, v.notes])
         }
         for s in r.speedRows {
-            let n = "n=\(s.timing.count)" + (s.shape.isEmpty ? "" : "; \(s.shape)") + (s.notes.isEmpty ? "" : "; \(s.notes)")
+            let n = "n=\(s.timing.count)" + (s.shape.isEmpty ? "" : "; \(s.shape)")
+                + (s.notes.isEmpty ? "" : "; \(s.notes)")
             rows.append([t, "speed", s.variant, s.msMetric + "_median", Format.raw(s.timing.median),
                          Format.raw(s.paperMs), "ms", n + "; paper ms are V100 ms, not comparable"])
             rows.append([t, "speed", s.variant, s.msMetric + "_min", Format.raw(s.timing.min), "", "ms", ""])
@@ -61,7 +62,8 @@ public struct ReportWriter: Sendable {
                             + (s.timedIn.map { "; timed in \($0)" } ?? "")])
             if let i = s.interval {
                 rows.append([t, "speed", s.variant, s.speedupMetric + "_ci95_low", Format.raw(i.low), "", "x",
-                             "t interval on the per-round log-ratios, \(i.rounds) rounds" + (i.unstable ? "; unstable" : "")])
+                             "t interval on the per-round log-ratios, \(i.rounds) rounds"
+                                + (i.unstable ? "; unstable" : "")])
                 rows.append([t, "speed", s.variant, s.speedupMetric + "_ci95_high", Format.raw(i.high), "", "x",
                              i.widthText])
             }
@@ -74,11 +76,14 @@ public struct ReportWriter: Sendable {
         }
         // Accuracy over seeds: pre-training ("seeds") and fine-tuning ("finetune_seeds"), mean with its 95%
         // half-width and the paired difference to the reference.
-        let seedSets = [("seeds", r.comparisons ?? [])] + (r.fineTuning ?? []).map { ("finetune_seeds", $0.seedComparisons ?? []) }
+        let seedSets = [("seeds", r.comparisons ?? [])] + (r.fineTuning ?? []).map {
+            ("finetune_seeds", $0.seedComparisons ?? [])
+        }
         for (section, cs) in seedSets {
             for c in cs {
                 rows.append([t, section, c.variant, c.metric, Format.raw(c.mean), "", Metric.unit(c.metric),
-                             "mean over \(c.seeds) seed(s)" + (c.halfWidth.map { "; 95% half-width \(Format.raw($0))" } ?? "")])
+                             "mean over \(c.seeds) seed(s)"
+                                + (c.halfWidth.map { "; 95% half-width \(Format.raw($0))" } ?? "")])
                 guard c.variant != c.reference, let d = c.difference else { continue }
                 rows.append([t, section, c.variant, c.metric + "_diff_vs_reference", Format.raw(d),
                              Format.raw(c.paperDifference), Metric.unit(c.metric),
@@ -137,8 +142,8 @@ public struct ReportWriter: Sendable {
                     md.append("")
                 }
             }
-            md.append("| variant | timed | ms median | ms min | ms max | n | reference ms (same rounds) | our speed-up | "
-                + "95% interval | paper speed-up | FLOP ratio | paper ms | notes |")
+            md.append("| variant | timed | ms median | ms min | ms max | n | reference ms (same rounds) | "
+                + "our speed-up | 95% interval | paper speed-up | FLOP ratio | paper ms | notes |")
             md.append("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
             for s in r.speedRows {
                 let notes = [s.shape, s.timedIn ?? "", s.notes].filter { !$0.isEmpty }.joined(separator: "; ")
@@ -146,12 +151,13 @@ public struct ReportWriter: Sendable {
                     String(format: "%.2f–%.2f (±%.1f%%)", $0.low, $0.high, 100 * $0.relativeHalfWidth)
                         + ($0.unstable ? " **unstable**" : "")
                 } ?? "–"
-                md.append("| \(Format.cell(s.variant)) | \(s.msMetric) | \(Format.value(s.timing.median, unit: "ms")) | "
-                    + "\(Format.value(s.timing.min, unit: "ms")) | \(Format.value(s.timing.max, unit: "ms")) | "
-                    + "\(s.timing.count) | \(Format.value(s.referenceMs, unit: "ms")) | "
-                    + "\(Format.value(s.ourSpeedup, unit: "x")) | \(interval) | "
-                    + "\(Format.value(s.paperSpeedup, unit: "x")) | \(Format.value(s.flopRatio, unit: "x")) | "
-                    + "\(Format.value(s.paperMs, unit: "ms")) | \(Format.cell(notes)) |")
+                md.append("| \(Format.cell(s.variant)) | \(s.msMetric) | "
+                    + "\(Format.value(s.timing.median, unit: "ms")) | \(Format.value(s.timing.min, unit: "ms")) | "
+                    + "\(Format.value(s.timing.max, unit: "ms")) | \(s.timing.count) | "
+                    + "\(Format.value(s.referenceMs, unit: "ms")) | \(Format.value(s.ourSpeedup, unit: "x")) "
+                    + "| \(interval) | \(Format.value(s.paperSpeedup, unit: "x")) | "
+                    + "\(Format.value(s.flopRatio, unit: "x")) | \(Format.value(s.paperMs, unit: "ms")) | "
+                    + "\(Format.cell(notes)) |")
             }
             md.append("")
             if let c = r.speedConditions { md.append(c.summary); md.append("") }
@@ -194,11 +200,11 @@ public struct ReportWriter: Sendable {
                 + "hundred steps: their accuracies show that every stage runs, and sit at the floors; they say nothing "
                 + "about the paper's accuracy claims. The speed-ups time the paper-size models (at 2 x 128)."
         case .small, .long:
-            return "**A small experiment, not the paper's training.** At `\(scale.rawValue)` the accuracy models are 1/8 "
-                + "of the paper's width and see a few million tokens (the paper: billions), so every accuracy is far "
-                + "below the paper's. What can be compared is the difference between variants with its paired "
-                + "interval over seeds, and each variant against the floors (section \"Pre-training accuracy over "
-                + "seeds\"). The speed-ups time the paper-size models."
+            return "**A small experiment, not the paper's training.** At `\(scale.rawValue)` the accuracy "
+                + "models are 1/8 of the paper's width and see a few million tokens (the paper: billions), so every "
+                + "accuracy is far below the paper's. What can be compared is the difference between variants "
+                + "with its paired interval over seeds, and each variant against the floors (section "
+                + "\"Pre-training accuracy over seeds\"). The speed-ups time the paper-size models."
         case .paper:
             return "The paper's settings: values are directly comparable with the published ones."
         }
@@ -221,14 +227,18 @@ public struct ReportWriter: Sendable {
                 + "frequent masked piece), NSP \(pct(r.nspFloor))% (always the more frequent label).")
             md.append("")
         }
-        md.append("| variant | metric | seeds | ours (mean ± 95%) | × MLM floor | Δ vs reference (± 95%) | paper Δ | verdict |")
+        md.append("| variant | metric | seeds | ours (mean ± 95%) | × MLM floor | Δ vs reference (± 95%) | "
+                  + "paper Δ | verdict |")
         md.append("|---|---|---:|---:|---:|---:|---:|---|")
         for c in cs {
             var ratio = ""
-            if c.metric == "mlm_acc" { ratio = r.mlmFloor.flatMap { $0 > 0 ? String(format: "%.2f", c.mean / $0) : nil } ?? "–" }
+            if c.metric == "mlm_acc" {
+                ratio = r.mlmFloor.flatMap { $0 > 0 ? String(format: "%.2f", c.mean / $0) : nil } ?? "–"
+            }
             let diff = c.variant == c.reference ? "reference" : pm(c.difference, c.differenceHalfWidth)
-            md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | \(pm(c.mean, c.halfWidth)) | \(ratio) | "
-                + "\(diff) | \(c.paperDifference.map { String(format: "%+.1f", $0) } ?? "–") | \(c.verdict.rawValue) |")
+            md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | "
+                + "\(pm(c.mean, c.halfWidth)) | \(ratio) | \(diff) | "
+                + "\(c.paperDifference.map { String(format: "%+.1f", $0) } ?? "–") | \(c.verdict.rawValue) |")
         }
         md.append("")
         if let runs = r.seedRuns, !runs.isEmpty {
@@ -289,8 +299,8 @@ public struct ReportWriter: Sendable {
                  + "reference − control above zero. Intervals over seeds are in the table after this one."))
         md.append("")
         let names = f.variantOrder.filter { n in f.tasks.contains { $0.variants[n] != nil } }
-        md.append("| task | metric | dev rows | ± | majority | control | " + names.map(Format.cell).joined(separator: " | ")
-            + " | signal |")
+        md.append("| task | metric | dev rows | ± | majority | control | "
+            + names.map(Format.cell).joined(separator: " | ") + " | signal |")
         md.append("|---|---|---:|---:|---:|---:|" + names.map { _ in "---:|" }.joined() + "---|")
         for t in f.tasks {
             for m in t.metrics {
@@ -301,7 +311,8 @@ public struct ReportWriter: Sendable {
                 }
                 md.append("| \(t.task) | \(m) | \(t.evalRows) | \(pm) | \(v(t.majority[m])) | \(bl(t.control, m)) | "
                     + names.map { bl(t.variants[$0], m) }.joined(separator: " | ")
-                    + " | \(t.signal ? "yes" : "**no signal at this scale**: " + Format.cell(t.noSignalReason ?? "")) |")
+                    + " | \(t.signal ? "yes" : "**no signal at this scale**: " + Format.cell(t.noSignalReason ?? ""))"
+                    + " |")
             }
             // The official definitions where they differ from the paper's (CoLA MCC, STS-B Pearson, ...).
             let ref = t.variants[f.reference]
@@ -334,7 +345,8 @@ public struct ReportWriter: Sendable {
             md.append("|---|---|---:|---:|---:|---:|")
             for c in cs {
                 let diff = c.variant == c.reference ? "reference" : pm(c.difference, c.differenceHalfWidth)
-                md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | \(pm(c.mean, c.halfWidth)) | \(diff) | "
+                md.append("| \(Format.cell(c.variant)) | \(c.metric) | \(c.seeds) | "
+                    + "\(pm(c.mean, c.halfWidth)) | \(diff) | "
                     + "\(c.variant == c.reference ? "–" : String(c.pairedSeeds)) |")
             }
             md.append("")
@@ -344,9 +356,11 @@ public struct ReportWriter: Sendable {
         md.append("| task | model | learning rate | batch | steps | train rows |")
         md.append("|---|---|---:|---:|---:|---:|")
         for t in f.tasks {
-            for (n, r) in names.compactMap({ n in t.variants[n].map { (n, $0) } }) + (t.control.map { [(FineTuneSummary.controlName, $0)] } ?? []) {
-                md.append("| \(t.task) | \(Format.cell(n)) | \(String(format: "%g", r.learningRate)) | \(r.batchSize) | "
-                    + "\(r.steps) | \(r.trainRows) |")
+            let runs = names.compactMap { n in t.variants[n].map { (n, $0) } }
+                + (t.control.map { [(FineTuneSummary.controlName, $0)] } ?? [])
+            for (n, r) in runs {
+                md.append("| \(t.task) | \(Format.cell(n)) | \(String(format: "%g", r.learningRate)) | "
+                    + "\(r.batchSize) | \(r.steps) | \(r.trainRows) |")
             }
         }
         md.append("")
@@ -384,8 +398,9 @@ public struct ReportWriter: Sendable {
         let title = "\(r.tableID.fileStem) (\(r.scale.rawValue)): held-out MLM accuracy"
         return (SVGPlot.scatter(title: title, xLabel: "training tokens (millions)", yLabel: "MLM accuracy (%)",
                                 series: series { $0.tokens / 1e6 }, height: 480 + 16 * Double(curves.count)),
-                SVGPlot.scatter(title: title, xLabel: "seconds in training steps (one thread)", yLabel: "MLM accuracy (%)",
-                                series: series { $0.seconds }, height: 480 + 16 * Double(curves.count)))
+                SVGPlot.scatter(title: title, xLabel: "seconds in training steps (one thread)",
+                                yLabel: "MLM accuracy (%)", series: series { $0.seconds },
+                                height: 480 + 16 * Double(curves.count)))
     }
 
     // MARK: JSON

@@ -43,14 +43,17 @@ public enum SVGPlot {
         s.append("<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + ph))\"/>")
         s.append("</g>")
         for t in ticks(x0, x1) {
-            s.append("<line x1=\"\(f(sx(t)))\" y1=\"\(f(top))\" x2=\"\(f(sx(t)))\" y2=\"\(f(top + ph))\" stroke=\"#eee\"/>")
+            s.append("<line x1=\"\(f(sx(t)))\" y1=\"\(f(top))\" x2=\"\(f(sx(t)))\" y2=\"\(f(top + ph))\" "
+                     + "stroke=\"#eee\"/>")
             s.append("<text x=\"\(f(sx(t)))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(tickLabel(t))</text>")
         }
         for t in ticks(y0, y1) {
-            s.append("<line x1=\"\(f(left))\" y1=\"\(f(sy(t)))\" x2=\"\(f(left + pw))\" y2=\"\(f(sy(t)))\" stroke=\"#eee\"/>")
+            s.append("<line x1=\"\(f(left))\" y1=\"\(f(sy(t)))\" x2=\"\(f(left + pw))\" y2=\"\(f(sy(t)))\" "
+                     + "stroke=\"#eee\"/>")
             s.append("<text x=\"\(f(left - 6))\" y=\"\(f(sy(t) + 4))\" text-anchor=\"end\">\(tickLabel(t))</text>")
         }
-        s.append("<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 18))\" text-anchor=\"middle\">\(escape(xLabel))</text>")
+        s.append("<text x=\"\(f(left + pw / 2))\" y=\"\(f(height - 18))\" "
+                 + "text-anchor=\"middle\">\(escape(xLabel))</text>")
         s.append("<text x=\"16\" y=\"\(f(top + ph / 2))\" text-anchor=\"middle\" "
             + "transform=\"rotate(-90 16 \(f(top + ph / 2)))\">\(escape(yLabel))</text>")
         // Series.
@@ -62,7 +65,8 @@ public enum SVGPlot {
             }
             for p in pts {
                 s.append("<circle cx=\"\(f(sx(p.x)))\" cy=\"\(f(sy(p.y)))\" r=\"4\" fill=\"\(ser.color)\">"
-                    + "<title>\(escape("\(ser.name) \(p.label): x \(tickLabel(p.x)), y \(tickLabel(p.y))"))</title></circle>")
+                    + "<title>\(escape("\(ser.name) \(p.label): x \(tickLabel(p.x)), y \(tickLabel(p.y))"))"
+                    + "</title></circle>")
                 s.append("<text x=\"\(f(sx(p.x) + 6))\" y=\"\(f(sy(p.y) - 6))\" fill=\"\(ser.color)\" "
                     + "font-size=\"10\">\(escape(p.label))</text>")
             }
@@ -92,7 +96,9 @@ public enum SVGPlot {
                                                            label: v.sizeLabel ?? v.name))
         }
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
-        let series = order.enumerated().map { PlotSeries(name: $1, color: colors[$0 % colors.count], points: bySeries[$1]!) }
+        let series = order.enumerated().map {
+            PlotSeries(name: $1, color: colors[$0 % colors.count], points: bySeries[$1]!)
+        }
         return scatter(title: "\(report.tableID.rawValue): \(metric == "mlm_acc" ? "MLM" : "NSP") accuracy vs "
                             + "pre-training speed (scale \(report.scale.rawValue))",
                        xLabel: "pre-training steps / second (higher is faster)",

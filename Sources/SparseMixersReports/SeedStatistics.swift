@@ -44,7 +44,11 @@ public struct LearningCurve: Codable, Equatable, Sendable {
     public var variant: String
     public var seed: Int
     public var points: [Point]
-    public init(variant: String, seed: Int, points: [Point]) { self.variant = variant; self.seed = seed; self.points = points }
+    public init(variant: String, seed: Int, points: [Point]) {
+        self.variant = variant
+        self.seed = seed
+        self.points = points
+    }
 }
 
 /// A variant's accuracy over seeds and its paired difference to the table's reference, beside the paper's.
@@ -96,7 +100,8 @@ public enum SeedStatistics {
     }
 
     /// Wilson score 95% interval of a binomial proportion (fractions, not percent).
-    public static func wilson(successes k: Double, trials n: Double, z: Double = 1.959964) -> (low: Double, high: Double) {
+    public static func wilson(successes k: Double, trials n: Double,
+                              z: Double = 1.959964) -> (low: Double, high: Double) {
         guard n > 0 else { return (0, 1) }
         let p = k / n, z2 = z * z
         let centre = (p + z2 / (2 * n)) / (1 + z2 / n)
@@ -105,7 +110,8 @@ public enum SeedStatistics {
     }
 
     /// The verdict of a paired interval against the paper's difference.
-    public static func verdict(difference d: Double?, halfWidth h: Double?, paper: Double?) -> AccuracyComparison.Verdict {
+    public static func verdict(difference d: Double?, halfWidth h: Double?,
+                               paper: Double?) -> AccuracyComparison.Verdict {
         guard let paper, paper != 0 else { return .notApplicable }
         guard let d, let h else { return .notResolved }
         if abs(d) <= h { return .notResolved }
@@ -119,8 +125,8 @@ public enum SeedStatistics {
         var metrics: [String] = []
         for r in runs where !metrics.contains(r.metric) { metrics.append(r.metric) }
         for m in metrics {
-            let refBySeed = Dictionary(runs.filter { $0.variant == reference && $0.metric == m }.map { ($0.seed, $0.value) },
-                                       uniquingKeysWith: { a, _ in a })
+            let refRuns = runs.filter { $0.variant == reference && $0.metric == m }
+            let refBySeed = Dictionary(refRuns.map { ($0.seed, $0.value) }, uniquingKeysWith: { a, _ in a })
             for v in variants {
                 let mine = runs.filter { $0.variant == v && $0.metric == m }.sorted { $0.seed < $1.seed }
                 guard !mine.isEmpty else { continue }
@@ -132,8 +138,8 @@ public enum SeedStatistics {
                 if !isRef, let a = published(v, m), let b = published(reference, m) { paper = a - b }
                 out.append(AccuracyComparison(
                     variant: v, metric: m, seeds: mine.count, mean: mean, halfWidth: hw, reference: reference,
-                    pairedSeeds: isRef ? 0 : diffs.count, difference: paired?.mean, differenceHalfWidth: paired?.halfWidth,
-                    paperDifference: paper,
+                    pairedSeeds: isRef ? 0 : diffs.count, difference: paired?.mean,
+                    differenceHalfWidth: paired?.halfWidth, paperDifference: paper,
                     verdict: isRef ? .notApplicable : verdict(difference: paired?.mean, halfWidth: paired?.halfWidth,
                                                               paper: paper)))
             }

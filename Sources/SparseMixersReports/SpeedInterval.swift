@@ -160,7 +160,8 @@ public struct CPUTicks: Equatable, Sendable {
     }
 
     /// The 1-minute load average from the text of /proc/loadavg.
-    public static func loadAverage(_ text: String? = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) -> Double? {
+    public static func loadAverage(_ text: String? = try? String(contentsOfFile: "/proc/loadavg",
+                                                                 encoding: .utf8)) -> Double? {
         text?.split(separator: " ").first.flatMap { Double($0) }
     }
 }

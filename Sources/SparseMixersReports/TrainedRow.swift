@@ -206,9 +206,11 @@ extension ReportWriter {
             let pt = t.pretraining.map { (t.pretraining.count > 1 ? "paper batch \($0.paperBatch): " : "") + $0.text }
                 .joined(separator: "; ")
             let own = t.guesses.filter { !shared.contains($0) }
-            let status = (t.notRun.map { "**not run**: \($0); " } ?? "") + (t.trainedIn.map { "trained in \($0); " } ?? "")
+            let status = (t.notRun.map { "**not run**: \($0); " } ?? "")
+                + (t.trainedIn.map { "trained in \($0); " } ?? "")
             md.append("| \(Format.cell(t.variant)) | \(Format.cell(status + t.model.text(paper: t.paperModel))) | "
-                + "\(pt.isEmpty ? "–" : pt) | \(t.seeds.isEmpty ? "–" : t.seeds.map(String.init).joined(separator: ", ")) | "
+                + "\(pt.isEmpty ? "–" : pt) | "
+                + "\(t.seeds.isEmpty ? "–" : t.seeds.map(String.init).joined(separator: ", ")) | "
                 + "\(Format.cell(t.fineTuning?.text ?? "not fine-tuned")) | "
                 + "\(own.isEmpty ? "–" : Format.cell(own.joined(separator: "; "))) |")
         }
@@ -231,9 +233,10 @@ extension ReportWriter {
             if let s = x.trainedIn { rows.append([t, "trained", v, "trained_in", "", "", "", s]) }
             rows.append([t, "trained", v, "architecture", "", "", "", m.architecture])
             let ints: [(String, KeyPath<ModelSummary, Int>)] = [
-                ("d_model", \.dModel), ("d_emb", \.dEmb), ("d_ff", \.dFF), ("heads", \.numHeads), ("head_dim", \.headDim),
-                ("layers", \.numLayers), ("experts", \.numExperts), ("expert_d_ff", \.expertDFF),
-                ("max_group_size", \.maxGroupSize), ("vocab_size", \.vocabSize), ("seq_length", \.seqLength)]
+                ("d_model", \.dModel), ("d_emb", \.dEmb), ("d_ff", \.dFF), ("heads", \.numHeads),
+                ("head_dim", \.headDim), ("layers", \.numLayers), ("experts", \.numExperts),
+                ("expert_d_ff", \.expertDFF), ("max_group_size", \.maxGroupSize), ("vocab_size", \.vocabSize),
+                ("seq_length", \.seqLength)]
             for (name, k) in ints { add(name, Double(m[keyPath: k]), Double(p[keyPath: k])) }
             add("attention_layers", Double(m.attentionLayers.count), Double(p.attentionLayers.count),
                 m.attentionLayers.map(String.init).joined(separator: " "))

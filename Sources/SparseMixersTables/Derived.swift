@@ -7,8 +7,9 @@ import SparseMixersReports
 /// GLUE/SuperGLUE by fine-tuning batch size, from Tables 9 and 10). Every row reads its `VariantSpec.source`.
 public enum DerivedTables {
     /// Fills `report` (rows beside the published numbers, skipped items, notes) from the source reports found
-    /// in `directory` (Table<N>.json); the sources' own not-run items (other than speed) are carried over. A missing source, or one at another scale, is a skipped item naming the
-    /// command that produces it; its rows still carry the published values with no value of ours.
+    /// in `directory` (Table<N>.json); the sources' own not-run items (other than speed) are carried over. A missing
+    /// source, or one at another scale, is a skipped item naming the command that produces it; its rows still carry
+    /// the published values with no value of ours.
     public static func tabulate(_ spec: TableSpec, into report: inout Report, directory: URL,
                                 published: PublishedNumbers?) {
         var sources: [TableID: Report] = [:]
@@ -18,16 +19,20 @@ public enum DerivedTables {
             let url = directory.appendingPathComponent(t.fileStem + ".json")
             guard let data = try? Data(contentsOf: url) else {
                 report.skip("\(t.fileStem) report (source of \(needed.filter { $0 == t }.count) row(s))",
-                            because: "\(url.path) not found; produce it with `\(TableCatalog.command(t, scale: report.scale))`")
+                            because: "\(url.path) not found; produce it with "
+                                     + "`\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             guard let r = try? ReportWriter.decode(data) else {
-                report.skip("\(t.fileStem) report", because: "\(url.path) is not a report JSON; rerun `\(TableCatalog.command(t, scale: report.scale))`")
+                report.skip("\(t.fileStem) report",
+                            because: "\(url.path) is not a report JSON; rerun "
+                                     + "`\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             guard r.scale == report.scale else {
                 report.skip("\(t.fileStem) report", because: "\(url.path) is at scale \(r.scale.rawValue), this "
-                            + "table is at \(report.scale.rawValue); rerun `\(TableCatalog.command(t, scale: report.scale))`")
+                            + "table is at \(report.scale.rawValue); rerun "
+                            + "`\(TableCatalog.command(t, scale: report.scale))`")
                 unusable.insert(t); continue
             }
             sources[t] = r
@@ -44,7 +49,9 @@ public enum DerivedTables {
             guard let src = v.source else {
                 report.skip(v.name, because: "no source row: an appendix-only variant whose configuration the paper "
                             + "does not give (SPEC §8); not run")
-                for m in v.publishedMetrics(in: spec) { report.add(variant: v.name, metric: m, ours: nil, published: published) }
+                for m in v.publishedMetrics(in: spec) {
+                    report.add(variant: v.name, metric: m, ours: nil, published: published)
+                }
                 continue
             }
             // What the source row was trained as, named as this table's row.

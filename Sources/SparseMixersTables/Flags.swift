@@ -28,7 +28,8 @@ public enum Flags {
             && (openUpper ? value < range.upperBound : value <= range.upperBound)
         guard ok else {
             let l = openLower ? "(" : "[", u = openUpper ? ")" : "]"
-            throw ValidationError("--\(flag) must be a finite number in \(l)\(range.lowerBound), \(range.upperBound)\(u), got \(value)")
+            throw ValidationError("--\(flag) must be a finite number in \(l)\(range.lowerBound), "
+                                  + "\(range.upperBound)\(u), got \(value)")
         }
     }
 
@@ -75,12 +76,14 @@ public enum Flags {
                 continue
             }
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw ValidationError("--\(flag) \(shown): cannot create directory \(prefix) (\(String(cString: strerror(errno))))")
+                throw ValidationError("--\(flag) \(shown): cannot create directory \(prefix) "
+                                      + "(\(String(cString: strerror(errno))))")
             }
         }
         let probe = (path as NSString).appendingPathComponent(".write-probe-\(getpid())")
         guard fm.createFile(atPath: probe, contents: Data()) else {
-            throw ValidationError("--\(flag) \(shown): cannot write in the directory \(path) (\(String(cString: strerror(errno))))")
+            throw ValidationError("--\(flag) \(shown): cannot write in the directory \(path) "
+                                  + "(\(String(cString: strerror(errno))))")
         }
         try? fm.removeItem(atPath: probe)
     }

@@ -115,7 +115,8 @@ public struct SlurmPlan {
 
     /// Runs `body` in the thread state the local table run gives the same work: `settings.threads` set, and
     /// with `sideBySide` inside a lane of `Parallel.lanes` (the other lane idle), as `TableRunner` runs it.
-    public static func asTableRunDoes<T>(sideBySide: Bool, settings: TableRunSettings, _ body: () throws -> T) throws -> T {
+    public static func asTableRunDoes<T>(sideBySide: Bool, settings: TableRunSettings,
+                                         _ body: () throws -> T) throws -> T {
         Runtime.setThreads(settings.threads)
         guard sideBySide else { return try body() }
         var result: Result<T, Error>? = nil
@@ -139,10 +140,14 @@ public struct SlurmPlan {
                               exclusive: exclusive, dependencies: Array(Set(deps)).sorted()))
             return p.jobs.count - 1
         }
-        func job(_ sub: String, _ extra: [String] = []) -> [String] { [executable, "job", sub] + tableArguments + extra }
+        func job(_ sub: String, _ extra: [String] = []) -> [String] {
+            [executable, "job", sub] + tableArguments + extra
+        }
 
-        let training = !settings.speedOnly && (!w.pretraining.isEmpty || !w.fineTuning.isEmpty || !w.controlRuns.isEmpty)
-        let prepare = training ? add("prepare", .prepare, nil, [job("prepare")], cpus: settings.threads, after: []) : nil
+        let training = !settings.speedOnly && (!w.pretraining.isEmpty || !w.fineTuning.isEmpty
+                                               || !w.controlRuns.isEmpty)
+        let prepare = training ? add("prepare", .prepare, nil, [job("prepare")], cpus: settings.threads,
+                                     after: []) : nil
         var runTask: [String: Dependency] = [:]
         var reports: [Int] = []
         var reportJob: [TableID: Int] = [:]   // by table target
@@ -161,19 +166,22 @@ public struct SlurmPlan {
                 let needs = v.pretrainingKeys.compactMap { runTask[$0] }
                 guard v.fineTuningRuns > 0 else { reportDeps += needs; continue }
                 reportDeps.append(Dependency(job: add("\(id.fileStem)-finetune-v\(v.variantIndex)", .finetune, id,
-                                                      [job("finetune", ["--table", id.fileStem, "--variant-index", "\(v.variantIndex)"])],
+                                                      [job("finetune", ["--table", id.fileStem, "--variant-index",
+                                                                        "\(v.variantIndex)"])],
                                                       cpus: threads.fineTuning,
                                                       after: needs + (prepare.map { [Dependency(job: $0)] } ?? []))))
             }
             if let n = w.controlRuns[id], n > 0 {
                 reportDeps.append(Dependency(job: add("\(id.fileStem)-control", .control, id,
-                                                      [job("control", ["--table", id.fileStem])], cpus: threads.fineTuning,
+                                                      [job("control", ["--table", id.fileStem])],
+                                                      cpus: threads.fineTuning,
                                                       after: prepare.map { [Dependency(job: $0)] } ?? [])))
             }
             if !settings.accuracyOnly, let sp = w.speed.first(where: { $0.table == id }) {
                 for g in sp.groups.indices {
                     reportDeps.append(Dependency(job: add("\(id.fileStem)-speed-g\(g + 1)", .speed, id,
-                                                          [job("speed", ["--table", id.fileStem, "--group", "\(g + 1)"])],
+                                                          [job("speed", ["--table", id.fileStem, "--group",
+                                                                         "\(g + 1)"])],
                                                           cpus: settings.threads, exclusive: true, after: [])))
                 }
             }
@@ -221,7 +229,9 @@ public struct SlurmPlan {
             return best.start + seconds
         }
         for (i, j) in jobs.enumerated() {
-            let ready = j.dependencies.map { d in d.task.map { taskFinish[d.job]?[$0] ?? finish[d.job] } ?? finish[d.job] }
+            let ready = j.dependencies.map { d in
+                d.task.map { taskFinish[d.job]?[$0] ?? finish[d.job] } ?? finish[d.job]
+            }
                 .max() ?? 0
             switch j.kind {
             case .pretrain:
@@ -241,7 +251,8 @@ public struct SlurmPlan {
                 finish[i] = place(sec, cpus: j.cpus, exclusive: false, ready: ready)
             case .speed:
                 let g = (Int(j.tasks[0].last ?? "") ?? 1) - 1
-                let sec = j.table.flatMap { e.speedGroupSeconds[$0] }.flatMap { $0.indices.contains(g) ? $0[g] : nil } ?? 0
+                let sec = j.table.flatMap { e.speedGroupSeconds[$0] }
+                    .flatMap { $0.indices.contains(g) ? $0[g] : nil } ?? 0
                 finish[i] = place(sec, cpus: j.cpus, exclusive: true, ready: ready)
             case .prepare, .report, .index:
                 finish[i] = ready
@@ -272,7 +283,9 @@ public struct SlurmPlan {
         s += "export SPARSE_MIXERS_CACHE=\(Self.quote(site.cacheDirectory))\n"
         if j.isArray {
             s += "case \"${SLURM_ARRAY_TASK_ID:-}\" in\n"
-            for (t, c) in j.tasks.enumerated() { s += "  \(t)) set -- \(c.map(Self.quote).joined(separator: " ")) ;;\n" }
+            for (t, c) in j.tasks.enumerated() {
+                s += "  \(t)) set -- \(c.map(Self.quote).joined(separator: " ")) ;;\n"
+            }
             s += "  *) echo \"no task ${SLURM_ARRAY_TASK_ID:-}\" >&2; exit 2 ;;\nesac\n"
         } else {
             s += "set -- \(j.tasks[0].map(Self.quote).joined(separator: " "))\n"
@@ -340,8 +353,8 @@ extension TableOptions {
     /// as a number, so speed groups are split the same way on every node), paths absolute.
     public func arguments(output: String, data: String) -> [String] {
         let s = settings
-        var a = ["--scale", scale, "--threads", "\(threads)", "--warmup", "\(warmup)", "--output", output, "--data", data,
-                 "--batch", "\(s.shape.batch)", "--seq", "\(s.shape.seq)",
+        var a = ["--scale", scale, "--threads", "\(threads)", "--warmup", "\(warmup)", "--output", output, "--data",
+                 data, "--batch", "\(s.shape.batch)", "--seq", "\(s.shape.seq)",
                  "--min-rounds", "\(s.rule.minRounds)", "--max-rounds", "\(s.rule.maxRounds)",
                  "--half-width", "\(s.rule.halfWidth * 100)", "--time-limit", "\(s.rule.timeLimitSeconds)",
                  "--jobs", "\(s.accuracyLanes)", "--memory-budget-gb", String(format: "%.3f", s.memoryBudget / 1e9)]

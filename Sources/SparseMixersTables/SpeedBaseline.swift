@@ -154,7 +154,8 @@ public struct SpeedBaseline: Codable, Equatable, Sendable {
     /// for variants measured at the same shapes. Returns the baseline written.
     @discardableResult
     public static func refresh(at url: URL, name: String, referenceVariant: String, scale: Scale,
-                               tolerance: Double, measured: [MeasuredSpeedup], provenance: String) throws -> SpeedBaseline {
+                               tolerance: Double, measured: [MeasuredSpeedup],
+                               provenance: String) throws -> SpeedBaseline {
         var fresh = SpeedBaseline(name: name, referenceVariant: referenceVariant, scale: scale, tolerance: tolerance,
                                   measured: measured, provenance: provenance)
         if let old = try? load(from: url) {

@@ -64,9 +64,14 @@ public enum SpeedCheck {
         Runtime.setThreads(threads)
         // Every model is built before the rounds start: refuse, naming the total, what cannot fit (at 8 x 512 the
         // five models need about 20 GB; an unchecked run was killed by the kernel's OOM killer here).
-        let bytes = try models.reduce(0.0) { try $0 + MemoryBudget.trainingBytes(shape.config($1.config), batch: shape.batch) }
-        try MemoryBudget.check(bytes, what: "speed-check's \(models.count) models at \(shapeLabel(shape, threads: threads))")
-        let timed = try models.map { try TimedModel(name: $0.name, config: shape.config($0.config), batchSize: shape.batch) }
+        let bytes = try models.reduce(0.0) {
+            try $0 + MemoryBudget.trainingBytes(shape.config($1.config), batch: shape.batch)
+        }
+        try MemoryBudget.check(bytes,
+                               what: "speed-check's \(models.count) models at \(shapeLabel(shape, threads: threads))")
+        let timed = try models.map {
+            try TimedModel(name: $0.name, config: shape.config($0.config), batchSize: shape.batch)
+        }
         let watch = MachineWatch(readPeak: readPeak)
         let run = try Interleaving.run(timed.map(\.work), rule: rule, warmup: warmup, progress: log, onRound: onRound)
         return (speedups(run.samples, shape: shapeLabel(shape, threads: threads), target: rule.halfWidth), run,
@@ -76,12 +81,14 @@ public enum SpeedCheck {
     /// Speed-ups of every sample set against the first (the reference), paired round by round: the geometric
     /// mean of reference / variant over rounds, with its interval (`SpeedupInterval.paired`); with a single
     /// round, the ratio of the two times and no interval.
-    public static func speedups(_ samples: [TimedSamples], shape: String, target: Double = defaultRule.halfWidth) -> [MeasuredSpeedup] {
+    public static func speedups(_ samples: [TimedSamples], shape: String,
+                                target: Double = defaultRule.halfWidth) -> [MeasuredSpeedup] {
         guard let ref = samples.first else { return [] }
         func one(_ phase: String, _ name: String, _ r: [Double], _ v: [Double]) -> MeasuredSpeedup {
             let i = SpeedupInterval.paired(reference: r, variant: v, target: target)
             return MeasuredSpeedup(variant: key(phase, name),
-                                   speedup: i?.speedup ?? TimingSummary(samples: r).median / TimingSummary(samples: v).median,
+                                   speedup: i?.speedup
+                                   ?? TimingSummary(samples: r).median / TimingSummary(samples: v).median,
                                    shape: shape, interval: i)
         }
         return samples.dropFirst().flatMap { s in
@@ -172,7 +179,8 @@ public enum SpeedCheck {
             let e = baseline?.entries[m.variant]
             let rel = e.map { String(format: "%+6.1f%%", 100 * (m.speedup - $0.speedup) / $0.speedup) } ?? "   new"
             let name = m.variant.padding(toLength: max(32, m.variant.count), withPad: " ", startingAt: 0)
-            let interval = m.interval.map { String(format: " [%.3f–%.3f ±%4.1f%%]", $0.low, $0.high, 100 * $0.relativeHalfWidth)
+            let interval = m.interval.map { String(format: " [%.3f–%.3f ±%4.1f%%]", $0.low, $0.high,
+                                                   100 * $0.relativeHalfWidth)
                 + ($0.unstable ? " UNSTABLE" : "") } ?? " [no interval]"
             return name + String(format: " %6.3f", m.speedup) + interval + "  baseline "
                 + (e.map { String(format: "%6.3f", $0.speedup) } ?? "     –") + "  " + rel

@@ -61,9 +61,10 @@ public struct SpeedGroupStore {
             return nil
         }
         let e = try JSONDecoder().decode(Entry.self, from: d)
-        var k = e; k.trainMs = []; k.inferenceMs = []; k.host = ""; k.date = ""; k.rounds = 0; k.stop = nil; k.seconds = 0
-        guard k == key(table, group, names, settings), e.trainMs.count == names.count, e.inferenceMs.count == names.count,
-              let stop = e.stop
+        var k = e; k.trainMs = []; k.inferenceMs = []; k.host = ""; k.date = ""; k.rounds = 0; k.stop = nil
+        k.seconds = 0
+        guard k == key(table, group, names, settings), e.trainMs.count == names.count,
+              e.inferenceMs.count == names.count, let stop = e.stop
         else {
             if required {
                 throw TableRunError("\(u.path) was timed for another group, shape, warm-up, rounds or thread count")

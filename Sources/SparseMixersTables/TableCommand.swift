@@ -6,7 +6,8 @@ import SparseMixersReports
 
 /// The flags every `TableN` executable takes.
 public struct TableOptions: ParsableArguments {
-    @Option(help: "ci (quick look: tiny accuracy models, speed at 2 x 128), small (seeds, 5.7M tokens per run), long (8x small's tokens), paper.")
+    @Option(help: ArgumentHelp("ci (quick look: tiny accuracy models, speed at 2 x 128), small (seeds, 5.7M tokens per "
+                               + "run), long (8x small's tokens), paper."))
     public var scale: String = "ci"
     @Flag(help: "Measure speed (and analytic cost) only; no pre-training or fine-tuning.")
     public var speedOnly = false
@@ -14,7 +15,9 @@ public struct TableOptions: ParsableArguments {
     public var accuracyOnly = false
     @Flag(help: "Pre-train only: skip fine-tuning (the reports name it as not run).")
     public var noFinetune = false
-    @Option(help: "Pre-train and fine-tune only these rows (comma-separated names as in the report) and the table's first, the reference of the differences; the others keep the paper's numbers, named as not run.")
+    @Option(help: ArgumentHelp("Pre-train and fine-tune only these rows (comma-separated names as in the report) and "
+                               + "the table's first, the reference of the differences; the others keep the paper's "
+                               + "numbers, named as not run."))
     public var rows: String?
     @Option(help: "Data root (default: Data/, then ../shared/data).")
     public var data: String?
@@ -26,9 +29,11 @@ public struct TableOptions: ParsableArguments {
     public var minRounds: Int = StoppingRule.defaultMinRounds
     @Option(help: "Timed rounds at most per speed group (default 20).")
     public var maxRounds: Int?
-    @Option(help: "Percent: rounds stop once every speed-up's 95% interval is within this half-width (default 10 at ci, 5 otherwise).")
+    @Option(help: ArgumentHelp("Percent: rounds stop once every speed-up's 95% interval is within this half-width "
+                               + "(default 10 at ci, 5 otherwise)."))
     public var halfWidth: Double?
-    @Option(help: "Seconds of timed rounds per speed group after which the ratios still wider than --half-width are marked unstable (default 60 at ci, 1800 otherwise).")
+    @Option(help: ArgumentHelp("Seconds of timed rounds per speed group after which the ratios still wider than "
+                               + "--half-width are marked unstable (default 60 at ci, 1800 otherwise)."))
     public var timeLimit: Double?
     @Option(help: "Untimed warm-up steps per model.")
     public var warmup: Int = 1
@@ -36,10 +41,12 @@ public struct TableOptions: ParsableArguments {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Report directory.")
     public var output: String = "Reports"
-    @Option(help: "Variants pre-trained and fine-tuned side by side, one thread each (default: --threads at ci and small, 1 at paper).")
+    @Option(help: ArgumentHelp("Variants pre-trained and fine-tuned side by side, one thread each (default: --threads "
+                               + "at ci and small, 1 at paper)."))
     public var jobs: Int?
     @Option(name: .customLong("memory-budget-gb"),
-            help: "Memory the timed models of one group may use together (default: 75% of RAM, at most 85% of what is free).")
+            help: ArgumentHelp("Memory the timed models of one group may use together (default: 75% of RAM, at most "
+                               + "85% of what is free)."))
     public var memoryBudgetGB: Double?
 
     public init() {}
@@ -125,7 +132,8 @@ struct TableCommand: ParsableCommand {
         let reports = try TableRunner(settings: options.settings).runAndWrite(TableMain.current)
         for r in reports {
             let ran = r.rows.filter { $0.ours != nil }.count
-            print("\(r.tableID.fileStem): \(ran) value(s), \(r.speedRows.count) speed row(s), \(r.skipped.count) not run")
+            print("\(r.tableID.fileStem): \(ran) value(s), \(r.speedRows.count) speed row(s), "
+                  + "\(r.skipped.count) not run")
             for h in r.headlines { print("  \(h)") }
         }
         print(String(format: "%@ done in %.0f s", TableMain.current.fileStem, Date().timeIntervalSince(start)))

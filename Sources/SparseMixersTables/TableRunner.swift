@@ -180,7 +180,9 @@ public struct TableRunner {
             // The paper's speed numbers of the variant stay in the report, with the reason in place of ours.
             for m in ["speedup", "training_speedup", "inference_speedup", "ms_per_batch", "training_ms_per_ex",
                       "inference_ms_per_ex"] {
-                guard let p = published?.value(table: report.tableID, variant: members[i].name, metric: m) else { continue }
+                guard let p = published?.value(table: report.tableID, variant: members[i].name, metric: m) else {
+                    continue
+                }
                 report.rows.append(ReportRow(variant: members[i].name, metric: m, ours: nil, published: p,
                                              notes: "not timed: " + reason))
             }
@@ -214,7 +216,8 @@ public struct TableRunner {
                 + "own rounds; the machine's state while those rounds ran is in the report of the table named in "
                 + "their rows."))
         report.notes.append("FLOP ratio: reference / variant FLOPs of the timed shapes as this CPU code runs them "
-            + "(gather/scatter MoE dispatch, FFT for Fourier/Hartley), training step (3x forward) or inference forward.")
+            + "(gather/scatter MoE dispatch, FFT for Fourier/Hartley), training step (3x forward) or inference "
+            + "forward.")
 
         let watch = groups.isEmpty ? nil : MachineWatch(readPeak: settings.readPeak)
         for (g, group) in groups.enumerated() {
@@ -232,7 +235,8 @@ public struct TableRunner {
                 // A timing that cannot be shared is timed again by a later table; this table's report is not lost.
                 if let key = keys[i], let cache {
                     do { try cache.store(t, key: key) } catch {
-                        log("\(stem): warning: the timing of \(members[i].name) is not shared with later tables: \(error)")
+                        log("\(stem): warning: the timing of \(members[i].name) is not shared with later "
+                            + "tables: \(error)")
                     }
                 }
             }
@@ -252,27 +256,33 @@ public struct TableRunner {
             refTrain += timings[i]!.referenceTrainMs; refInfer += timings[i]!.referenceInferenceMs
         }
         let sets = seen.count
-        report.addSpeed(variant: ref.name, msMetric: trainMetric, timing: TimingSummary(samples: refTrain.map(trainScale)),
-                        flopRatio: 1, shape: shape.label, published: published,
-                        notes: "training step" + (perExample ? " / \(B)" : "")
-                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median is in its rows)" : ""))
+        report.addSpeed(variant: ref.name, msMetric: trainMetric,
+                        timing: TimingSummary(samples: refTrain.map(trainScale)), flopRatio: 1, shape: shape.label,
+                        published: published, notes: "training step" + (perExample ? " / \(B)" : "")
+                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median "
+                                          + "is in its rows)" : ""))
         report.speedRows[report.speedRows.count - 1].ourSpeedup = 1
-        report.addSpeed(variant: ref.name, msMetric: "inference_ms_per_ex", timing: TimingSummary(samples: refInfer.map(scaleMs)),
-                        flopRatio: 1, shape: shape.label, published: published,
-                        notes: "inference forward / \(B)"
-                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median is in its rows)" : ""))
+        report.addSpeed(variant: ref.name, msMetric: "inference_ms_per_ex",
+                        timing: TimingSummary(samples: refInfer.map(scaleMs)), flopRatio: 1, shape: shape.label,
+                        published: published, notes: "inference forward / \(B)"
+                            + (sets > 1 ? "; pooled over \(sets) sets of rounds (each group's own median "
+                                          + "is in its rows)" : ""))
         report.speedRows[report.speedRows.count - 1].ourSpeedup = 1
         var unstable: [String] = []
         for i in timings.keys.sorted() {
             let t = timings[i]!, c = configs[i], name = members[i].name
-            for (training, ms, refMs) in [(true, t.trainMs, t.referenceTrainMs), (false, t.inferenceMs, t.referenceInferenceMs)] {
+            for (training, ms, refMs) in [(true, t.trainMs, t.referenceTrainMs), (false, t.inferenceMs,
+                                                                                  t.referenceInferenceMs)] {
                 let scale = training ? trainScale : scaleMs
-                let interval = training ? t.trainInterval(target: rule.halfWidth) : t.inferenceInterval(target: rule.halfWidth)
-                let ratio = FLOPCounter.flopRatio(reference: refConfig, variant: c, training: training, options: options)
+                let interval = training ? t.trainInterval(target: rule.halfWidth)
+                    : t.inferenceInterval(target: rule.halfWidth)
+                let ratio = FLOPCounter.flopRatio(reference: refConfig, variant: c, training: training,
+                                                  options: options)
                 report.addSpeed(variant: name, msMetric: training ? trainMetric : "inference_ms_per_ex",
                                 timing: TimingSummary(samples: ms.map(scale)), flopRatio: ratio, shape: shape.label,
                                 published: published,
-                                notes: training ? "training step" + (perExample ? " / \(B)" : "") : "inference forward / \(B)")
+                                notes: training ? "training step" + (perExample ? " / \(B)" : "")
+                                    : "inference forward / \(B)")
                 var row = report.speedRows.removeLast()
                 row.ourSpeedup = interval?.speedup
                     ?? TimingSummary(samples: refMs).median / TimingSummary(samples: ms).median
@@ -303,7 +313,8 @@ public struct TableRunner {
         let progress = settings.progress.map { StepProgress($0, every: 5) }
         return try Interleaving.run(works, rule: settings.rule, warmup: settings.warmup,
                                     progress: { self.log("  \($0)") },
-                                    onRound: { progress?.show($0.round, "  \(label): \($0.text)", final: $0.stop != nil) })
+                                    onRound: { progress?.show($0.round, "  \(label): \($0.text)",
+                                                              final: $0.stop != nil) })
     }
 
     /// Times group `group` (0-based) of `id`'s speed plan and stores its samples in `store`, for a report
@@ -321,13 +332,15 @@ public struct TableRunner {
         let names = [table.reference.name] + group.map { table.members[$0].name }
         var reuse = store; reuse.required = false
         if try reuse.load(id, group: g, names: names, settings: settings) != nil {
-            log("\(id.fileStem): speed group \(g + 1) already timed: \(store.url(id, group: g, shape: settings.shape).path)")
+            log("\(id.fileStem): speed group \(g + 1) already timed: "
+                + "\(store.url(id, group: g, shape: settings.shape).path)")
             return names
         }
         log("\(id.fileStem): speed group \(g + 1)/\(table.groups.groups.count): "
             + ([table.reference.name] + group.map { table.members[$0].name }).joined(separator: ", ")
             + " at \(settings.shape.label)")
-        let run = try timeSpeedGroup(table, group: group, label: "\(id.fileStem), group \(g + 1) of \(table.groups.groups.count)")
+        let run = try timeSpeedGroup(table, group: group,
+                                     label: "\(id.fileStem), group \(g + 1) of \(table.groups.groups.count)")
         try store.store(run, table: id, group: g, settings: settings)
         return run.samples.map(\.name)
     }
@@ -359,9 +372,12 @@ public struct TableRunner {
             let paperRuns = Scale.paper.settings.stabilityRuns   // the published counts are out of 4
             for m in metrics where publishedMetrics.contains(m) || outcome.metrics[m] != nil {
                 report.add(variant: v.name, metric: m, ours: outcome.metrics[m], published: published,
-                           notes: m.hasPrefix("stable_") && runs != paperRuns ? "ours: stable runs out of \(runs) at this scale" : "")
+                           notes: m.hasPrefix("stable_") && runs != paperRuns ? "ours: stable runs out of "
+                                                                                + "\(runs) at this scale" : "")
                 // Our count has its own denominator: the unit says so, and no difference to the paper's count of 4.
-                if m.hasPrefix("stable_") && runs != paperRuns { report.rows[report.rows.count - 1].unit = "runs of \(runs)" }
+                if m.hasPrefix("stable_") && runs != paperRuns {
+                    report.rows[report.rows.count - 1].unit = "runs of \(runs)"
+                }
             }
             for m in outcome.metrics.keys.sorted() where !metrics.contains(m) {
                 let base = AccuracyOutcome.splitBatchSuffix(m).metric
@@ -407,7 +423,8 @@ public struct TableRunner {
             let byName = Dictionary(zip(keep.map(\.name), got), uniquingKeysWith: { a, _ in a })
             let reason = "not run: --rows selected " + keep.map(\.name).joined(separator: ", ")
             return (variants.map {
-                byName[$0.name] ?? AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: reason)])
+                byName[$0.name] ?? AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning",
+                                                                         reason: reason)])
             }, control)
         }
         return try selectedOutcomes(spec, scaled: scaled, variants: variants)
@@ -505,8 +522,8 @@ public struct TableRunner {
                 guard let x = summary.signalAverage[v] else { continue }
                 report.rows.append(ReportRow(variant: v, metric: name, ours: x, published: nil, unit: "%",
                                              notes: "mean of \(summary.signalMetrics.joined(separator: ", ")) (the "
-                                                + "tasks where the reference beats the majority class and the control); "
-                                                + "best evaluation; last: "
+                                                + "tasks where the reference beats the majority class "
+                                                + "and the control); best evaluation; last: "
                                                 + String(format: "%.1f", summary.signalAverageLast[v] ?? .nan)))
             }
         }
@@ -541,7 +558,8 @@ public struct TableRunner {
             guard let paperBERT = v.pairedConfig else { continue }
             let bert = s.scaledConfig(paperBERT), sm = s.scaledConfig(v.config), paperSM = v.config
             let values: [(String, Int, Int, Bool)] = [
-                ("bert_layers", bert.numLayers, paperBERT.numLayers, true), ("bert_d_model", bert.dModel, paperBERT.dModel, true),
+                ("bert_layers", bert.numLayers, paperBERT.numLayers, true), ("bert_d_model", bert.dModel,
+                                                                             paperBERT.dModel, true),
                 ("bert_d_ff", bert.dFF, paperBERT.dFF, true), ("bert_heads", bert.numHeads, paperBERT.numHeads, false),
                 ("sm_layers", sm.numLayers, paperSM.numLayers, true), ("sm_d_model", sm.dModel, paperSM.dModel, true),
                 ("sm_d_ff", sm.dFF, paperSM.dFF, true), ("sm_heads", sm.numHeads, paperSM.numHeads, false),
@@ -556,10 +574,11 @@ public struct TableRunner {
                                              notes: note + (p == nil ? "; paper-size config: \(paper)" : "")))
             }
             for (m, c, paper) in [("bert_params_m", bert, paperBERT), ("sm_params_m", sm, paperSM)] {
+                let paperSize = s.scale == .paper ? ""
+                    : String(format: "; paper size %.1fM (seq 512, vocab 32k)", ParameterCounter.count(paper).millions)
                 report.rows.append(ReportRow(variant: v.name, metric: m, ours: ParameterCounter.count(c).millions,
                                              published: nil, unit: "M", notes: "analytic, seq \(c.maxSeqLength), vocab "
-                                                + "\(c.vocabSize)" + (s.scale == .paper ? "" : String(format: "; paper size "
-                                                + "%.1fM (seq 512, vocab 32k)", ParameterCounter.count(paper).millions))))
+                                                + "\(c.vocabSize)" + paperSize))
             }
         }
         if s.scale != .paper {

@@ -147,7 +147,8 @@ public struct StoppingRule: Equatable, Sendable {
     /// (`SpeedCheck.defaultRule`).
     public static func defaults(_ scale: Scale) -> StoppingRule {
         scale == .ci ? StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30)
-            : StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: defaultHalfWidth, timeLimitSeconds: 1800)
+            : StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: defaultHalfWidth,
+                           timeLimitSeconds: 1800)
     }
 
     /// Sentence for reports.

@@ -107,7 +107,8 @@ public struct MachineWatch {
         let after = CPUTicks.read()
         let seconds = Date().timeIntervalSince(start)
         let peakAfter = readPeak?()
-        return SpeedConditions(loadBefore: load, loadAfter: CPUTicks.loadAverage(), peakBefore: peak, peakAfter: peakAfter,
+        return SpeedConditions(loadBefore: load, loadAfter: CPUTicks.loadAverage(), peakBefore: peak,
+                               peakAfter: peakAfter,
                                othersShare: ticks.flatMap { a in after.flatMap { CPUTicks.othersShare(a, $0) } },
                                logicalCores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
                                seconds: seconds)

@@ -52,7 +52,8 @@ public enum VariantAccuracy {
         guard needsPretraining || glue || superglue else { return p }
         let pt = table.pretraining
         func options(_ batch: Int, _ seed: Int) -> PretrainOptions {
-            // The scaled table's learning rate and warm-up are the scale's (ScaleSettings.scaled), as pretrainOptions sets.
+            // The scaled table's learning rate and warm-up are the scale's (ScaleSettings.scaled), as
+            // pretrainOptions sets.
             ScalePlan.pretrainOptions(settings, batchSize: batch, steps: pt.steps, seed: UInt64(seed))
         }
         if wanted.contains("stable_64") || wanted.contains("stable_256") {
@@ -64,7 +65,8 @@ public enum VariantAccuracy {
             }
         } else {
             for seed in 0..<seeds(table: table, variant: variant, settings: settings) {
-                p.pretraining.append(.init(paperBatch: 64, options: options(pt.batchSizes.first ?? settings.pretrainBatch, seed)))
+                p.pretraining.append(.init(paperBatch: 64,
+                                           options: options(pt.batchSizes.first ?? settings.pretrainBatch, seed)))
             }
         }
         guard fineTune else { return p }
@@ -88,7 +90,8 @@ public enum VariantAccuracy {
     /// Runs (or reuses) one seed's pre-training run of a variant, without fine-tuning: the table runner calls
     /// this for every (variant, seed) in lanes first, so the seeds of one variant train side by side.
     public static func pretrain(table: TableSpec, variant: VariantSpec, settings: ScaleSettings, seedIndex: Int,
-                                dataDirectory: String?, workDirectory: URL, log: @escaping (String) -> Void = { _ in }) throws {
+                                dataDirectory: String?, workDirectory: URL,
+                                log: @escaping (String) -> Void = { _ in }) throws {
         let plan = plan(table: table, variant: variant, settings: settings, fineTune: false)
         guard seedIndex < plan.pretraining.count else { return }
         let root = DataRoot.resolve(explicit: dataDirectory)
@@ -103,7 +106,8 @@ public enum VariantAccuracy {
     static func pretrainRun(table: TableSpec, variant: VariantSpec, options o: PretrainOptions, corpus: PreparedCorpus,
                             workDirectory: URL, log: (String) -> Void) throws -> (PretrainResult, URL) {
         let dir = Pretrainer.directory(for: variant.config, options: o, under: workDirectory)
-        log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) -> \(dir.lastPathComponent)")
+        log("[pretrain] \(table.id.rawValue) \(variant.name): \(o.steps) steps x \(o.batchSize) seqs, seed \(o.seed) "
+            + "-> \(dir.lastPathComponent)")
         let t = try Pretrainer(config: variant.config, options: o, directory: dir, corpus: corpus)
         return (try t.runOrReuse(), t.checkpointURL)
     }
@@ -132,7 +136,8 @@ public enum VariantAccuracy {
         log("[control] \(table.id.rawValue) \(variant.name): fine-tuning from the untrained initialisation")
         let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: plan.tasks, settings: grid, root: root,
                                      tokenizer: corpus.tokenizer,
-                                     directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
+                                     directory: checkpoint.deletingLastPathComponent()
+                                         .appendingPathComponent("finetune"),
                                      seedCheckpoints: seedCheckpoints,
                                      progress: ProgressLine(), label: "[control] \(table.id.rawValue): ", log: log)
         out.metrics = g.metrics
@@ -185,14 +190,17 @@ public enum VariantAccuracy {
         }
         guard !plan.pretraining.isEmpty else { return out }
         if settings.scale == .ci {
-            out.notes.append("scale ci checks the pipeline, not the paper's claims: a few hundred pre-training steps of "
-                             + "\(settings.pretrainBatch) x \(settings.seqLength) tokens teach little beyond token frequencies, "
-                             + "so accuracies sit near class priors; compare accuracies at --scale small or paper")
+            out.notes.append("scale ci checks the pipeline, not the paper's claims: a few hundred "
+                             + "pre-training steps of \(settings.pretrainBatch) x \(settings.seqLength) tokens teach "
+                             + "little beyond token frequencies, so accuracies sit near class priors; compare "
+                             + "accuracies at --scale small or paper")
         } else if settings.scale == .small || settings.scale == .long {
             let tokens = Double(table.pretraining.steps * (table.pretraining.batchSizes.first ?? settings.pretrainBatch)
                                 * settings.seqLength) / 1e6
-            out.notes.append("scale \(settings.scale.rawValue) pre-trains each run for \(table.pretraining.steps) steps of "
-                             + "\(table.pretraining.batchSizes.first ?? settings.pretrainBatch) x \(settings.seqLength) tokens "
+            out.notes.append("scale \(settings.scale.rawValue) pre-trains each run for "
+                             + "\(table.pretraining.steps) steps of "
+                             + "\(table.pretraining.batchSizes.first ?? settings.pretrainBatch) x "
+                             + "\(settings.seqLength) tokens "
                              + String(format: "(%.1fM tokens; the paper's runs were about %.0f times longer%@)", tokens,
                                       paperTokens(table.pretraining.regime) / (tokens * 1e6),
                                       table.pretraining.regime == .coordinateDescent ? ", its step count guessed" : "")
@@ -202,11 +210,13 @@ public enum VariantAccuracy {
         let root = DataRoot.resolve(explicit: dataDirectory)
         let corpus: PreparedCorpus
         do { corpus = try ScalePlan.corpus(settings, root: root, log: log) } catch let e as MissingDataError {
-            out.skipped.append(SkippedItem(item: "pre-training and fine-tuning", reason: "corpus missing: \(e.description)"))
+            out.skipped.append(SkippedItem(item: "pre-training and fine-tuning",
+                                           reason: "corpus missing: \(e.description)"))
             return out
         }
         func pretrain(_ o: PretrainOptions) throws -> (PretrainResult, URL) {
-            try pretrainRun(table: table, variant: variant, options: o, corpus: corpus, workDirectory: workDirectory, log: log)
+            try pretrainRun(table: table, variant: variant, options: o, corpus: corpus, workDirectory: workDirectory,
+                            log: log)
         }
 
         // Table 10: stable runs out of `stabilityRuns` per pre-training batch size (paper 64 and 256).
@@ -219,14 +229,17 @@ public enum VariantAccuracy {
                     stable[run.paperBatch]! += 1
                     if stableCheckpoint == nil && run.paperBatch == 64 { stableCheckpoint = url }
                 } else {
-                    out.notes.append("\(variant.name): pre-training batch \(run.options.batchSize) seed \(run.options.seed) diverged: \(r.divergence ?? "")")
+                    out.notes.append("\(variant.name): pre-training batch \(run.options.batchSize) seed "
+                                     + "\(run.options.seed) diverged: \(r.divergence ?? "")")
                 }
             }
             for (paperBatch, n) in stable { out.metrics["stable_\(paperBatch)"] = Double(n) }
             out.notes.append("stable_64/stable_256: stable runs out of \(settings.stabilityRuns) at pre-training batch "
-                             + "\(table.pretraining.batchSizes.map(String.init).joined(separator: "/")) (\(DivergenceRule(minimumStep: 100).text))")
+                             + "\(table.pretraining.batchSizes.map(String.init).joined(separator: "/")) "
+                             + "(\(DivergenceRule(minimumStep: 100).text))")
             if stableCheckpoint == nil {
-                out.skipped.append(SkippedItem(item: "\(variant.name): fine-tuning", reason: "no stable pre-training run"))
+                out.skipped.append(SkippedItem(item: "\(variant.name): fine-tuning",
+                                               reason: "no stable pre-training run"))
                 return out
             }
         }
@@ -250,18 +263,18 @@ public enum VariantAccuracy {
                 out.floors = out.floors ?? r.floors
                 if let e = r.finalEval {
                     mlm.append(e.mlmAccuracy); nsp.append(e.nspAccuracy)
-                    out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "mlm_acc", value: e.mlmAccuracy,
-                                                count: e.mlmCount))
-                    out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "nsp_acc", value: e.nspAccuracy,
-                                                count: e.nspCount))
+                    out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "mlm_acc",
+                                                value: e.mlmAccuracy, count: e.mlmCount))
+                    out.seedRuns.append(SeedRun(variant: variant.name, seed: seed, metric: "nsp_acc",
+                                                value: e.nspAccuracy, count: e.nspCount))
                 }
                 if tuned.contains(seed) {
                     seedCheckpoints.append(FineTuneGrid.SeedCheckpoint(seed: seed, checkpoint: url))
                 }
                 let tokensPerStep = Double(run.options.batchSize * variant.config.maxSeqLength)
                 out.curves.append(LearningCurve(variant: variant.name, seed: seed, points: r.evals.map { e in
-                    .init(step: e.step, tokens: e.tokens ?? Double(e.step) * tokensPerStep, seconds: e.trainSeconds ?? 0,
-                          mlmAccuracy: e.mlmAccuracy, nspAccuracy: e.nspAccuracy)
+                    .init(step: e.step, tokens: e.tokens ?? Double(e.step) * tokensPerStep,
+                          seconds: e.trainSeconds ?? 0, mlmAccuracy: e.mlmAccuracy, nspAccuracy: e.nspAccuracy)
                 }))
             }
             if !mlm.isEmpty {
@@ -282,20 +295,23 @@ public enum VariantAccuracy {
         guard let grid = plan.grid, !tasks.isEmpty else { return out }
         let g = try FineTuneGrid.run(checkpoint: checkpoint, tasks: tasks, settings: grid, root: root,
                                      tokenizer: corpus.tokenizer,
-                                     directory: checkpoint.deletingLastPathComponent().appendingPathComponent("finetune"),
+                                     directory: checkpoint.deletingLastPathComponent()
+                                         .appendingPathComponent("finetune"),
                                      seedCheckpoints: seedCheckpoints,
-                                     progress: ProgressLine(), label: "[finetune] \(table.id.rawValue) \(variant.name): ",
-                                     log: log)
+                                     progress: ProgressLine(),
+                                     label: "[finetune] \(table.id.rawValue) \(variant.name): ", log: log)
         out.metrics.merge(g.metrics) { _, new in new }
         out.fineTune = g.taskResults
         out.skipped += g.skipped
         out.notes += g.notes
         if !g.capNotes.isEmpty {
-            out.notes.append("fine-tuning examples capped at this scale: train \(settings.fineTuneTrainCap.map(String.init) ?? "all"), "
-                             + "eval \(settings.fineTuneEvalCap.map(String.init) ?? "all") per task (seeded subsets of whole groups)")
+            out.notes.append("fine-tuning examples capped at this scale: train "
+                             + "\(settings.fineTuneTrainCap.map(String.init) ?? "all"), eval "
+                             + "\(settings.fineTuneEvalCap.map(String.init) ?? "all") per task (seeded subsets "
+                             + "of whole groups)")
         }
-        out.notes.append("fine-tuning metrics: best of the per-epoch evaluations (the last evaluation is in the run files); "
-                         + "batch per benchmark: " + g.batchByBenchmark.sorted { $0.key < $1.key }
+        out.notes.append("fine-tuning metrics: best of the per-epoch evaluations (the last evaluation is in "
+                         + "the run files); batch per benchmark: " + g.batchByBenchmark.sorted { $0.key < $1.key }
                             .map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         // Per fine-tuning batch size (Tables 17 and 18 print bs 16/32/64): best learning rate per task at that batch.
         if grid.batchSizes.count > 1 {
@@ -303,7 +319,8 @@ public enum VariantAccuracy {
                 let paperBatch = B * settings.fineTuneBatchDivisor
                 var one = GridOutcome()
                 one.runs = g.runs.filter { $0.options.batchSize == B }
-                FineTuneGrid.select(&one, tasks: tasks.filter { t in g.runs.contains { $0.task == t } }, batchSizes: [B])
+                FineTuneGrid.select(&one, tasks: tasks.filter { t in g.runs.contains { $0.task == t } },
+                                    batchSizes: [B])
                 for (k, v) in one.metrics { out.metrics["\(k)@bs\(paperBatch)"] = v }
             }
         }

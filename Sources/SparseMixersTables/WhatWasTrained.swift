@@ -30,7 +30,9 @@ public enum WhatWasTrained {
         var byBatch: [PretrainingRuns] = []
         for run in plan.pretraining {
             let dir = Pretrainer.directory(for: v.config, options: run.options, under: workDirectory).lastPathComponent
-            if let k = byBatch.firstIndex(where: { $0.paperBatch == run.paperBatch && $0.batch == run.options.batchSize }) {
+            if let k = byBatch.firstIndex(where: {
+                $0.paperBatch == run.paperBatch && $0.batch == run.options.batchSize
+            }) {
                 byBatch[k].seeds.append(Int(run.options.seed)); byBatch[k].runDirectories.append(dir)
             } else {
                 byBatch.append(PretrainingRuns(paperBatch: run.paperBatch, batch: run.options.batchSize,

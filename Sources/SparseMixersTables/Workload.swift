@@ -80,7 +80,8 @@ public struct Workload {
 
     /// Counts the work of `tables` (in order) under `settings`. Fine-tuning row counts come from the task files
     /// under `root` (capped as the scale caps them).
-    public static func count(_ tables: [TableID] = runAllOrder, settings: TableRunSettings, root: DataRoot) -> Workload {
+    public static func count(_ tables: [TableID] = runAllOrder, settings: TableRunSettings,
+                             root: DataRoot) -> Workload {
         let s = settings.scale.settings
         var w = Workload(scale: settings.scale, tables: tables)
         var seenPretraining = Set<String>(), seenFineTuning = Set<String>()
@@ -96,10 +97,13 @@ public struct Workload {
         // Timed models, by paper-size config at the shape: run_all.sh shares a timing across its tables.
         var seenSpeed = Set<String>()
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        func configKey(_ c: ModelConfig) -> String { (try? enc.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "\(c)" }
+        func configKey(_ c: ModelConfig) -> String {
+            (try? enc.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "\(c)"
+        }
         for id in tables where !TableSpec.spec(id).isDerived {
             let spec = TableSpec.spec(id)
-            if spec.hasSpeed, let t = SpeedGroups.TablePlan(spec, shape: settings.shape, budget: settings.memoryBudget) {
+            if spec.hasSpeed, let t = SpeedGroups.TablePlan(spec, shape: settings.shape,
+                                                            budget: settings.memoryBudget) {
                 let tooLarge = Set(t.groups.tooLarge.map(\.index))
                 let fits = t.members.indices.filter { !tooLarge.contains($0) }
                 let fresh = fits.filter { seenSpeed.insert(configKey(t.configs[$0])).inserted }
@@ -123,14 +127,16 @@ public struct Workload {
                     keys.append(key)
                     if seenPretraining.insert(key).inserted {
                         w.pretraining.append(Pretraining(table: id, variant: v.name, config: v.config,
-                                                         options: run.options, key: key, variantIndex: vi, seedIndex: si))
+                                                         options: run.options, key: key, variantIndex: vi,
+                                                         seedIndex: si))
                     } else {
                         w.reusedPretraining[id, default: 0] += 1
                     }
                 }
                 w.variants.append(VariantRuns(table: id, variantIndex: vi, variant: v.name, pretrainingKeys: keys))
                 guard let grid = plan.grid else { continue }
-                let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work).lastPathComponent
+                let checkpointKey = Pretrainer.directory(for: v.config, options: first.options, under: work)
+                    .lastPathComponent
                 // Further fine-tuning seeds: pre-training seed s's checkpoint (the control: initialisation s).
                 let seedKeys = VariantAccuracy.fineTuneSeeds(plan, settings: s).compactMap { seed in
                     plan.pretraining.firstIndex { Int($0.options.seed) == seed }.map { (seed, keys[$0]) }
@@ -139,8 +145,8 @@ public struct Workload {
                                                                           plan.tasks, seedKeys: seedKeys)
                 // The random-init control: the table's reference fine-tuned the same way from its initialisation.
                 if s.fineTuneControl && settings.fineTune && v.name == scaled.accuracyVariants.first?.name {
-                    w.controlRuns[id] = addGrid(id, FineTuneSummary.controlName, v.config, "init-" + checkpointKey, grid,
-                                                plan.tasks, seedKeys: seedKeys.map { ($0.0, "init-" + $0.1) })
+                    w.controlRuns[id] = addGrid(id, FineTuneSummary.controlName, v.config, "init-" + checkpointKey,
+                                                grid, plan.tasks, seedKeys: seedKeys.map { ($0.0, "init-" + $0.1) })
                 }
             }
         }
@@ -172,7 +178,9 @@ public struct Workload {
             // the grid's first batch and rate: the cost does not depend on the rate, and the batch is one here).
             for (seed, key) in seedKeys {
                 for task in tasks {
-                    guard let n = size(task), let B = grid.batchSizes.first, let lr = grid.learningRates.first else { continue }
+                    guard let n = size(task), let B = grid.batchSizes.first, let lr = grid.learningRates.first else {
+                        continue
+                    }
                     add(task, n, B, lr, seed: UInt64(seed), key)
                 }
             }
@@ -246,8 +254,8 @@ public struct WorkloadEstimate {
             times[key] = t
             e.measuredModels += 1
             let elapsed = Date().timeIntervalSince(t0), k = e.measuredModels
-            progress?.show(k, String(format: "plan: timed %d/%d models | %.0f s | ETA %@", k, max(toMeasure, k), elapsed,
-                                     RoundStatus.clock(elapsed / Double(k) * Double(max(toMeasure - k, 0)))),
+            progress?.show(k, String(format: "plan: timed %d/%d models | %.0f s | ETA %@", k, max(toMeasure, k),
+                                     elapsed, RoundStatus.clock(elapsed / Double(k) * Double(max(toMeasure - k, 0)))),
                            final: k >= toMeasure)
             log(String(format: "  timed %@ d_model %d, batch %d x %d%@: step %.3f s, forward %.3f s",
                        c.moeLayers.isEmpty ? "dense" : "MoE", c.dModel, batch, c.maxSeqLength,
@@ -315,7 +323,8 @@ public struct WorkloadEstimate {
     /// A Markdown table of the estimate, with its assumptions.
     public func markdown(_ w: Workload) -> String {
         func h(_ s: Double) -> String {
-            s >= 3600 ? String(format: "%.1f h", s / 3600) : s >= 60 ? String(format: "%.0f min", s / 60) : String(format: "%.0f s", s)
+            s >= 3600 ? String(format: "%.1f h", s / 3600)
+                : s >= 60 ? String(format: "%.0f min", s / 60) : String(format: "%.0f s", s)
         }
         var out = "| table | pre-training runs | fine-tuning runs | pre-training, lane time | fine-tuning, lane time | "
             + "accuracy wall time | timed models x rounds | speed | total |\n"
@@ -323,14 +332,15 @@ public struct WorkloadEstimate {
         for l in lines {
             let rounds = w.speed.first { $0.table == l.table }?.rounds ?? 0
             let reused = w.reusedPretraining[l.table].map { " (+\($0) reused)" } ?? ""
-            out += "| \(l.table.fileStem) | \(l.pretrainingRuns)\(reused) | \(l.fineTuningRuns) | \(h(l.pretrainingSeconds)) | "
-                + "\(h(l.fineTuningSeconds)) | \(h(l.accuracyWallSeconds)) | \(l.speedModels) x \(rounds) | \(h(l.speedSeconds)) | "
-                + "\(h(l.total)) |\n"
+            out += "| \(l.table.fileStem) | \(l.pretrainingRuns)\(reused) | \(l.fineTuningRuns) | "
+                + "\(h(l.pretrainingSeconds)) | \(h(l.fineTuningSeconds)) | \(h(l.accuracyWallSeconds)) | "
+                + "\(l.speedModels) x \(rounds) | \(h(l.speedSeconds)) | \(h(l.total)) |\n"
         }
         func sum(_ k: KeyPath<Line, Double>) -> Double { lines.map { $0[keyPath: k] }.reduce(0, +) }
         out += "| **all** | \(w.pretraining.count) | \(w.fineTuning.count) | \(h(sum(\.pretrainingSeconds))) | "
             + "\(h(sum(\.fineTuningSeconds))) | \(h(sum(\.accuracyWallSeconds))) | "
-            + "\(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) | \(h(sum(\.speedSeconds))) | **\(h(total))** |\n"
+            + "\(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) | \(h(sum(\.speedSeconds))) | "
+            + "**\(h(total))** |\n"
         return out
     }
 }

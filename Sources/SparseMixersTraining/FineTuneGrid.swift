@@ -77,7 +77,8 @@ public enum FineTuneGrid {
             for y in data.train.labels where y >= 0 { counts[y, default: 0] += 1 }
             constantClass = Int(counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 0)
         }
-        let mean = data.train.targets.isEmpty ? 0 : Double(data.train.targets.reduce(0, +)) / Double(data.train.targets.count)
+        let targets = data.train.targets
+        let mean = targets.isEmpty ? 0 : Double(targets.reduce(0, +)) / Double(targets.count)
         for split in data.evals {
             prediction = task.isRegression ? .scores(Array(repeating: mean, count: split.count))
                 : .classes(Array(repeating: constantClass, count: split.count))
@@ -127,10 +128,11 @@ public enum FineTuneGrid {
         for B in settings.batchSizes {
             for (task, data) in loaded {
                 for lr in settings.learningRates {
-                    var options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B, seed: settings.seed)
+                    var options = FineTuneOptions(settings.protocolOptions, learningRate: lr, batchSize: B,
+                                                  seed: settings.seed)
                     options.epochs = settings.epochs(trainExamples: data.trainExamples, batchSize: B)
-                    out.runs.append(try cachedRun(checkpoint: checkpoint, data: data, options: options,
-                                                  url: directory.appendingPathComponent(runName(task, options, settings)),
+                    let url = directory.appendingPathComponent(runName(task, options, settings))
+                    out.runs.append(try cachedRun(checkpoint: checkpoint, data: data, options: options, url: url,
                                                   progress: progress, label: label, log: log))
                 }
             }
@@ -156,8 +158,8 @@ public enum FineTuneGrid {
                 options.seed = UInt64(sc.seed)
                 let url = sc.checkpoint.deletingLastPathComponent().appendingPathComponent("finetune")
                     .appendingPathComponent(runName(c.task, options, settings))
-                let s = try cachedRun(checkpoint: sc.checkpoint, data: d, options: options, url: url, progress: progress,
-                                      label: label + "seed \(sc.seed) ", log: log)
+                let s = try cachedRun(checkpoint: sc.checkpoint, data: d, options: options, url: url,
+                                      progress: progress, label: label + "seed \(sc.seed) ", log: log)
                 scores.append(.init(seed: sc.seed, best: s.best?.paper ?? [:], last: s.last?.paper ?? [:],
                                     official: s.best?.official ?? [:], officialLast: s.last?.official ?? [:],
                                     diverged: s.diverged))
@@ -254,7 +256,8 @@ public enum FineTuneGrid {
                 l[name] = parts.compactMap { lastMetrics[$0] }.reduce(0, +) / Double(parts.count)
             } else {
                 let missing = parts.filter { metrics[$0] == nil }
-                skipped.append(SkippedItem(item: name, reason: "the paper's \(bench) average needs \(parts.count) numbers; "
+                skipped.append(SkippedItem(item: name,
+                                           reason: "the paper's \(bench) average needs \(parts.count) numbers; "
                                            + "missing here: \(missing.joined(separator: ", "))"))
                 m[name + "_available"] = have.map { metrics[$0]! }.reduce(0, +) / Double(have.count)
                 l[name + "_available"] = have.compactMap { lastMetrics[$0] }.reduce(0, +) / Double(have.count)

@@ -81,7 +81,8 @@ public struct FineTuneTaskResult: Codable, Equatable, Sendable {
             return sums.mapValues { $0.0 / Double($0.1) }
         }
         var r = first
-        r.best = mean(\.best); r.last = mean(\.last); r.official = mean(\.official); r.officialLast = mean(\.officialLast)
+        r.best = mean(\.best); r.last = mean(\.last); r.official = mean(\.official)
+        r.officialLast = mean(\.officialLast)
         r.seeds = seeds
         let diverged = seeds.compactMap { s in s.diverged.map { "seed \(s.seed): \($0)" } }
         r.diverged = diverged.isEmpty ? nil : diverged.joined(separator: "; ")

@@ -26,15 +26,23 @@ public struct FineTuneOptions: Codable, Equatable, Sendable {
 
     /// One run of protocol `p`: its knobs at a learning rate and batch size of the grid.
     public init(_ p: FineTuneProtocol, learningRate: Double, batchSize: Int, seed: UInt64 = 0) {
-        self.init(learningRate: learningRate, batchSize: batchSize, epochs: p.epochs, warmupProportion: p.warmupProportion,
-                  seed: seed, expertDropoutRate: p.expertDropoutRate, capacityFactor: p.capacityFactor, freeze: p.freeze)
+        self.init(learningRate: learningRate, batchSize: batchSize, epochs: p.epochs,
+                  warmupProportion: p.warmupProportion, seed: seed, expertDropoutRate: p.expertDropoutRate,
+                  capacityFactor: p.capacityFactor, freeze: p.freeze)
     }
 
     public func validate() throws {
-        if !(learningRate > 0) || !learningRate.isFinite { throw TrainingError("invalid fine-tuning option: learningRate must be positive, got \(learningRate)") }
-        if batchSize < 1 { throw TrainingError("invalid fine-tuning option: batchSize must be at least 1, got \(batchSize)") }
+        if !(learningRate > 0) || !learningRate.isFinite {
+            throw TrainingError("invalid fine-tuning option: learningRate must be positive, got \(learningRate)")
+        }
+        if batchSize < 1 {
+            throw TrainingError("invalid fine-tuning option: batchSize must be at least 1, got \(batchSize)")
+        }
         if epochs < 1 { throw TrainingError("invalid fine-tuning option: epochs must be at least 1, got \(epochs)") }
-        if !(0..<1).contains(warmupProportion) { throw TrainingError("invalid fine-tuning option: warmupProportion must be in [0, 1), got \(warmupProportion)") }
+        if !(0..<1).contains(warmupProportion) {
+            throw TrainingError("invalid fine-tuning option: warmupProportion must be in [0, 1), got "
+                                + "\(warmupProportion)")
+        }
     }
 }
 
@@ -77,7 +85,8 @@ public struct FineTuneData: Sendable {
     /// The train split and the evaluation split(s), each cut to a seeded subset of whole groups, with their full
     /// row counts; N of SPEC §5.3 counts source examples (COPA/ReCoRD expand into several rows each).
     static func capped(_ task: SparseMixersData.Task, root: DataRoot, trainCap: Int?, evalCap: Int?) throws
-        -> (train: TaskDataset, fullTrain: Int, trainExamples: Int, evals: [(split: Split, data: TaskDataset, full: Int)]) {
+        -> (train: TaskDataset, fullTrain: Int, trainExamples: Int,
+            evals: [(split: Split, data: TaskDataset, full: Int)]) {
         var train = try TaskLoader.load(task, .train, root: root)
         let fullTrain = train.count
         train.examples = cap(train.examples, to: trainCap, seed: 0x7EA1)
@@ -98,7 +107,10 @@ public struct FineTuneData: Sendable {
         var groups: [Int] = []
         var seen = Set<Int>()
         var size: [Int: Int] = [:]
-        for e in examples { size[e.group, default: 0] += 1; if seen.insert(e.group).inserted { groups.append(e.group) } }
+        for e in examples {
+            size[e.group, default: 0] += 1
+            if seen.insert(e.group).inserted { groups.append(e.group) }
+        }
         var rng = RNG(keys: seed, UInt64(examples.count))
         rng.shuffle(&groups)
         var keep = Set<Int>(), rows = 0
@@ -169,16 +181,20 @@ public enum FineTuner {
         let meta = try Checkpoint.metadata(at: checkpoint)
         let config = self.config(meta.config, options)
         guard data.train.seqLen == config.maxSeqLength else {
-            throw TrainingError("\(task.displayName): encoded at length \(data.train.seqLen) but the checkpoint's maxSeqLength is \(config.maxSeqLength)")
+            throw TrainingError("\(task.displayName): encoded at length \(data.train.seqLen) but the checkpoint's "
+                                + "maxSeqLength is \(config.maxSeqLength)")
         }
         let head = ModelHead.classification(outputs: task.numClasses)
         try MemoryBudget.check(try MemoryBudget.trainingBytes(config, head: head, batch: options.batchSize),
                                what: "fine-tuning \(task.displayName) at batch \(options.batchSize)")
         let model = try Model(config: config, head: head, seed: options.seed)
         let copied = Set(try Checkpoint.transfer(checkpoint, into: model, exclude: { $0.hasPrefix("classification/") }))
-        let missing = model.layout.tensors.map(\.name).filter { !$0.hasPrefix("classification/") && !copied.contains($0) }
+        let missing = model.layout.tensors.map(\.name).filter {
+            !$0.hasPrefix("classification/") && !copied.contains($0)
+        }
         guard missing.isEmpty else {
-            throw TrainingError("checkpoint \(checkpoint.path) does not hold \(missing.count) encoder tensors of this model, e.g. \(missing[0])")
+            throw TrainingError("checkpoint \(checkpoint.path) does not hold \(missing.count) encoder tensors of this "
+                                + "model, e.g. \(missing[0])")
         }
         let adam = AdamW(parameterCount: model.params.count)
         adam.frozen = frozenRanges(model.layout, options.freeze)
@@ -202,7 +218,11 @@ public enum FineTuner {
         for s in 0..<steps {
             var picked: [Int] = []
             while picked.count < B {
-                if cursor == order.count { order = data.train.epochOrder(seed: options.seed, epoch: epoch); epoch += 1; cursor = 0 }
+                if cursor == order.count {
+                    order = data.train.epochOrder(seed: options.seed, epoch: epoch)
+                    epoch += 1
+                    cursor = 0
+                }
                 let take = min(B - picked.count, order.count - cursor)
                 picked += order[cursor..<(cursor + take)]; cursor += take
             }
@@ -219,11 +239,14 @@ public enum FineTuner {
                                      clock(elapsed / Double(s + 1) * Double(steps - s - 1))))
             }
             if (s + 1) % perEpoch == 0 || s + 1 == steps {
-                let e = try evaluate(model, data, batchSize: B, step: s + 1, epoch: Double(s + 1) * Double(B) / Double(data.trainExamples),
+                let e = try evaluate(model, data, batchSize: B, step: s + 1,
+                                     epoch: Double(s + 1) * Double(B) / Double(data.trainExamples),
                                      undefined: &undefined)
                 evaluations.append(e)
-                progress?.show(String(format: "%@%@ lr %.1e b%d step %d/%d: ", label, task.displayName, options.learningRate, B, s + 1, steps)
-                               + e.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "),
+                progress?.show(String(format: "%@%@ lr %.1e b%d step %d/%d: ", label, task.displayName,
+                                      options.learningRate, B, s + 1, steps)
+                               + e.paper.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f", $0.key, $0.value) }
+                                   .joined(separator: ", "),
                                final: s + 1 == steps)
             }
         }
@@ -231,7 +254,8 @@ public enum FineTuner {
                               diverged: diverged, seconds: Date().timeIntervalSince(t0),
                               notes: data.capNotes + undefined.sorted().map {
                                   $0.hasPrefix("single-class:")
-                                      ? "the last evaluation on \($0.dropFirst(13)) predicted one class for every example: a class-prior baseline, nothing task-specific was learned"
+                                      ? "the last evaluation on \($0.dropFirst(13)) predicted one class for every "
+                                        + "example: a class-prior baseline, nothing task-specific was learned"
                                       : "\($0) undefined in some evaluation (constant predictions): scored 0" })
     }
 
@@ -249,7 +273,8 @@ public enum FineTuner {
     static func trainingBatch(_ d: EncodedTaskData, _ rows: [Int], task: SparseMixersData.Task) -> Batch {
         let g = d.batch(rows)
         let labels: [Float] = task.isRegression ? g.targets : g.labels.map(Float.init)
-        return Batch(batchSize: rows.count, seqLength: d.seqLen, inputIds: g.inputIDs, typeIds: g.typeIDs, labels: labels)
+        return Batch(batchSize: rows.count, seqLength: d.seqLen, inputIds: g.inputIDs, typeIds: g.typeIDs,
+                     labels: labels)
     }
 
     /// Predictions on every evaluation split, in batches of the training batch size (the remainder at its own

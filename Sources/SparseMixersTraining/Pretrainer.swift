@@ -44,7 +44,9 @@ public struct PretrainOptions: Codable, Equatable, Sendable {
         try positive(evalBatches, "evalBatches"); try positive(evalBatchSize, "evalBatchSize")
         try positive(checkpointEvery, "checkpointEvery")
         try positive(logEvery, "logEvery"); try positive(divergence.window, "divergence.window")
-        if warmupSteps < 0 { throw TrainingError("invalid pre-training option: warmupSteps must be >= 0, got \(warmupSteps)") }
+        if warmupSteps < 0 {
+            throw TrainingError("invalid pre-training option: warmupSteps must be >= 0, got \(warmupSteps)")
+        }
         if !(learningRate > 0) || !learningRate.isFinite {
             throw TrainingError("invalid pre-training option: learningRate must be positive, got \(learningRate)")
         }
@@ -89,7 +91,10 @@ public struct HeldOutFloors: Codable, Equatable, Sendable {
     public init(_ batches: [PretrainingBatch]) {
         var counts: [Int32: Double] = [:], total = 0.0, nsp = [0, 0]
         for b in batches {
-            for (id, w) in zip(b.maskedIDs, b.maskedWeights) where w > 0 { counts[id, default: 0] += Double(w); total += Double(w) }
+            for (id, w) in zip(b.maskedIDs, b.maskedWeights) where w > 0 {
+                counts[id, default: 0] += Double(w)
+                total += Double(w)
+            }
             for l in b.nspLabels { nsp[Int(l) == 0 ? 0 : 1] += 1 }
         }
         let top = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }
@@ -266,7 +271,8 @@ public final class Pretrainer {
     }
 
     /// Convenience: the train and held-out splits of a prepared corpus (its vocabulary must match the config).
-    public convenience init(config: ModelConfig, options: PretrainOptions, directory: URL, corpus: PreparedCorpus) throws {
+    public convenience init(config: ModelConfig, options: PretrainOptions, directory: URL,
+                            corpus: PreparedCorpus) throws {
         guard corpus.tokenizer.vocabSize == config.vocabSize else {
             throw TrainingError("config field vocabSize is \(config.vocabSize) but the prepared vocabulary "
                                 + "\(corpus.manifest.vocabularyPath) has \(corpus.tokenizer.vocabSize) pieces")
@@ -300,13 +306,15 @@ public final class Pretrainer {
     /// (no checkpoint is written for the stop itself): tests use it to check exact resume.
     @discardableResult
     public func run(resume: Bool, stopAfter: Int? = nil) throws -> PretrainResult {
-        try MemoryBudget.check(try memoryEstimate(), what: "pre-training at batch \(options.batchSize) x \(config.maxSeqLength)")
+        try MemoryBudget.check(try memoryEstimate(),
+                               what: "pre-training at batch \(options.batchSize) x \(config.maxSeqLength)")
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let lockPath = directory.appendingPathComponent("run.lock").path
         guard let lock = try FileLock.tryLock(lockPath) else {
             let who = FileLock.holder(of: lockPath).map { "process \($0)" } ?? "another process"
-            throw TrainingError("\(directory.path) is in use: \(who) holds run.lock (two runs must not write one directory)")
+            throw TrainingError("\(directory.path) is in use: \(who) holds run.lock (two runs must not "
+                                + "write one directory)")
         }
         defer { lock.release() }
         // No writer of this directory is alive now: temporary files are leftovers of a killed write.
@@ -337,16 +345,19 @@ public final class Pretrainer {
         if hasCheckpoint {
             let meta = try Checkpoint.load(checkpointURL, into: model, optimizer: adam)
             state = try resumeState(meta, identity: identity)
-            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
+            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials,
+                                                   seed: options.seed)
             do { try stream.restore(state.stream) } catch {
                 throw TrainingError("cannot resume from \(checkpointURL.path): \(error)")
             }
             try log.truncate(after: state.step)
             try log.append(EventRecord(kind: "resume", step: state.step, message: "resumed from \(checkpointURL.path)"))
         } else {
-            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials, seed: options.seed)
-            state = PretrainState(step: 0, stream: stream.position, tracker: DivergenceTracker(rule: options.divergence),
-                                  evals: [], stepSeconds: 0, dataSeconds: 0, stallSeconds: 0, stepFlops: 0)
+            stream = try PretrainingStream.checked(corpus: train, config: pretrainingConfig, specials: specials,
+                                                   seed: options.seed)
+            state = PretrainState(step: 0, stream: stream.position,
+                                  tracker: DivergenceTracker(rule: options.divergence), evals: [], stepSeconds: 0,
+                                  dataSeconds: 0, stallSeconds: 0, stepFlops: 0)
             try log.truncate(after: -1)
         }
         let heldOutSet = heldOutBatches(corpus: heldOut, config: pretrainingConfig, specials: specials,
@@ -373,7 +384,9 @@ public final class Pretrainer {
             // The first step's gemm FLOPs (this run's own, also when another run trains beside it).
             let tally = state.stepFlops == 0 ? FlopTally() : nil
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let r = try BLAS.counting(into: tally) { try model.forward(batch, training: true, dropoutSeed: dropoutSeed(s)) }
+            let r = try BLAS.counting(into: tally) {
+                try model.forward(batch, training: true, dropoutSeed: dropoutSeed(s))
+            }
             if !r.totalLoss.isFinite {
                 diverged = "loss is \(r.totalLoss) at step \(s + 1)"
                 break
@@ -403,25 +416,30 @@ public final class Pretrainer {
             let checkpointed = state.step % options.checkpointEvery == 0 || state.step == options.steps
             if checkpointed {
                 state.identity = identity
-                try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
+                try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state),
+                                    to: checkpointURL)
             }
             // A stop request (a Slurm job near its time limit or preempted: `StopRequest`) checkpoints this step,
             // whatever the cadence, and ends the run; a resume continues from it exactly.
             if state.step < options.steps && diverged == nil && shouldStop() {
                 if !checkpointed {
                     state.identity = identity
-                    try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state), to: checkpointURL)
+                    try Checkpoint.save(model, optimizer: adam, userState: try JSONEncoder().encode(state),
+                                        to: checkpointURL)
                 }
+                let signal = StopRequest.signal != 0 ? " (signal \(StopRequest.signal))" : ""
                 try log.append(EventRecord(kind: "stopped", step: state.step,
-                                           message: "stop requested\(StopRequest.signal != 0 ? " (signal \(StopRequest.signal))" : ""); checkpoint written"))
+                                           message: "stop requested\(signal); checkpoint written"))
                 progress?.show("stopped at step \(state.step) on request; checkpoint written", final: true)
-                throw StoppedOnRequest("\(directory.lastPathComponent): stopped at step \(state.step) of \(options.steps) on request; "
-                                       + "the checkpoint of that step is written, and a resume continues from it")
+                throw StoppedOnRequest("\(directory.lastPathComponent): stopped at step \(state.step) of "
+                                       + "\(options.steps) on request; the checkpoint of that step is written, and a "
+                                       + "resume continues from it")
             }
             if let p = progress, p.isTerminal || state.step % options.logEvery == 0 || state.step == end {
                 let done = Double(state.step - startStep)
                 let eta = Date().timeIntervalSince(wallStart) / max(done, 1) * Double(end - state.step)
-                let ev = state.evals.last.map { String(format: " | eval@%d mlm %.1f%% nsp %.1f%%", $0.step, $0.mlmAccuracy, $0.nspAccuracy) } ?? ""
+                let ev = state.evals.last.map { String(format: " | eval@%d mlm %.1f%% nsp %.1f%%", $0.step,
+                                                       $0.mlmAccuracy, $0.nspAccuracy) } ?? ""
                 p.show(String(format: "step %d/%d loss %.4f (mlm %.3f nsp %.3f) lr %.2e | %.0f tok/s | ETA %@",
                               state.step, options.steps, r.totalLoss, r.mlmLoss, r.nspLoss, Double(lr),
                               tokensPerStep / seconds, clock(eta)) + ev, final: state.step == end)
@@ -468,7 +486,9 @@ public final class Pretrainer {
         guard let saved = state.identity else {
             throw refuse("it records no run identity (written before checkpoints carried one); start the run afresh")
         }
-        if let field = Self.firstDifference(saved, identity) { throw refuse("it belongs to another run: \(field) differs") }
+        if let field = Self.firstDifference(saved, identity) {
+            throw refuse("it belongs to another run: \(field) differs")
+        }
         guard meta.hasOptimizer else { throw refuse("it holds no optimizer moments") }
         guard state.step >= 0, state.step <= options.steps else {
             throw refuse("field step is \(state.step), outside 0...\(options.steps)")
@@ -504,7 +524,8 @@ public final class Pretrainer {
         func dict<T: Encodable>(_ v: T) -> [String: Any] {
             (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(v))) as? [String: Any] ?? [:]
         }
-        for (label, x, y) in [("config", dict(a.config), dict(b.config)), ("options", dict(a.options), dict(b.options))] {
+        for (label, x, y) in [("config", dict(a.config), dict(b.config)), ("options", dict(a.options),
+                                                                           dict(b.options))] {
             // Values as canonical JSON (sorted keys), so nested objects compare by content, not print order.
             func text(_ v: Any?) -> String? {
                 v.flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: [.sortedKeys]) }
@@ -526,8 +547,9 @@ public final class Pretrainer {
             guard let before = a.threads else {
                 return "threads (checkpointed none, now \(now): the run predates thread-count checks; start it afresh)"
             }
-            return "threads (checkpointed \(before), now \(now); resume on \(before) thread(s) for a bit-exact continuation: "
-                + "--threads \(before), or for a table run the --threads and --jobs it ran with)"
+            return "threads (checkpointed \(before), now \(now); resume on \(before) thread(s) for a "
+                + "bit-exact continuation: --threads \(before), or for a table run the --threads and "
+                + "--jobs it ran with)"
         }
         return "the run identity"
     }

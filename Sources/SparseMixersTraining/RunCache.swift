@@ -10,7 +10,8 @@ extension Pretrainer {
     public static func directory(for config: ModelConfig, options: PretrainOptions, under root: URL) -> URL {
         var h = FNV1a()
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        h.combine(String(decoding: (try? enc.encode(RunIdentity(config: config, options: options))) ?? Data(), as: UTF8.self))
+        h.combine(String(decoding: (try? enc.encode(RunIdentity(config: config, options: options))) ?? Data(),
+                         as: UTF8.self))
         return root.appendingPathComponent("pretrain-\(h.hex)")
     }
 

@@ -47,7 +47,9 @@ public final class JSONLLog {
     public init(url: URL) throws {
         self.url = url
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) {
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+        }
     }
 
     deinit { try? handle?.close() }
@@ -70,7 +72,9 @@ public final class JSONLLog {
 
     public func append<T: Encodable>(_ record: T) throws {
         if handle == nil {
-            guard let h = FileHandle(forWritingAtPath: url.path) else { throw TrainingError("\(url.path): cannot open for writing") }
+            guard let h = FileHandle(forWritingAtPath: url.path) else {
+                throw TrainingError("\(url.path): cannot open for writing")
+            }
             try h.seekToEnd()
             handle = h
         }

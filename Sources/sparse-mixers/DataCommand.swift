@@ -20,7 +20,8 @@ public struct DataCommand: ParsableCommand {
         var vocabSize: Int = 32_000
         @Option(name: .long, help: "SentencePiece model type: unigram or bpe.")
         var modelType: String = "unigram"
-        @Option(name: .long, help: "Sentences sampled to train the vocabulary (default: 100 per piece, at most 600,000, as the tables use).")
+        @Option(name: .long, help: ArgumentHelp("Sentences sampled to train the vocabulary (default: 100 per piece, at "
+                                                + "most 600,000, as the tables use)."))
         var vocabSentences: Int?
         @Option(name: .long, help: "Worker threads.")
         var workers: Int = 2
@@ -59,11 +60,13 @@ public struct DataCommand: ParsableCommand {
         func run() throws {
             let root = options.root()
             let start = Date()
-            let prepared = try PreparedCorpus.prepare(root: root, options: try options.prepareOptions(), log: DataCommand.log)
+            let prepared = try PreparedCorpus.prepare(root: root, options: try options.prepareOptions(),
+                                                      log: DataCommand.log)
             let m = prepared.manifest
             for split in CorpusSplit.allCases {
                 let docs = m.documents(in: split)
-                print("\(split.rawValue): \(docs.count) documents, \(docs.reduce(0) { $0 + $1.sentences }) sentences, \(docs.reduce(0) { $0 + $1.tokens }) tokens")
+                print("\(split.rawValue): \(docs.count) documents, \(docs.reduce(0) { $0 + $1.sentences }) sentences, "
+                      + "\(docs.reduce(0) { $0 + $1.tokens }) tokens")
             }
             print("vocabulary: \(prepared.tokenizer.vocabSize) pieces at \(prepared.tokenizer.path)")
             print("shards: \(prepared.directory.path)")
@@ -89,15 +92,19 @@ public struct DataCommand: ParsableCommand {
             try Flags.int(count, "count", 0...1_000_000)
             try Flags.int(benchBatches, "bench-batches", 0...1_000_000)
             if let name = task, Task(rawValue: name) == nil {
-                throw ValidationError("--task: unknown task \(name) (\(Task.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw ValidationError("--task: unknown task \(name) "
+                                      + "(\(Task.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
         }
 
         func run() throws {
-            let prepared = try PreparedCorpus.prepare(root: options.root(), options: try options.prepareOptions(), log: DataCommand.log)
+            let prepared = try PreparedCorpus.prepare(root: options.root(), options: try options.prepareOptions(),
+                                                      log: DataCommand.log)
             let t = prepared.tokenizer
             let corpus = try prepared.load(.train)
-            let stream = try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: seqLen, maxPredictions: maxPredictions),
+            let stream = try PretrainingStream.checked(corpus: corpus,
+                                                       config: PretrainingConfig(seqLen: seqLen,
+                                                                                 maxPredictions: maxPredictions),
                                                        specials: SpecialTokens(t), seed: seed)
             print("passages per epoch at L=\(seqLen): \(stream.passagesPerEpoch)")
             for i in 0..<count {
@@ -106,7 +113,8 @@ public struct DataCommand: ParsableCommand {
                 print("-- example \(i): nsp \(e.nspLabel), non-pad \(e.inputIDs.filter { $0 != t.padID }.count)")
                 print(pieces)
                 let k = e.maskedWeights.filter { $0 > 0 }.count
-                print("masked: " + (0..<k).map { "\(e.maskedPositions[$0]):\(t.piece(for: e.maskedIDs[$0]))" }.joined(separator: " "))
+                print("masked: " + (0..<k).map { "\(e.maskedPositions[$0]):\(t.piece(for: e.maskedIDs[$0]))" }
+                    .joined(separator: " "))
             }
             if benchBatches > 0 {
                 var clock = Date()
@@ -117,7 +125,8 @@ public struct DataCommand: ParsableCommand {
                 _ = PretrainingStream(corpus: corpus, config: stream.config, specials: stream.specials, seed: seed,
                                       resumeAtStep: benchBatches, batchSize: 64)
                 let skip = Date().timeIntervalSince(clock)
-                print(String(format: "%d batches of 64 x %d: %.2f s to build (%.0f examples/s); resume at step %d: %.2f s",
+                print(String(format: "%d batches of 64 x %d: %.2f s to build (%.0f examples/s); resume at "
+                                     + "step %d: %.2f s",
                              benchBatches, seqLen, build, Double(benchBatches * 64) / build, benchBatches, skip))
             }
             if let name = task {
@@ -125,10 +134,12 @@ public struct DataCommand: ParsableCommand {
                 let split = task.evaluationSplits[0]
                 let d = try TaskLoader.load(task, split, root: options.root())
                 let enc = EncodedTaskData(TaskDataset(task: task, split: split, path: d.path,
-                                                      examples: Array(d.examples.prefix(count))), tokenizer: t, seqLen: seqLen)
+                                                      examples: Array(d.examples.prefix(count))), tokenizer: t,
+                                          seqLen: seqLen)
                 for r in 0..<enc.count {
                     let ids = enc.inputIDs[r * seqLen..<(r + 1) * seqLen].filter { $0 != t.padID }
-                    print("-- \(task.rawValue) row \(r) label \(d.examples[r].label.map { "\($0)" } ?? "-") group \(enc.groups[r])")
+                    print("-- \(task.rawValue) row \(r) label \(d.examples[r].label.map { "\($0)" } ?? "-") group "
+                          + "\(enc.groups[r])")
                     print(ids.map { t.piece(for: $0) }.joined(separator: " "))
                 }
             }
@@ -137,7 +148,8 @@ public struct DataCommand: ParsableCommand {
 
     struct Summary: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Examples and label distribution per task and split; documents, sentences and tokens of the corpus.")
+            abstract: "Examples and label distribution per task and split; documents, sentences and "
+                      + "tokens of the corpus.")
         @OptionGroup var options: DataOptions
         @Flag(name: .long, help: "Skip token counts (they need the vocabulary and shards; built if absent).")
         var noTokens = false
@@ -158,7 +170,8 @@ public struct DataCommand: ParsableCommand {
             for task in Task.allCases {
                 for split in task.splits {
                     guard TaskLoader.isAvailable(task, split, root: root) else {
-                        print(pad(task.displayName, 22) + pad(split.rawValue, 22) + lpad("-", 8) + lpad("-", 8) + "  missing")
+                        print(pad(task.displayName, 22) + pad(split.rawValue, 22) + lpad("-", 8) + lpad("-", 8)
+                              + "  missing")
                         csvRows.append([task.rawValue, split.rawValue, "", "", "", "missing"])
                         continue
                     }
@@ -190,13 +203,14 @@ public struct DataCommand: ParsableCommand {
                 print("  Gutenberg markers: modern \(markers[.modern] ?? 0), legacy \(markers[.legacy] ?? 0), "
                       + "none (used whole) \(markers[.none] ?? 0)")
             } else {
-                let prepared = try PreparedCorpus.prepare(root: root, options: try options.prepareOptions(), log: DataCommand.log)
+                let prepared = try PreparedCorpus.prepare(root: root, options: try options.prepareOptions(),
+                                                          log: DataCommand.log)
                 let m = prepared.manifest
                 print("corpus \(root.corpusDirectory) (vocabulary \(m.vocabSize) pieces, \(prepared.tokenizer.path))")
                 for split in CorpusSplit.allCases {
                     let docs = m.documents(in: split)
-                    print("  \(pad(split.rawValue, 8)) documents \(docs.count), sentences \(docs.reduce(0) { $0 + $1.sentences }), "
-                          + "tokens \(docs.reduce(0) { $0 + $1.tokens })")
+                    print("  \(pad(split.rawValue, 8)) documents \(docs.count), sentences "
+                          + "\(docs.reduce(0) { $0 + $1.sentences }), tokens \(docs.reduce(0) { $0 + $1.tokens })")
                 }
                 var markers: [GutenbergMarkers: Int] = [:]
                 for d in m.documents { markers[d.markers, default: 0] += 1 }
@@ -205,7 +219,11 @@ public struct DataCommand: ParsableCommand {
             }
         }
 
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-        func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
+        func pad(_ s: String, _ n: Int) -> String {
+            s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+        }
+        func lpad(_ s: String, _ n: Int) -> String {
+            s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s
+        }
     }
 }

@@ -14,7 +14,8 @@ struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job",
         abstract: "Run one piece of a table run: what one Slurm job of `sparse-mixers submit` does.",
-        subcommands: [PrepareJob.self, PretrainJob.self, FinetuneJob.self, ControlJob.self, SpeedJob.self, ReportJob.self])
+        subcommands: [PrepareJob.self, PretrainJob.self, FinetuneJob.self, ControlJob.self, SpeedJob.self,
+                      ReportJob.self])
 
     static func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
@@ -33,7 +34,8 @@ struct JobCommand: ParsableCommand {
         let s = table.settings
         let r = try JobCommand.request(id, variantIndex: variantIndex, s)
         if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
-        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning, settings: s) {
+        let o = try SlurmPlan.asTableRunDoes(sideBySide: SlurmPlan.sideBySide(id, settings: s).fineTuning,
+                                             settings: s) {
             try body(r)
         }
         return (id, r, o)
@@ -42,7 +44,8 @@ struct JobCommand: ParsableCommand {
     static func request(_ id: TableID, variantIndex index: Int, _ s: TableRunSettings) throws -> AccuracyRequest {
         let scaled = s.scale.settings.scaled(TableSpec.spec(id))
         guard scaled.accuracyVariants.indices.contains(index) else {
-            throw ValidationError("--variant-index \(index): \(id.fileStem) has \(scaled.accuracyVariants.count) variants")
+            throw ValidationError("--variant-index \(index): \(id.fileStem) has "
+                                  + "\(scaled.accuracyVariants.count) variants")
         }
         return AccuracyRequest(table: scaled, variant: scaled.accuracyVariants[index], settings: s.scale.settings,
                                dataDirectory: s.dataDirectory, workDirectory: s.output.appendingPathComponent("runs"),
@@ -58,7 +61,8 @@ struct PrepareJob: ParsableCommand {
 
     func run() throws {
         let s = table.settings
-        let c = try ScalePlan.corpus(s.scale.settings, root: DataRoot.resolve(explicit: s.dataDirectory), log: JobCommand.log)
+        let c = try ScalePlan.corpus(s.scale.settings, root: DataRoot.resolve(explicit: s.dataDirectory),
+                                     log: JobCommand.log)
         print("corpus ready: vocabulary of \(c.tokenizer.vocabSize) pieces, content key \(c.contentKey)")
     }
 }
@@ -71,8 +75,10 @@ struct PretrainJob: ParsableCommand {
     @OptionGroup var table: TableOptions
     @Option(name: .customLong("table"), help: "The table (e.g. Table3).") var tableName: String
     @Option(help: "The variant's position among the table's accuracy variants (0-based).") var variantIndex: Int
-    @Option(help: "The run's position in the variant's pre-training plan (0-based: seeds, batch sizes).") var seedIndex: Int
-    @Option(help: "The run directory's name the plan expects; refused when the plan now gives another.") var key: String?
+    @Option(help: "The run's position in the variant's pre-training plan (0-based: seeds, batch sizes).")
+    var seedIndex: Int
+    @Option(help: "The run directory's name the plan expects; refused when the plan now gives another.")
+    var key: String?
 
     func run() throws {
         let id = try JobCommand.table(tableName)
@@ -80,12 +86,14 @@ struct PretrainJob: ParsableCommand {
         let r = try JobCommand.request(id, variantIndex: variantIndex, s)
         let plan = VariantAccuracy.plan(table: r.table, variant: r.variant, settings: r.settings, fineTune: false)
         guard plan.pretraining.indices.contains(seedIndex) else {
-            throw ValidationError("--seed-index \(seedIndex): \(r.variant.name) has \(plan.pretraining.count) pre-training runs")
+            throw ValidationError("--seed-index \(seedIndex): \(r.variant.name) has \(plan.pretraining.count) "
+                                  + "pre-training runs")
         }
-        let dir = Pretrainer.directory(for: r.variant.config, options: plan.pretraining[seedIndex].options, under: r.workDirectory)
+        let dir = Pretrainer.directory(for: r.variant.config, options: plan.pretraining[seedIndex].options,
+                                       under: r.workDirectory)
         if let k = key, k != dir.lastPathComponent {
-            throw ValidationError("--key \(k): the plan now gives \(dir.lastPathComponent) for this run (the code or the "
-                                  + "flags changed since the submit); submit again")
+            throw ValidationError("--key \(k): the plan now gives \(dir.lastPathComponent) for this run "
+                                  + "(the code or the flags changed since the submit); submit again")
         }
         let lane = SlurmPlan.sideBySide(id, settings: s).pretraining
         if let m = table.memoryBudgetGB { MemoryBudget.limit = m * 1e9 }
@@ -93,7 +101,9 @@ struct PretrainJob: ParsableCommand {
         JobCommand.log("[job] \(id.fileStem) \(r.variant.name), run \(seedIndex): \(dir.lastPathComponent) "
                        + (lane ? "in a lane (one thread)" : "on \(s.threads) thread(s)"))
         do {
-            try SlurmPlan.asTableRunDoes(sideBySide: lane, settings: s) { try AccuracyPhase.pretrain(r, seedIndex: seedIndex) }
+            try SlurmPlan.asTableRunDoes(sideBySide: lane, settings: s) {
+                try AccuracyPhase.pretrain(r, seedIndex: seedIndex)
+            }
         } catch let e as StoppedOnRequest {
             JobCommand.log("[job] \(e.description)")
             Foundation.exit(StopRequest.exitStatus)
@@ -116,9 +126,12 @@ struct FinetuneJob: ParsableCommand {
     @Option(help: "The variant's position among the table's accuracy variants (0-based).") var variantIndex: Int
 
     func run() throws {
-        let (id, r, o) = try JobCommand.fineTuning(table, tableName, variantIndex: variantIndex) { try AccuracyPhase.run($0) }
-        print("\(id.fileStem) \(r.variant.name): " + o.metrics.keys.sorted().map { "\($0) \(String(format: "%.2f", o.metrics[$0]!))" }
-            .joined(separator: ", "))
+        let (id, r, o) = try JobCommand.fineTuning(table, tableName, variantIndex: variantIndex) {
+            try AccuracyPhase.run($0)
+        }
+        print("\(id.fileStem) \(r.variant.name): "
+              + o.metrics.keys.sorted().map { "\($0) \(String(format: "%.2f", o.metrics[$0]!))" }
+                .joined(separator: ", "))
     }
 }
 
@@ -138,7 +151,8 @@ struct ControlJob: ParsableCommand {
 /// One speed group of a table, timed on this node, its samples stored under `<output>/speed` for the report.
 struct SpeedJob: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "speed",
-        abstract: "Time one speed group of a table (its variants and the reference, interleaved) and store the samples.")
+        abstract: "Time one speed group of a table (its variants and the reference, interleaved) and store the "
+            + "samples.")
     @OptionGroup var table: TableOptions
     @Option(name: .customLong("table"), help: "The table (e.g. Table3).") var tableName: String
     @Option(help: "The group (1-based, as the report numbers them).") var group: Int
@@ -168,7 +182,8 @@ struct ReportJob: ParsableCommand {
         var runner = TableRunner(settings: s)
         runner.speedStore = SpeedGroupStore(directory: s.output.appendingPathComponent("speed"), required: true)
         for r in try runner.runAndWrite(id) {
-            print("\(r.tableID.fileStem): \(r.rows.filter { $0.ours != nil }.count) value(s), \(r.speedRows.count) speed row(s)")
+            print("\(r.tableID.fileStem): \(r.rows.filter { $0.ours != nil }.count) value(s), "
+                  + "\(r.speedRows.count) speed row(s)")
         }
     }
 }

@@ -11,7 +11,8 @@ import SparseMixersTables
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Count the pre-training, fine-tuning and timing runs of every table at a scale and estimate the hours.",
+        abstract: "Count the pre-training, fine-tuning and timing runs of every table at a scale and "
+                  + "estimate the hours.",
         discussion: "Takes the table targets' flags, so the plan is the one they would run. Pre-training runs shared "
             + "by several tables are counted once, under the first table that runs them. Measuring the step times "
             + "takes a few minutes at --scale small.")
@@ -24,7 +25,8 @@ struct PlanCommand: ParsableCommand {
     var timesCache: String?
     @Option(help: "Also estimate the wall time of `submit` on this many nodes of this machine's speed and core count.")
     var nodes: Int?
-    @Option(parsing: .upToNextOption, help: "Only these targets, in this order (e.g. Table3 Table9); default: run_all.sh's list.")
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these targets, in this order (e.g. Table3 Table9); "
+                                                         + "default: run_all.sh's list."))
     var tables: [String] = []
 
     func validate() throws {
@@ -38,7 +40,8 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let settings = table.settings
         if !countOnly && Benchmark.isDebugBuild {
-            throw ValidationError("refusing to time a debug build: use `swift run -c release sparse-mixers plan` (or --count-only)")
+            throw ValidationError("refusing to time a debug build: use `swift run -c release sparse-mixers plan` "
+                                  + "(or --count-only)")
         }
         let root = DataRoot.resolve(explicit: table.data)
         let ids = tables.isEmpty ? Workload.runAllOrder : tables.compactMap { TableID(parsing: $0) }
@@ -56,15 +59,18 @@ struct PlanCommand: ParsableCommand {
             md += "- Not counted (training data missing here): "
                 + w.missingTasks.map(\.displayName).sorted().joined(separator: ", ") + ".\n"
         }
-        md += "- Speed: \(w.speed.count) tables time \(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) models "
-            + "(each group with its own BERT Base); \(w.speed.map(\.shared.count).reduce(0, +)) more listings share the "
-            + "timing of an earlier table.\n"
+        md += "- Speed: \(w.speed.count) tables time "
+            + "\(w.speed.map { $0.groups.map(\.count).reduce(0, +) }.reduce(0, +)) models (each group with its own "
+            + "BERT Base); \(w.speed.map(\.shared.count).reduce(0, +)) more listings share the timing of an "
+            + "earlier table.\n"
         for sp in w.speed where !sp.tooLarge.isEmpty {
-            md += "- \(sp.table.fileStem): not timed, over the memory budget of \(MemoryBudget.gb(settings.memoryBudget)) beside "
-                + "the reference: " + sp.tooLarge.map { "\($0.name) (\(MemoryBudget.gb($0.bytes)))" }.joined(separator: ", ") + ".\n"
+            md += "- \(sp.table.fileStem): not timed, over the memory budget of "
+                + "\(MemoryBudget.gb(settings.memoryBudget)) beside the reference: "
+                + sp.tooLarge.map { "\($0.name) (\(MemoryBudget.gb($0.bytes)))" }.joined(separator: ", ") + ".\n"
         }
         if !countOnly {
-            FileHandle.standardError.write(Data("timing the distinct models (\(measureRepeats) steps each after a warm-up)\n".utf8))
+            let note = "timing the distinct models (\(measureRepeats) steps each after a warm-up)\n"
+            FileHandle.standardError.write(Data(note.utf8))
             var times: [String: WorkloadEstimate.StepTime] = [:]
             if let path = timesCache, let d = FileManager.default.contents(atPath: path) {
                 times = try JSONDecoder().decode([String: WorkloadEstimate.StepTime].self, from: d)
@@ -80,7 +86,8 @@ struct PlanCommand: ParsableCommand {
             md += String(format: "\nEstimated from step times of %d models timed here (%d just now, in %.0f s)",
                          times.count, e.measuredModels, e.measuringSeconds)
             if let r = e.referenceStep {
-                md += String(format: " (BERT Base at %@: step %.2f s, forward %.2f s; other timed models scaled by FLOPs)",
+                md += String(format: " (BERT Base at %@: step %.2f s, forward %.2f s; other timed models "
+                                     + "scaled by FLOPs)",
                              settings.shape.label, r.trainSeconds, r.inferenceSeconds)
             }
             md += ". Not included: model construction, checkpoints, data loading, the one-time vocabulary and corpus "
@@ -92,9 +99,10 @@ struct PlanCommand: ParsableCommand {
                 let shown = wall >= 3600 ? String(format: "%.1f h", wall / 3600)
                     : wall >= 60 ? String(format: "%.0f min", wall / 60) : String(format: "%.0f s", wall)
                 md += String(format: "\nOn %d node%@ of this machine (%d cores each) through `submit`: about %@ wall "
-                             + "(%d Slurm jobs, list-scheduled in submit order after their dependencies, each pre-training "
-                             + "run and fine-tuning grid on its lane's cores, each speed group on a whole node; queue waits "
-                             + "and the preparation not counted).\n", n, n == 1 ? "" : "s", cores, shown, jobs.jobs.count)
+                             + "(%d Slurm jobs, list-scheduled in submit order after their dependencies, "
+                             + "each pre-training run and fine-tuning grid on its lane's cores, each speed group on a "
+                             + "whole node; queue waits and the preparation not counted).\n", n, n == 1 ? "" : "s",
+                             cores, shown, jobs.jobs.count)
             }
         }
         print(md, terminator: "")

@@ -9,7 +9,8 @@ import SparseMixersTables
 struct SpeedCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speed-check",
-        abstract: "Time BERT Base, SM, FSM, Fourier-12 and Linear-4 interleaved at 2 x 128 and compare the speed-ups with Tables/speed-baseline.json.",
+        abstract: "Time BERT Base, SM, FSM, Fourier-12 and Linear-4 interleaved at 2 x 128 and compare the speed-ups "
+                  + "with Tables/speed-baseline.json.",
         discussion: "Rounds continue until every speed-up's 95% interval is within --half-width (or --max-rounds / "
             + "--time-limit). Exit codes: 0 passed (or baseline written); 1 a speed-up more than the tolerance below "
             + "the baseline, missing, or at other shapes (also any other runtime error); 3 unstable: with --refresh, "
@@ -20,17 +21,21 @@ struct SpeedCheckCommand: ParsableCommand {
 
     @Option(help: "Baseline file.") var baseline: String = SpeedCheck.defaultBaselineURL.path
     @Flag(help: "Rewrite the baseline from this measurement instead of comparing.") var refresh = false
-    @Option(help: "Relative tolerance of training speed-ups written by --refresh (inference: max of this and 0.35).") var tolerance: Double = SpeedCheck.defaultTolerance
+    @Option(help: "Relative tolerance of training speed-ups written by --refresh (inference: max of this and 0.35).")
+    var tolerance: Double = SpeedCheck.defaultTolerance
     @Option(help: "Timed rounds always made (at least 2).") var minRounds: Int = SpeedCheck.defaultRule.minRounds
     @Option(help: "Timed rounds at most.") var maxRounds: Int = SpeedCheck.defaultRule.maxRounds
-    @Option(help: "Percent: stop once every speed-up's 95% interval is within this half-width.") var halfWidth: Double = 100 * SpeedCheck.defaultRule.halfWidth
-    @Option(help: "Seconds of timed rounds after which no new round starts; wider intervals are then unstable.") var timeLimit: Double = SpeedCheck.defaultRule.timeLimitSeconds
+    @Option(help: "Percent: stop once every speed-up's 95% interval is within this half-width.")
+    var halfWidth: Double = 100 * SpeedCheck.defaultRule.halfWidth
+    @Option(help: "Seconds of timed rounds after which no new round starts; wider intervals are then unstable.")
+    var timeLimit: Double = SpeedCheck.defaultRule.timeLimitSeconds
     @Option(help: "Threads (part of the baseline's shape).") var threads: Int = SpeedCheck.defaultThreads
     @Option(help: "Sequences per batch.") var batch: Int = SpeedCheck.defaultShape.batch
     @Option(help: "Tokens per sequence.") var seq: Int = SpeedCheck.defaultShape.seq
 
     var rule: StoppingRule {
-        StoppingRule(minRounds: minRounds, maxRounds: maxRounds, halfWidth: halfWidth / 100, timeLimitSeconds: timeLimit)
+        StoppingRule(minRounds: minRounds, maxRounds: maxRounds, halfWidth: halfWidth / 100,
+                     timeLimitSeconds: timeLimit)
     }
 
     func validate() throws {
@@ -43,7 +48,8 @@ struct SpeedCheckCommand: ParsableCommand {
 
     func run() throws {
         if Benchmark.isDebugBuild {
-            throw ValidationError("refusing to time a debug build: use `swift run -c release sparse-mixers speed-check`")
+            throw ValidationError("refusing to time a debug build: use "
+                                  + "`swift run -c release sparse-mixers speed-check`")
         }
         let start = Date()
         let url = URL(fileURLWithPath: baseline)
@@ -56,8 +62,8 @@ struct SpeedCheckCommand: ParsableCommand {
         let (measured, timed, conditions) = try SpeedCheck.measure(
             shape: shape, rule: rule, threads: threads, log: { FileHandle.standardError.write(Data("  \($0)\n".utf8)) },
             onRound: { progress.show($0.round, "  speed-check: \($0.text)", final: $0.stop != nil) })
-        print("speed-up vs \(SpeedCheck.referenceName) (\(SpeedCheck.shapeLabel(shape, threads: threads)), geometric mean "
-              + "of \(timed.rounds) interleaved rounds with its 95% interval; \(timed.stop.rawValue)):")
+        print("speed-up vs \(SpeedCheck.referenceName) (\(SpeedCheck.shapeLabel(shape, threads: threads)), "
+              + "geometric mean of \(timed.rounds) interleaved rounds with its 95% interval; \(timed.stop.rawValue)):")
         for l in SpeedCheck.summary(old, measured: measured) { print("  " + l) }
         print("speed-check: " + conditions.summary)
         for w in conditions.warnings { print("speed-check: warning: busy machine: \(w)") }
@@ -80,8 +86,9 @@ struct SpeedCheckCommand: ParsableCommand {
             for w in v.warnings { print("speed-check: note: \(w)") }
             for n in v.unbaselined { print("speed-check: note: \(n) is not in the baseline") }
             for f in v.failures { print("speed-check: FAIL: \(f)") }
-            print("speed-check: \(v.passed ? "passed" : "FAILED") (\(measured.count - v.failures.count) of \(measured.count) within "
-                  + "tolerance of the baseline: " + String(format: "%.0f%%", base.tolerance * 100) + " training, "
+            print("speed-check: \(v.passed ? "passed" : "FAILED") (\(measured.count - v.failures.count) of "
+                  + "\(measured.count) within tolerance of the baseline: "
+                  + String(format: "%.0f%%", base.tolerance * 100) + " training, "
                   + String(format: "%.0f%%", SpeedCheck.inferenceTolerance * 100) + " inference; \(elapsed))")
         }
         if decision.exitCode != 0 { throw ExitCode(decision.exitCode) }

@@ -11,24 +11,31 @@ import SparseMixersTables
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Submit a scale's tables to Slurm: pre-training, fine-tuning, speed and report jobs with their dependencies.",
-        discussion: "Takes the table targets' flags. --work-dir (default: --output) holds the run cache, the speed groups, "
-            + "the reports, the scripts and the logs; it, the package checkout (the jobs run its .build/release) and the "
-            + "data root and its cache must be on a filesystem every node mounts at the same path, with working flock(2) "
-            + "across nodes (NFSv4, Lustre mounted with -o flock, BeeGFS, GPFS). See the README, \"Running on a Slurm cluster\".")
+        abstract: "Submit a scale's tables to Slurm: pre-training, fine-tuning, speed and report jobs with "
+                  + "their dependencies.",
+        discussion: "Takes the table targets' flags. --work-dir (default: --output) holds the run cache, "
+            + "the speed groups, the reports, the scripts and the logs; it, the package checkout (the jobs run its "
+            + ".build/release) and the data root and its cache must be on a filesystem every node mounts at the same "
+            + "path, with working flock(2) across nodes (NFSv4, Lustre mounted with -o flock, BeeGFS, GPFS). See the "
+            + "README, \"Running on a Slurm cluster\".")
 
     @OptionGroup var table: TableOptions
-    @Option(parsing: .upToNextOption, help: "Only these targets, in this order (e.g. Table3 Table9); default: run_all.sh's list.")
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these targets, in this order (e.g. Table3 Table9); "
+                                                         + "default: run_all.sh's list."))
     var tables: [String] = []
-    @Option(help: "Shared directory for runs, speed groups, reports, scripts and logs (default: --output).") var workDir: String?
+    @Option(help: "Shared directory for runs, speed groups, reports, scripts and logs (default: --output).")
+    var workDir: String?
     @Option(help: "Slurm partition.") var partition: String?
-    @Option(help: "Nodes the work may use at once: each array runs at most this many nodes' worth of tasks side by side (nodes of this machine's CPU count).")
+    @Option(help: ArgumentHelp("Nodes the work may use at once: each array runs at most this many nodes' worth of "
+                               + "tasks side by side (nodes of this machine's CPU count)."))
     var nodes: Int?
     @Option(help: "An extra #SBATCH option for every job (repeatable), e.g. --sbatch-option=--time=4:00:00.")
     var sbatchOption: [String] = []
-    @Option(help: "Seconds before a job's time limit at which it checkpoints and requeues itself.") var signalSeconds: Int = 120
+    @Option(help: "Seconds before a job's time limit at which it checkpoints and requeues itself.")
+    var signalSeconds: Int = 120
     @Flag(help: "Print the sbatch scripts and the dependency graph; submit nothing.") var dryRun = false
-    @Flag(help: "After submitting, wait until every job has left the queue; fail unless all completed.") var wait = false
+    @Flag(help: "After submitting, wait until every job has left the queue; fail unless all completed.")
+    var wait = false
     @Option(help: "Seconds between queue checks with --wait.") var pollSeconds: Int = 10
 
     func validate() throws {
@@ -42,7 +49,8 @@ struct SubmitCommand: ParsableCommand {
     func run() throws {
         var options = table
         let fm = FileManager.default
-        let work = URL(fileURLWithPath: workDir ?? options.output, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath))
+        let work = URL(fileURLWithPath: workDir ?? options.output,
+                       relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath))
             .standardizedFileURL.path
         options.output = work
         // The memory budget as the number every job is given, so the speed groups split the same way everywhere.
@@ -60,7 +68,8 @@ struct SubmitCommand: ParsableCommand {
         site.prefix = "smx-\(settings.scale.rawValue)"
         let ids = tables.isEmpty ? Workload.runAllOrder : tables.compactMap { TableID(parsing: $0) }
         var plan = SlurmPlan.expand(ids, settings: settings, root: root,
-                                    tableArguments: options.arguments(output: work, data: root.url.path), executable: exe)
+                                    tableArguments: options.arguments(output: work, data: root.url.path),
+                                    executable: exe)
         if let n = nodes {
             let perNode = ProcessInfo.processInfo.activeProcessorCount
             for i in plan.jobs.indices where plan.jobs[i].isArray {
@@ -87,10 +96,12 @@ struct SubmitCommand: ParsableCommand {
         var jobIDs: [String] = []
         var record = "job\tid\tdepends on\n"
         for i in plan.jobs.indices {
-            let path = (site.scriptDirectory as NSString).appendingPathComponent(String(format: "%02d-%@.sbatch", i + 1, plan.jobs[i].name))
+            let name = String(format: "%02d-%@.sbatch", i + 1, plan.jobs[i].name)
+            let path = (site.scriptDirectory as NSString).appendingPathComponent(name)
             try AtomicFile.write(plan.script(i, site: site), to: URL(fileURLWithPath: path))
             let out = try Self.command("sbatch", plan.sbatchArguments(i, ids: jobIDs) + [path])
-            guard let id = out.split(separator: ";").first.map({ String($0).trimmingCharacters(in: .whitespacesAndNewlines) }),
+            guard let id = out.split(separator: ";").first
+                    .map({ String($0).trimmingCharacters(in: .whitespacesAndNewlines) }),
                   !id.isEmpty, id.allSatisfy(\.isNumber) else {
                 throw ValidationError("sbatch gave no job id for \(path): \(out)")
             }
@@ -98,9 +109,10 @@ struct SubmitCommand: ParsableCommand {
             record += "\(plan.jobs[i].name)\t\(id)\t\(plan.dependencyArgument(i, ids: jobIDs) ?? "")\n"
             print("\(id)\t\(plan.jobs[i].name)")
         }
-        try AtomicFile.write(head + "\n" + plan.graph + "\n" + record,
-                             to: URL(fileURLWithPath: (site.scriptDirectory as NSString).appendingPathComponent("jobs.txt")))
-        print("submitted \(jobIDs.count) jobs; index job \(jobIDs.last ?? ""); scripts and logs in \(site.scriptDirectory)")
+        let jobsFile = (site.scriptDirectory as NSString).appendingPathComponent("jobs.txt")
+        try AtomicFile.write(head + "\n" + plan.graph + "\n" + record, to: URL(fileURLWithPath: jobsFile))
+        print("submitted \(jobIDs.count) jobs; index job \(jobIDs.last ?? ""); scripts and logs in "
+              + "\(site.scriptDirectory)")
         guard wait else { return }
         let start = Date()
         while true {
@@ -124,12 +136,14 @@ struct SubmitCommand: ParsableCommand {
                 line.split(separator: " ").first { $0.hasPrefix("JobState=") }.map { String($0.dropFirst(9)) }
             }
             if states.isEmpty || states.contains(where: { $0 != "COMPLETED" }) {
-                failed.append("\(plan.jobs[i].name) (\(id)): \(states.isEmpty ? "unknown" : states.joined(separator: ","))")
+                failed.append("\(plan.jobs[i].name) (\(id)): "
+                              + "\(states.isEmpty ? "unknown" : states.joined(separator: ","))")
             }
         }
         print(String(format: "all %d jobs left the queue after %.0f s", jobIDs.count, Date().timeIntervalSince(start)))
         if !failed.isEmpty {
-            throw ValidationError("not completed: " + failed.joined(separator: "; ") + " (logs in \(site.logDirectory))")
+            throw ValidationError("not completed: " + failed.joined(separator: "; ")
+                                  + " (logs in \(site.logDirectory))")
         }
         print("all completed")
     }

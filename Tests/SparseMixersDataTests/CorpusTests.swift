@@ -6,13 +6,17 @@ import SparseMixersTestSupport
 /// real corpus, the prepared-corpus cache, and data-root resolution.
 final class CorpusTests: XCTestCase {
     func testHeaderFooterStrippingVariants() {
-        let modern = "Title: X\r\nLanguage: English\r\n\r\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\r\n\r\nIt was a dark night. The wind blew.\r\n\r\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\r\nlicence text\r\n"
+        let modern = "Title: X\r\nLanguage: English\r\n\r\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\r\n\r\n"
+                     + "It was a dark night. The wind blew.\r\n\r\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\r\n"
+                     + "licence text\r\n"
         let d = GutenbergCorpus.clean(bytes: Array(modern.utf8), name: "m")
         XCTAssertEqual(d.markers, .modern)
         XCTAssertEqual(d.sentences, ["It was a dark night.", "The wind blew."])
-        let tight = "header\n***START OF THIS PROJECT GUTENBERG EBOOK Y***\nOne.\n***END OF THIS PROJECT GUTENBERG EBOOK Y***\n"
+        let tight = "header\n***START OF THIS PROJECT GUTENBERG EBOOK Y***\nOne.\n"
+                    + "***END OF THIS PROJECT GUTENBERG EBOOK Y***\n"
         XCTAssertEqual(GutenbergCorpus.clean(bytes: Array(tight.utf8), name: "t").sentences, ["One."])
-        let legacy = "small print\n*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*\n\nBody text here.\n\nEnd of the Project Gutenberg Etext of Y\nmore\n"
+        let legacy = "small print\n*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*\n\n"
+                     + "Body text here.\n\nEnd of the Project Gutenberg Etext of Y\nmore\n"
         let l = GutenbergCorpus.clean(bytes: Array(legacy.utf8), name: "l")
         XCTAssertEqual(l.markers, .legacy); XCTAssertEqual(l.sentences, ["Body text here."])
         let none = "Just a text.\nWith no markers at all.\n"
@@ -47,14 +51,17 @@ final class CorpusTests: XCTestCase {
 
     /// Three real books, truncated so the debug build stays fast.
     func realSlice() throws -> (DataRoot, [CorpusFile]) {
-        guard let real = realDataRoot(), let all = try? GutenbergCorpus.listFiles(in: real.corpusDirectory), all.count >= 3 else {
+        guard let real = realDataRoot(), let all = try? GutenbergCorpus.listFiles(in: real.corpusDirectory),
+              all.count >= 3 else {
             throw XCTSkip("real corpus not available")
         }
         let dir = try makeTempDir(self)
         for (i, f) in [all[0], all[all.count / 2], all[all.count - 1]].enumerated() {
             let data = try Data(contentsOf: URL(fileURLWithPath: f.path)).prefix(120_000)
-            let url = dir.appendingPathComponent("corpus/gutenberg/Author \(i)/\(URL(fileURLWithPath: f.path).lastPathComponent)")
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let name = URL(fileURLWithPath: f.path).lastPathComponent
+            let url = dir.appendingPathComponent("corpus/gutenberg/Author \(i)/\(name)")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
             try data.write(to: url)
         }
         let root = DataRoot(url: dir, cacheURL: dir.appendingPathComponent("cache"))
@@ -124,7 +131,8 @@ final class CorpusTests: XCTestCase {
         XCTAssertEqual(first.manifest.documents.count, 3)
         XCTAssertEqual(first.manifest.vocabSize, 800)
         let trainSentences = first.manifest.documents(in: .train).reduce(0) { $0 + $1.sentences }
-        XCTAssertEqual(first.manifest.vocabularyTrainingSentences, min(3000, trainSentences))  // held-out books excluded
+        // Held-out books excluded.
+        XCTAssertEqual(first.manifest.vocabularyTrainingSentences, min(3000, trainSentences))
         let train = try first.load(.train), held = try first.load(.heldOut)
         XCTAssertEqual(train.documentCount + held.documentCount, 3)
         XCTAssertEqual(train.documentCount, first.manifest.documents(in: .train).count)
@@ -173,7 +181,8 @@ final class CorpusTests: XCTestCase {
 
         // The stream runs on the prepared shards with the tokenizer's specials.
         let config = PretrainingConfig(seqLen: 64, maxPredictions: 10)
-        let stream = PretrainingStream(corpus: train, config: config, specials: SpecialTokens(changed.tokenizer), seed: 1)
+        let stream = PretrainingStream(corpus: train, config: config, specials: SpecialTokens(changed.tokenizer),
+                                       seed: 1)
         let batch = stream.nextBatch(batchSize: 2)
         XCTAssertEqual(batch.inputIDs.count, 128)
         XCTAssertEqual(batch.inputIDs[0], changed.tokenizer.clsID)
@@ -189,17 +198,21 @@ final class CorpusTests: XCTestCase {
         XCTAssertEqual(r.url.standardizedFileURL.path, pkg.appendingPathComponent("Data").standardizedFileURL.path)
         XCTAssertEqual(r.cacheURL.path, pkg.appendingPathComponent("Data/cache").path)
         // ../shared/data beside the package is found.
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("shared/data/glue"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("shared/data/glue"),
+                                                withIntermediateDirectories: true)
         r = DataRoot.resolve(environment: [:], currentDirectory: pkg.appendingPathComponent("Data").path)
         XCTAssertEqual(r.url.path, dir.appendingPathComponent("shared/data").standardizedFileURL.path)
         XCTAssertEqual(r.source, "../shared/data")
         // Env var, then --data, take precedence; SPARSE_MIXERS_CACHE moves the cache.
-        r = DataRoot.resolve(environment: ["SPARSE_MIXERS_DATA": "/tmp/x", "SPARSE_MIXERS_CACHE": "/tmp/c"], currentDirectory: pkg.path)
+        r = DataRoot.resolve(environment: ["SPARSE_MIXERS_DATA": "/tmp/x", "SPARSE_MIXERS_CACHE": "/tmp/c"],
+                             currentDirectory: pkg.path)
         XCTAssertEqual(r.url.path, "/tmp/x"); XCTAssertEqual(r.cacheURL.path, "/tmp/c")
-        r = DataRoot.resolve(explicit: "/tmp/y", environment: ["SPARSE_MIXERS_DATA": "/tmp/x"], currentDirectory: pkg.path)
+        r = DataRoot.resolve(explicit: "/tmp/y", environment: ["SPARSE_MIXERS_DATA": "/tmp/x"],
+                             currentDirectory: pkg.path)
         XCTAssertEqual(r.url.path, "/tmp/y"); XCTAssertEqual(r.source, "--data")
         // A populated Data/ wins over the shared folder.
-        try FileManager.default.createDirectory(at: pkg.appendingPathComponent("Data/superglue"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: pkg.appendingPathComponent("Data/superglue"),
+                                                withIntermediateDirectories: true)
         r = DataRoot.resolve(environment: [:], currentDirectory: pkg.path)
         XCTAssertEqual(r.source, "package Data/")
     }

@@ -12,8 +12,8 @@ import XCTest
 /// - valid mutations (blank and whitespace-only lines, CRLF endings, quotes, braces, backslashes, accents, CJK and
 ///   emoji in text, leading and trailing spaces, JSON key order, spacing and `\u` escapes) must load to exactly the
 ///   expected rows, lines included;
-/// - in 7 trials of 12, one invalid mutation, of a known class (NUL byte, invalid UTF-8, lone CR, extra or missing tab, bad
-///   label; truncated JSON, trailing comma, duplicate key, deleted structural character, raw control character,
+/// - in 7 trials of 12, one invalid mutation, of a known class (NUL byte, invalid UTF-8, lone CR, extra or missing tab,
+///   bad label; truncated JSON, trailing comma, duplicate key, deleted structural character, raw control character,
 ///   bad or duplicate idx, fractional label, missing field, wrong type) must raise a `DataFileError` naming the
 ///   file, the mutated line and the class's reason;
 /// - random byte overwrites (no oracle) must load or raise a `DataFileError` naming a line of the file.
@@ -80,7 +80,8 @@ final class LoaderFuzzTests: XCTestCase {
             try body()
             fail("\(what): loaded without error (expected line \(line): \(contains))")
         } catch let e as DataFileError {
-            if e.path != path || e.line != line || !contains.split(separator: "|").contains(where: { e.reason.contains($0) }) {
+            if e.path != path || e.line != line
+                || !contains.split(separator: "|").contains(where: { e.reason.contains($0) }) {
                 fail("\(what): expected line \(line) '\(contains)', got \(e)")
             }
         } catch {
@@ -88,7 +89,8 @@ final class LoaderFuzzTests: XCTestCase {
         }
     }
 
-    func expectLoadsOrNamesALine(_ body: () throws -> Void, path: String, lines: Int, tally: inout Tally, _ what: String) {
+    func expectLoadsOrNamesALine(_ body: () throws -> Void, path: String, lines: Int, tally: inout Tally,
+                                 _ what: String) {
         do { try body() } catch let e as DataFileError {
             tally.unclassifiedErrors += 1
             if e.path != path || e.line < 1 || e.line > lines { fail("\(what): error outside the file: \(e)") }
@@ -97,8 +99,10 @@ final class LoaderFuzzTests: XCTestCase {
 
     func tsvTrial(_ tally: inout Tally) {
         let cases = [
-            TSVCase(task: .rte, header: "index\tsentence1\tsentence2\tlabel", classes: ["entailment", "not_entailment"]),
-            TSVCase(task: .stsb, header: "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore",
+            TSVCase(task: .rte, header: "index\tsentence1\tsentence2\tlabel",
+                    classes: ["entailment", "not_entailment"]),
+            TSVCase(task: .stsb,
+                    header: "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore",
                     classes: []),
         ]
         let c = cases[rng.int(cases.count)]
@@ -146,15 +150,18 @@ final class LoaderFuzzTests: XCTestCase {
                 l.insert(0, at: rng.int(l.count + 1)); name = "nul"; reason = "NUL byte"
             case 1:
                 let bad: [[UInt8]] = [[0xFF], [0x80], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0xF8, 0x88], [0xE2, 0x82]]
-                l.insert(contentsOf: bad[rng.int(bad.count)], at: rng.int(l.count + 1)); name = "utf8"; reason = "invalid UTF-8"
+                l.insert(contentsOf: bad[rng.int(bad.count)], at: rng.int(l.count + 1)); name = "utf8"
+                reason = "invalid UTF-8"
             case 2:
                 l.insert(0x0D, at: rng.int(l.count)); name = "lone-cr"; reason = "carriage return inside the line"
             case 3:
-                l.insert(0x09, at: rng.int(l.count + 1)); name = "extra-tab"; reason = "tab-separated fields|invalid UTF-8"
+                l.insert(0x09, at: rng.int(l.count + 1)); name = "extra-tab"
+                reason = "tab-separated fields|invalid UTF-8"
             case 4:
                 l.remove(at: tabs[rng.int(tabs.count)]); name = "missing-tab"; reason = "tab-separated fields"
             default:
-                let bad = c.task == .stsb ? ["0x1p2", "inf", "nan", "5.5", "-1", "4e0", ".5", "", "1,5", "5.", " 3", "+2"]
+                let bad = c.task == .stsb ? ["0x1p2", "inf", "nan", "5.5", "-1", "4e0", ".5", "", "1,5", "5.", " 3",
+                                             "+2"]
                                           : ["entailed", "", "Entailment", "0", " entailment", "not_entailment ", "1"]
                 let b = bad[rng.int(bad.count)]
                 l = Array(l[...tabs.last!]) + Array(b.utf8)
@@ -166,7 +173,11 @@ final class LoaderFuzzTests: XCTestCase {
         }
         if random {
             let li = rng.int(lines.count)
-            if !lines[li].isEmpty { lines[li][rng.int(lines[li].count)] = UInt8(rng.int(256)) } else { lines[li] = [UInt8(rng.int(256))] }
+            if !lines[li].isEmpty {
+                lines[li][rng.int(lines[li].count)] = UInt8(rng.int(256))
+            } else {
+                lines[li] = [UInt8(rng.int(256))]
+            }
             mutated.insert(li)
         }
         let data = Data(render(lines, crlf: crlf))
@@ -181,10 +192,13 @@ final class LoaderFuzzTests: XCTestCase {
         } else {
             do {
                 let d = try TaskLoader.loadGLUE(c.task, .train, data: data, path: path)
-                if d.examples != expected { fail("valid mutations of \(path) changed the rows:\n\(d.examples)\n\(expected)") }
+                if d.examples != expected {
+                    fail("valid mutations of \(path) changed the rows:\n\(d.examples)\n\(expected)")
+                }
                 tally.validFiles += 1
                 if d.skippedBlankLines != lines.count - 1 - expected.count {
-                    fail("\(path): \(d.skippedBlankLines) blank lines counted, \(lines.count - 1 - expected.count) written")
+                    fail("\(path): \(d.skippedBlankLines) blank lines counted, "
+                         + "\(lines.count - 1 - expected.count) written")
                 }
             } catch { fail("valid mutations of \(path) were refused: \(error)") }
         }
@@ -212,7 +226,8 @@ final class LoaderFuzzTests: XCTestCase {
         rng.shuffle(&m)
         let spaces = ["", " ", "  ", "\t"]
         func sp() -> String { spaces[rng.int(spaces.count)] }
-        return "{" + sp() + m.map { "\"\($0.0)\"" + sp() + ":" + sp() + $0.1 }.joined(separator: sp() + "," + sp()) + sp() + "}"
+        return "{" + sp() + m.map { "\"\($0.0)\"" + sp() + ":" + sp() + $0.1 }
+            .joined(separator: sp() + "," + sp()) + sp() + "}"
     }
 
     /// One record of `task` with id `idx`, its expected rows (line filled in by the caller), and the group ids it uses.
@@ -220,16 +235,18 @@ final class LoaderFuzzTests: XCTestCase {
         switch task {
         case .cb:
             let p = text(), h = text(), k = rng.int(3)
-            let fields = ["premise": jsonString(p), "hypothesis": jsonString(h), "label": "\"\(task.classNames[k])\"", "idx": "\(idx)"]
+            let fields = ["premise": jsonString(p), "hypothesis": jsonString(h), "label": "\"\(task.classNames[k])\"",
+                          "idx": "\(idx)"]
             return (object(fields.map { ($0.key, $0.value) }),
                     [TaskExample(segments: [h, p], label: .category(k), group: idx, line: line)], fields)
         case .copa:
             let p = text(), a = text(), b = text(), q = rng.int(2) == 0 ? "cause" : "effect", k = rng.int(2)
-            let fields = ["premise": jsonString(p), "choice1": jsonString(a), "choice2": jsonString(b), "question": "\"\(q)\"",
-                          "label": "\(k)", "idx": "\(idx)"]
+            let fields = ["premise": jsonString(p), "choice1": jsonString(a), "choice2": jsonString(b),
+                          "question": "\"\(q)\"", "label": "\(k)", "idx": "\(idx)"]
             return (object(fields.map { ($0.key, $0.value) }),
                     [a, b].enumerated().map { i, choice in
-                        TaskExample(segments: [p, q, choice], label: .score(i == k ? 1 : 0), group: idx, line: line, candidate: choice)
+                        TaskExample(segments: [p, q, choice], label: .score(i == k ? 1 : 0), group: idx, line: line,
+                                    candidate: choice)
                     }, fields)
         default:  // MultiRC
             let passage = text() + " " + text()
@@ -244,8 +261,8 @@ final class LoaderFuzzTests: XCTestCase {
                                                        TaskLoader.cleanMultiRC(passage)],
                                             label: .category(l), group: qidx, line: line))
                 }
-                questions.append(object([("question", jsonString(q)), ("answers", "[" + answers.joined(separator: ", ") + "]"),
-                                         ("idx", "\(qidx)")]))
+                questions.append(object([("question", jsonString(q)),
+                                         ("answers", "[" + answers.joined(separator: ", ") + "]"), ("idx", "\(qidx)")]))
             }
             let p = object([("text", jsonString(passage)), ("questions", "[" + questions.joined(separator: ",") + "]")])
             let fields = ["idx": "\(idx)", "version": "1.1", "passage": p]
@@ -258,7 +275,13 @@ final class LoaderFuzzTests: XCTestCase {
         var out: [Int] = [], inString = false, escaped = false
         for (i, c) in l.enumerated() {
             if inString {
-                if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if c == 0x5C {
+                    escaped = true
+                } else if c == 0x22 {
+                    inString = false
+                }
             } else if c == 0x22 { inString = true } else if "{}[]:,".utf8.contains(c) { out.append(i) }
         }
         return out
@@ -269,7 +292,13 @@ final class LoaderFuzzTests: XCTestCase {
         var out: [Int] = [], inString = false, escaped = false
         for (i, c) in l.enumerated() {
             if inString {
-                if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inString = false }
+                if escaped {
+                    escaped = false
+                } else if c == 0x5C {
+                    escaped = true
+                } else if c == 0x22 {
+                    inString = false
+                }
             } else if c == 0x22 { inString = true; out.append(i + 1) }
         }
         return out
@@ -307,10 +336,12 @@ final class LoaderFuzzTests: XCTestCase {
             let name: String, reason: String
             switch rng.int(13) {
             case 0:
-                l = Array(l[..<(1 + rng.int(l.count - 1))]); name = "truncated"; reason = "invalid JSON at column|invalid UTF-8"
+                l = Array(l[..<(1 + rng.int(l.count - 1))]); name = "truncated"
+                reason = "invalid JSON at column|invalid UTF-8"
             case 1:
                 let closers = structural(l).filter { l[$0] == UInt8(ascii: "}") || l[$0] == UInt8(ascii: "]") }
-                l.insert(UInt8(ascii: ","), at: closers[rng.int(closers.count)]); name = "trailing-comma"; reason = "trailing comma"
+                l.insert(UInt8(ascii: ","), at: closers[rng.int(closers.count)]); name = "trailing-comma"
+                reason = "trailing comma"
             case 2:
                 let key = r.fields.keys.sorted()[rng.int(r.fields.count)]
                 l.insert(contentsOf: Array("\"\(key)\": \(r.fields[key]!), ".utf8), at: 1); name = "duplicate-key"
@@ -323,13 +354,19 @@ final class LoaderFuzzTests: XCTestCase {
                 let bad: [UInt8] = [0x00, 0x01, 0x09, 0x0D, 0x1F, 0x7F]
                 let b = bad[rng.int(bad.count)]
                 l.insert(b, at: at[rng.int(at.count)])
-                if b == 0x7F { name = "del-char"; reason = "" } else { name = "control"; reason = "raw control character" }
+                if b == 0x7F {
+                    name = "del-char"; reason = ""
+                } else {
+                    name = "control"; reason = "raw control character"
+                }
             case 5:
                 let at = insideString(l)
-                l.insert(contentsOf: [[0xFF], [0x80, 0x41], [0xC3, 0x28], [0xED, 0xA0, 0x80]][rng.int(4)], at: at[rng.int(at.count)])
+                l.insert(contentsOf: [[0xFF], [0x80, 0x41], [0xC3, 0x28], [0xED, 0xA0, 0x80]][rng.int(4)],
+                         at: at[rng.int(at.count)])
                 name = "utf8"; reason = "invalid UTF-8"
             case 6:
-                let bad = ["1e300", "-1", "2.5", "18446744073709551616", "9223372036854775807", "\"a\"", "true", "null", "[]"]
+                let bad = ["1e300", "-1", "2.5", "18446744073709551616", "9223372036854775807", "\"a\"", "true", "null",
+                           "[]"]
                 let b = bad[rng.int(bad.count)]
                 var f = r.fields; f["idx"] = b
                 l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "bad-idx"
@@ -338,7 +375,8 @@ final class LoaderFuzzTests: XCTestCase {
                 var f = r.fields; f["idx"] = "\(records[rng.int(ri)].idx)"
                 l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "duplicate-idx"; reason = "duplicate idx"
             case 8 where task != .multirc:
-                let bad = task == .copa ? ["0.5", "2", "-1", "true", "\"1\"", "1e-9"] : ["\"maybe\"", "1", "true", "\"Neutral\""]
+                let bad = task == .copa ? ["0.5", "2", "-1", "true", "\"1\"", "1e-9"]
+                                        : ["\"maybe\"", "1", "true", "\"Neutral\""]
                 var f = r.fields; f["label"] = bad[rng.int(bad.count)]
                 l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "bad-label"; reason = "unparsable"
             case 8:
@@ -355,11 +393,13 @@ final class LoaderFuzzTests: XCTestCase {
                              : task == .copa ? ["premise", "choice1", "choice2", "question", "idx"] : ["passage", "idx"]
                 let key = required[rng.int(required.count)]
                 var f = r.fields; f[key] = nil
-                l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "missing-field"; reason = "missing field '\(key)'"
+                l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "missing-field"
+                reason = "missing field '\(key)'"
             case 10:
                 let key = task == .multirc ? "passage" : "premise"
                 var f = r.fields; f[key] = ["3", "[]", "null", "false"][rng.int(4)]
-                l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "wrong-type"; reason = "field '\(key)' is not"
+                l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "wrong-type"
+                reason = "field '\(key)' is not"
             case 11 where task == .multirc && ri > 0:
                 // The first question reuses the question idx of an earlier record.
                 let earlier = records[rng.int(ri)]
@@ -368,7 +408,8 @@ final class LoaderFuzzTests: XCTestCase {
                 l = Array(object(f.map { ($0.key, $0.value) }).utf8); name = "duplicate-question"
                 reason = "duplicate question idx \(earlier.idx * 10) (first on line \(earlier.line))"
             default:
-                l.insert(contentsOf: Array(" x".utf8), at: l.count); name = "trailing-text"; reason = "after the JSON value"
+                l.insert(contentsOf: Array(" x".utf8), at: l.count); name = "trailing-text"
+                reason = "after the JSON value"
             }
             lines[r.line - 1] = l
             if name == "del-char" {
@@ -396,9 +437,13 @@ final class LoaderFuzzTests: XCTestCase {
         } else {
             do {
                 let d = try TaskLoader.loadSuperGLUE(task, .train, data: data, path: path)
-                if d.examples != expected { fail("valid mutations of \(path) changed the rows:\n\(d.examples)\n\(expected)") }
+                if d.examples != expected {
+                    fail("valid mutations of \(path) changed the rows:\n\(d.examples)\n\(expected)")
+                }
                 tally.validFiles += 1
-            } catch { fail("valid mutations of \(path) were refused: \(error)\n\(String(decoding: data, as: UTF8.self))") }
+            } catch {
+                fail("valid mutations of \(path) were refused: \(error)\n\(String(decoding: data, as: UTF8.self))")
+            }
         }
     }
 
@@ -423,9 +468,10 @@ final class LoaderFuzzTests: XCTestCase {
         let seconds = Date().timeIntervalSince(start)
         for f in failures.prefix(20) { XCTFail(f) }
         XCTAssertEqual(failures.count, 0, "\(failures.count) failures")
-        print(String(format: "fuzzer: %d mutated lines in %d files (%d with valid mutations only), %.1f s; invalid by class %@; %d random overwrites refused",
-                     tally.mutatedLines, tally.files, tally.validFiles, seconds, tally.invalidByClass.sorted { $0.key < $1.key }.description,
-                     tally.unclassifiedErrors))
+        print(String(format: "fuzzer: %d mutated lines in %d files (%d with valid mutations only), %.1f s; invalid by "
+                             + "class %@; %d random overwrites refused",
+                     tally.mutatedLines, tally.files, tally.validFiles, seconds,
+                     tally.invalidByClass.sorted { $0.key < $1.key }.description, tally.unclassifiedErrors))
         XCTAssertGreaterThanOrEqual(tally.mutatedLines, Self.minimumMutatedLines)
         XCTAssertGreaterThan(tally.validFiles, tally.files / 4, "files with only valid mutations")
         // Every invalid class was drawn many times.

@@ -67,7 +67,8 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(cb.label, .category(1))  // contradiction
         // COPA: per-choice regression rows; validation row 0 has label 1 → choice2 is correct.
         let copaVal = try TaskLoader.load(.copa, .validation, root: r).examples
-        XCTAssertEqual(copaVal[0].segments, ["The man turned on the faucet.", "effect", "The toilet filled with water."])
+        XCTAssertEqual(copaVal[0].segments, ["The man turned on the faucet.", "effect",
+                                             "The toilet filled with water."])
         XCTAssertEqual(copaVal[0].label, .score(0)); XCTAssertEqual(copaVal[1].label, .score(1))
         XCTAssertEqual(copaVal[0].group, copaVal[1].group)
     }
@@ -93,11 +94,16 @@ final class LoaderTests: XCTestCase {
 
     func testMNLIOriginalLayoutHypothesisFirst() throws {
         let dir = try makeTempDir(self)
-        let header = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label"
+        let header = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
+                     + "sentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label"
         let rows = [
-            "0\t31193\t31193n\tgovernment\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tConceptually cream skimming has two basic dimensions.\tProduct and geography are what make cream skimming work. \tneutral\tneutral",
-            "1\t101457\t101457e\ttelephone\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tyou know during the season \"i guess\tYou lose the things.\tentailment\tentailment",
-            "2\t134793\t134793e\tfiction\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tOne of our number will carry out.\tA member of my team will execute.\tcontradiction\tcontradiction",
+            "0\t31193\t31193n\tgovernment\t( x )\t( y )\t(ROOT x)\t(ROOT y)\t"
+            + "Conceptually cream skimming has two basic dimensions.\t"
+            + "Product and geography are what make cream skimming work. \tneutral\tneutral",
+            "1\t101457\t101457e\ttelephone\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tyou know during the season \"i guess\t"
+            + "You lose the things.\tentailment\tentailment",
+            "2\t134793\t134793e\tfiction\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tOne of our number will carry out.\t"
+            + "A member of my team will execute.\tcontradiction\tcontradiction",
         ]
         let url = dir.appendingPathComponent("glue/MNLI/train.tsv")
         try write(([header] + rows).joined(separator: "\n") + "\n", to: url)
@@ -110,8 +116,12 @@ final class LoaderTests: XCTestCase {
         // Unbalanced quote survives (quoting disabled).
         XCTAssertEqual(d.examples[1].segments[1], "you know during the season \"i guess")
         // dev_matched has 16 columns in GLUE; the label is gold_label wherever it is.
-        let devHeader = "index\tpromptID\tpairID\tgenre\ts1b\ts2b\ts1p\ts2p\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
-        try write(devHeader + "\n0\t1\t1n\tslate\ta\tb\tc\td\tPremise.\tHypothesis.\tneutral\tneutral\tneutral\tneutral\tneutral\tneutral\n",
+        let devHeader = "index\tpromptID\tpairID\tgenre\ts1b\ts2b\ts1p\ts2p\tsentence1\tsentence2\tlabel1\tlabel2\t"
+                        + "label3\tlabel4\tlabel5\tgold_label"
+        try write(devHeader
+                  + "\n"
+                  + "0\t1\t1n\tslate\ta\tb\tc\td\tPremise.\tHypothesis.\tneutral\tneutral\tneutral\tneutral\t"
+                  + "neutral\tneutral\n",
                   to: dir.appendingPathComponent("glue/MNLI/dev_matched.tsv"))
         let dev = try TaskLoader.load(.mnli, .validationMatched, root: r)
         XCTAssertEqual(dev.examples[0].segments, ["Hypothesis.", "Premise."])
@@ -122,10 +132,13 @@ final class LoaderTests: XCTestCase {
     func testQQPAndQNLITrainOriginalLayout() throws {
         let dir = try makeTempDir(self)
         try write("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
-                  + "133273\t213221\t213222\tHow is the life of a math student?\tWhich level of prepration is enough?\t0\n"
-                  + "402555\t536040\t536041\tHow do I control my horny emotions?\tHow do you control your horniness?\t1\n",
+                  + "133273\t213221\t213222\tHow is the life of a math student?\t"
+                  + "Which level of prepration is enough?\t0\n"
+                  + "402555\t536040\t536041\tHow do I control my horny emotions?\t"
+                  + "How do you control your horniness?\t1\n",
                   to: dir.appendingPathComponent("glue/QQP/train.tsv"))
-        try write("index\tquestion\tsentence\tlabel\n0\tWhen did the third Digimon series begin?\tUnlike the two seasons before it.\tnot_entailment\n",
+        try write("index\tquestion\tsentence\tlabel\n"
+                  + "0\tWhen did the third Digimon series begin?\tUnlike the two seasons before it.\tnot_entailment\n",
                   to: dir.appendingPathComponent("glue/QNLI/train.tsv"))
         let r = DataRoot(url: dir, cacheURL: dir)
         let qqp = try TaskLoader.load(.qqp, .train, root: r)
@@ -138,12 +151,16 @@ final class LoaderTests: XCTestCase {
 
     func testBoolQTrainAndReCoRDOriginalLayout() throws {
         let dir = try makeTempDir(self)
-        try write(#"{"question": "do iran and afghanistan speak the same language", "passage": "Persian language -- Persian is spoken.", "idx": 0, "label": true}"# + "\n",
+        try write(#"{"question": "do iran and afghanistan speak the same language", "passage": "Persian language -- "#
+                  + #"Persian is spoken.", "idx": 0, "label": true}"# + "\n",
                   to: dir.appendingPathComponent("superglue/BoolQ/train.jsonl"))
         // ReCoRD: entity spans are inclusive; "Zoë" checks Unicode-scalar offsets; "Paris" appears twice.
         let passage = "Zoë met Paris officials.\n@highlight\nParis is big"
         let record = """
-        {"source": "Daily mail", "passage": {"text": "\(passage.replacingOccurrences(of: "\n", with: "\\n"))", "entities": [{"start": 0, "end": 2}, {"start": 8, "end": 12}, {"start": 36, "end": 40}]}, "qas": [{"query": "@placeholder is a city", "answers": [{"start": 8, "end": 12, "text": "Paris"}, {"start": 36, "end": 40, "text": "Paris"}], "idx": 17}], "idx": 3}
+        {"source": "Daily mail", "passage": {"text": "\(passage.replacingOccurrences(of: "\n", with: "\\n"))", \
+        "entities": [{"start": 0, "end": 2}, {"start": 8, "end": 12}, {"start": 36, "end": 40}]}, \
+        "qas": [{"query": "@placeholder is a city", "answers": [{"start": 8, "end": 12, "text": "Paris"}, \
+        {"start": 36, "end": 40, "text": "Paris"}], "idx": 17}], "idx": 3}
         """
         try write(record + "\n", to: dir.appendingPathComponent("superglue/ReCoRD/val.jsonl"))
         let r = DataRoot(url: dir, cacheURL: dir)
@@ -162,7 +179,10 @@ final class LoaderTests: XCTestCase {
 
     func testMultiRCCleaningAndGrouping() throws {
         let dir = try makeTempDir(self)
-        let line = #"{"idx": 0, "version": 1.1, "passage": {"text": "Sent 1: <b>Bold</b> text.<br>Sent 2: more.", "questions": [{"question": "What <b>is</b> it?", "answers": [{"text": "Bold", "idx": 0, "label": 1}, {"text": "None", "idx": 1, "label": 0}], "idx": 5}, {"question": "Q2?", "answers": [{"text": "x", "idx": 2, "label": 0}], "idx": 6}]}}"#
+        let line = #"{"idx": 0, "version": 1.1, "passage": {"text": "Sent 1: <b>Bold</b> text.<br>Sent 2: more.", "#
+                   + #""questions": [{"question": "What <b>is</b> it?", "answers": [{"text": "Bold", "idx": 0, "#
+                   + #""label": 1}, {"text": "None", "idx": 1, "label": 0}], "idx": 5}, {"question": "Q2?", "#
+                   + #""answers": [{"text": "x", "idx": 2, "label": 0}], "idx": 6}]}}"#
         try write(line + "\n\n", to: dir.appendingPathComponent("superglue/MultiRC/train.jsonl"))
         let d = try TaskLoader.load(.multirc, .train, root: DataRoot(url: dir, cacheURL: dir))
         XCTAssertEqual(d.count, 3)
@@ -173,7 +193,8 @@ final class LoaderTests: XCTestCase {
 
     func testWiCAndCOPASegments() throws {
         let dir = try makeTempDir(self)
-        try write(#"{"word": "class", "sentence1": "An emerging class.", "sentence2": "Showed real class.", "idx": 0, "label": false, "start1": 1, "start2": 2, "end1": 3, "end2": 4, "version": 1.1}"# + "\n",
+        try write(#"{"word": "class", "sentence1": "An emerging class.", "sentence2": "Showed real class.", "idx": 0, "#
+                  + #""label": false, "start1": 1, "start2": 2, "end1": 3, "end2": 4, "version": 1.1}"# + "\n",
                   to: dir.appendingPathComponent("superglue/WiC/val.jsonl"))
         let wic = try TaskLoader.load(.wic, .validation, root: DataRoot(url: dir, cacheURL: dir))
         XCTAssertEqual(wic.examples[0].segments, ["class", "An emerging class.", "Showed real class."])
@@ -185,7 +206,9 @@ final class LoaderTests: XCTestCase {
     func expectFileError(_ body: () throws -> Void, line: Int, contains: String,
                          file: StaticString = #filePath, testLine: UInt = #line) {
         XCTAssertThrowsError(try body(), file: file, line: testLine) { error in
-            guard let e = error as? DataFileError else { return XCTFail("expected DataFileError, got \(error)", file: file, line: testLine) }
+            guard let e = error as? DataFileError else {
+                return XCTFail("expected DataFileError, got \(error)", file: file, line: testLine)
+            }
             XCTAssertEqual(e.line, line, "\(e)", file: file, line: testLine)
             XCTAssert(e.reason.contains(contains), "\(e)", file: file, line: testLine)
             XCTAssertFalse(e.path.isEmpty)
@@ -196,22 +219,29 @@ final class LoaderTests: XCTestCase {
         let dir = try makeTempDir(self)
         let url = dir.appendingPathComponent("rte.tsv")
         try write("index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\n", to: url)
-        expectFileError({ _ = try TaskLoader.load(.rte, .train, path: url.path) }, line: 3, contains: "expected 4 tab-separated fields, found 3")
+        expectFileError({ _ = try TaskLoader.load(.rte, .train, path: url.path) }, line: 3,
+                        contains: "expected 4 tab-separated fields, found 3")
         try write("index\tsentence1\tsentence2\tlabel\n\n0\ta\tb\tentailed\n", to: url)
-        expectFileError({ _ = try TaskLoader.load(.rte, .train, path: url.path) }, line: 3, contains: "unparsable RTE label 'entailed'")
+        expectFileError({ _ = try TaskLoader.load(.rte, .train, path: url.path) }, line: 3,
+                        contains: "unparsable RTE label 'entailed'")
         let cola = dir.appendingPathComponent("cola.tsv")
         try write("gj04\t1\t\tGood.\ngj04\tx\t\tBad label.\n", to: cola)
-        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: cola.path) }, line: 2, contains: "unparsable CoLA label")
+        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: cola.path) }, line: 2,
+                        contains: "unparsable CoLA label")
         let stsb = dir.appendingPathComponent("stsb.tsv")
-        try write("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tg\tf\t2012\t1\ts\ts\ta\tb\t7.5\n", to: stsb)
-        expectFileError({ _ = try TaskLoader.load(.stsb, .train, path: stsb.path) }, line: 2, contains: "unparsable STS-B label '7.5'")
+        try write("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+                  + "0\tg\tf\t2012\t1\ts\ts\ta\tb\t7.5\n", to: stsb)
+        expectFileError({ _ = try TaskLoader.load(.stsb, .train, path: stsb.path) }, line: 2,
+                        contains: "unparsable STS-B label '7.5'")
         let sst = dir.appendingPathComponent("sst.tsv")
         try write("sentence\tlabel\n", to: sst)
-        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1, contains: "no rows after the header")
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1,
+                        contains: "no rows after the header")
         try write("", to: sst)
         expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1, contains: "empty file")
         try write("text\tlabel\nfoo\t1\n", to: sst)
-        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1, contains: "lacks column 'sentence'")
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: sst.path) }, line: 1,
+                        contains: "lacks column 'sentence'")
         // CRLF endings and blank lines are accepted and counted.
         try write("sentence\tlabel\r\nok\t1\r\n\r\nfine\t0\r\n", to: sst)
         let d = try TaskLoader.load(.sst2, .train, path: sst.path)
@@ -227,19 +257,25 @@ final class LoaderTests: XCTestCase {
         try write(good + "\n" + #"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 1"# + "\n", to: url)
         expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 2, contains: "invalid JSON")
         try write(good + "\n" + #"{"premise": "p", "label": "neutral", "idx": 1}"#, to: url)
-        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 2, contains: "missing field 'hypothesis'")
+        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 2,
+                        contains: "missing field 'hypothesis'")
         try write(#"{"premise": "p", "hypothesis": 3, "label": "neutral", "idx": 1}"#, to: url)
-        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1, contains: "'hypothesis' is not a string")
+        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1,
+                        contains: "'hypothesis' is not a string")
         try write(#"{"premise": "p", "hypothesis": "h", "label": "maybe", "idx": 1}"#, to: url)
         expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1, contains: "unparsable label")
         try write("[1, 2]\n", to: url)
-        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1, contains: "must be an object")
+        expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1,
+                        contains: "must be an object")
         let copa = dir.appendingPathComponent("copa.jsonl")
-        try write(#"{"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "label": 2, "idx": 0}"#, to: copa)
-        expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1, contains: "unparsable COPA label")
+        try write(#"{"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "label": 2, "idx": 0}"#,
+                  to: copa)
+        expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1,
+                        contains: "unparsable COPA label")
         let rec = dir.appendingPathComponent("record.jsonl")
         try write(#"{"passage": {"text": "abc", "entities": [{"start": 1, "end": 9}]}, "qas": [], "idx": 0}"#, to: rec)
-        expectFileError({ _ = try TaskLoader.load(.record, .train, path: rec.path) }, line: 1, contains: "outside the passage")
+        expectFileError({ _ = try TaskLoader.load(.record, .train, path: rec.path) }, line: 1,
+                        contains: "outside the passage")
         // Unlabelled test rows load with nil labels.
         try write(#"{"premise": "p", "hypothesis": "h", "idx": 0}"#, to: url)
         XCTAssertNil(try TaskLoader.load(.cb, .test, path: url.path).examples[0].label)
@@ -256,18 +292,21 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(try TaskLoader.load(.cola, .train, path: url.path).count, 20)
         rows[4] = "gj04\t1\t\tSen\u{0}tence 5."
         try write(rows.joined(separator: "\n") + "\n", to: url)
-        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: url.path) }, line: 5, contains: "NUL byte at column 12")
+        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: url.path) }, line: 5,
+                        contains: "NUL byte at column 12")
         // A later error names its own line (the NUL no longer shifts the count).
         rows[4] = "gj04\t1\t\tSentence 5."; rows[19] = "gj04\t7\t\tSentence 20."
         try write(rows.joined(separator: "\n") + "\n", to: url)
-        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: url.path) }, line: 20, contains: "label '7' in column 'label'")
+        expectFileError({ _ = try TaskLoader.load(.cola, .train, path: url.path) }, line: 20,
+                        contains: "label '7' in column 'label'")
         if let real = realDataRoot() {
             var bytes = try Data(contentsOf: URL(fileURLWithPath: TaskLoader.path(.cola, .validation, root: real)))
             let lineStarts = [0] + bytes.indices.filter { bytes[$0] == 0x0A }.map { $0 + 1 }
             bytes[lineStarts[99] + 2] = 0
             let copy = dir.appendingPathComponent("cola-dev.tsv")
             try bytes.write(to: copy)
-            expectFileError({ _ = try TaskLoader.load(.cola, .validation, path: copy.path) }, line: 100, contains: "NUL byte at column 3")
+            expectFileError({ _ = try TaskLoader.load(.cola, .validation, path: copy.path) }, line: 100,
+                            contains: "NUL byte at column 3")
         }
     }
 
@@ -276,13 +315,15 @@ final class LoaderTests: XCTestCase {
         let url = dir.appendingPathComponent("sst.tsv")
         // A lone CR would end a libcsv row inside the line and add a row.
         try write("sentence\tlabel\nok\t1\nsplit\t0\rhere\t1\n", to: url)
-        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: url.path) }, line: 3, contains: "carriage return inside the line at column 8")
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: url.path) }, line: 3,
+                        contains: "carriage return inside the line at column 8")
         var bytes = Array("sentence\tlabel\nok\t1\ncaf\u{e9}\t0\n".utf8)
         XCTAssertNoThrow(try Data(bytes).write(to: url))
         XCTAssertEqual(try TaskLoader.load(.sst2, .train, path: url.path).examples[1].segments, ["café"])
         bytes[bytes.count - 5] = 0xFF   // the second byte of é
         try Data(bytes).write(to: url)
-        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: url.path) }, line: 3, contains: "invalid UTF-8 at column 4")
+        expectFileError({ _ = try TaskLoader.load(.sst2, .train, path: url.path) }, line: 3,
+                        contains: "invalid UTF-8 at column 4")
         try Data([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D, 0x0A]).write(to: url)   // {"\xC3("} in a JSON line
         expectFileError({ _ = try TaskLoader.load(.cb, .train, path: url.path) }, line: 1, contains: "invalid UTF-8")
     }
@@ -307,15 +348,18 @@ final class LoaderTests: XCTestCase {
         let cola = dir.appendingPathComponent("cola.tsv")
         for text in ["", "\n\n", "  \n\t\n"] {
             try write(text, to: cola)
-            expectFileError({ _ = try TaskLoader.load(.cola, .validation, path: cola.path) }, line: 1, contains: "empty file")
+            expectFileError({ _ = try TaskLoader.load(.cola, .validation, path: cola.path) }, line: 1,
+                            contains: "empty file")
         }
         let rte = dir.appendingPathComponent("rte.tsv")
         try write("index\tsentence1\tsentence2\tlabel\n\n", to: rte)
-        expectFileError({ _ = try TaskLoader.load(.rte, .validation, path: rte.path) }, line: 1, contains: "no rows after the header")
+        expectFileError({ _ = try TaskLoader.load(.rte, .validation, path: rte.path) }, line: 1,
+                        contains: "no rows after the header")
         let cb = dir.appendingPathComponent("cb.jsonl")
         for text in ["", "\n", " \n\n"] {
             try write(text, to: cb)
-            expectFileError({ _ = try TaskLoader.load(.cb, .validation, path: cb.path) }, line: 1, contains: "empty file")
+            expectFileError({ _ = try TaskLoader.load(.cb, .validation, path: cb.path) }, line: 1,
+                            contains: "empty file")
         }
     }
 
@@ -330,7 +374,8 @@ final class LoaderTests: XCTestCase {
         }
         for bad in ["0x1p2", "4e0", "inf", "nan", "+4", "-0", " 4", "4 ", ".5", "5.", "5.01", "", "1,5", "٣"] {
             try file(bad)
-            expectFileError({ _ = try TaskLoader.load(.stsb, .train, path: url.path) }, line: 2, contains: "label '\(bad)' in column 'score'")
+            expectFileError({ _ = try TaskLoader.load(.stsb, .train, path: url.path) }, line: 2,
+                            contains: "label '\(bad)' in column 'score'")
         }
     }
 
@@ -338,38 +383,46 @@ final class LoaderTests: XCTestCase {
         let dir = try makeTempDir(self)
         let copa = dir.appendingPathComponent("copa.jsonl")
         func copaLine(label: String, idx: String) -> String {
-            #"{"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "label": "# + label + #", "idx": "# + idx + "}"
+            #"{"premise": "p", "choice1": "a", "choice2": "b", "question": "effect", "label": "# + label
+                + #", "idx": "# + idx + "}"
         }
         // Fractional labels used to truncate (0.5 -> 0).
         for bad in ["0.5", "1e-9", "true", "\"1\"", "-1", "2"] {
             try write(copaLine(label: bad, idx: "0") + "\n", to: copa)
-            expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1, contains: "unparsable COPA label")
+            expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1,
+                            contains: "unparsable COPA label")
         }
         try write(copaLine(label: "1.0", idx: "0") + "\n" + copaLine(label: "0", idx: "1") + "\n", to: copa)
         XCTAssertEqual(try TaskLoader.load(.copa, .train, path: copa.path).examples.map(\.label),
                        [.score(0), .score(1), .score(1), .score(0)])
         // Out-of-range idx used to become Int.min (1e300, 2^63) or 0 (2^64).
-        for bad in ["1e300", "9223372036854775808", "18446744073709551616", "9007199254740993", "-1", "1.5", "\"x\"", "null"] {
+        for bad in ["1e300", "9223372036854775808", "18446744073709551616", "9007199254740993", "-1", "1.5", "\"x\"",
+                    "null"] {
             try write(copaLine(label: "0", idx: bad) + "\n", to: copa)
             expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 1, contains: "'idx'")
         }
         // Duplicate idx used to be accepted (COPA groups 100 -> 76).
         try write([0, 1, 2, 1].map { copaLine(label: "0", idx: "\($0)") }.joined(separator: "\n") + "\n", to: copa)
-        expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 4, contains: "duplicate idx 1 (first on line 2)")
+        expectFileError({ _ = try TaskLoader.load(.copa, .train, path: copa.path) }, line: 4,
+                        contains: "duplicate idx 1 (first on line 2)")
         let multirc = dir.appendingPathComponent("multirc.jsonl")
         func mrc(_ idx: Int, question: Int, label: String) -> String {
-            #"{"idx": \#(idx), "passage": {"text": "T", "questions": [{"question": "Q", "answers": [{"text": "A", "idx": 0, "label": \#(label)}], "idx": \#(question)}]}}"#
+            #"{"idx": \#(idx), "passage": {"text": "T", "questions": [{"question": "Q", "answers": [{"text": "A", "#
+            + #""idx": 0, "label": \#(label)}], "idx": \#(question)}]}}"#
         }
         try write(mrc(0, question: 0, label: "0.5") + "\n", to: multirc)
-        expectFileError({ _ = try TaskLoader.load(.multirc, .train, path: multirc.path) }, line: 1, contains: "unparsable MultiRC answer label '0.5'")
+        expectFileError({ _ = try TaskLoader.load(.multirc, .train, path: multirc.path) }, line: 1,
+                        contains: "unparsable MultiRC answer label '0.5'")
         try write(mrc(0, question: 7, label: "1") + "\n" + mrc(1, question: 7, label: "0") + "\n", to: multirc)
-        expectFileError({ _ = try TaskLoader.load(.multirc, .train, path: multirc.path) }, line: 2, contains: "duplicate question idx 7 (first on line 1)")
+        expectFileError({ _ = try TaskLoader.load(.multirc, .train, path: multirc.path) }, line: 2,
+                        contains: "duplicate question idx 7 (first on line 1)")
         // AX files quote their idx; the same range applies.
         let ax = dir.appendingPathComponent("ax.jsonl")
         try write(#"{"premise": "p", "hypothesis": "h", "label": "entailment", "idx": "12"}"# + "\n", to: ax)
         XCTAssertEqual(try TaskLoader.load(.superglueRTE, .test, path: ax.path).examples[0].group, 12)
         try write(#"{"premise": "p", "hypothesis": "h", "label": "entailment", "idx": "-12"}"# + "\n", to: ax)
-        expectFileError({ _ = try TaskLoader.load(.superglueRTE, .test, path: ax.path) }, line: 1, contains: "'idx' must be an integer")
+        expectFileError({ _ = try TaskLoader.load(.superglueRTE, .test, path: ax.path) }, line: 1,
+                        contains: "'idx' must be an integer")
     }
 
     func testJSONLinesMustBeStrictJSON() throws {
@@ -380,15 +433,18 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(try TaskLoader.load(.cb, .train, path: url.path).count, 1)
         let cases: [(String, String)] = [
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0,}"#, "trailing comma in an object"),
-            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0, "x": [1,]}"#, "trailing comma in an array"),
-            (#"{"premise": "p", "premise": "q", "hypothesis": "h", "label": "neutral", "idx": 0}"#, "duplicate key \"premise\""),
+            (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0, "x": [1,]}"#,
+             "trailing comma in an array"),
+            (#"{"premise": "p", "premise": "q", "hypothesis": "h", "label": "neutral", "idx": 0}"#,
+             "duplicate key \"premise\""),
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 01}"#, "leading zero"),
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": NaN}"#, "expected a value"),
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 0} // c"#, "after the JSON value"),
             (#"{'premise': "p"}"#, "expected a string key"),
             (#"{"premise": "p\q", "hypothesis": "h", "label": "neutral", "idx": 0}"#, "invalid escape"),
             (#"{"premise": "p\u12", "hypothesis": "h", "label": "neutral", "idx": 0}"#, "four hex digits"),
-            ("{\"premise\": \"p\tq\", \"hypothesis\": \"h\", \"label\": \"neutral\", \"idx\": 0}", "raw control character"),
+            ("{\"premise\": \"p\tq\", \"hypothesis\": \"h\", \"label\": \"neutral\", \"idx\": 0}",
+             "raw control character"),
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 1.}"#, "no digit after '.'"),
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": 1e}"#, "no digit in the exponent"),
             (#"{"premise": "p", "hypothesis": "h", "label": "neutral", "idx": tru}"#, "invalid literal"),
@@ -412,12 +468,15 @@ final class LoaderTests: XCTestCase {
         var options = VocabularyOptions(vocabSize: 30, inputSentenceSize: 1_000)
         options.numThreads = 1
         let prefix = dir.appendingPathComponent("spm").path
-        try Tokenizer.train(sentences: (0..<200).map { _ in Array(text(6).utf8) }, modelPrefix: prefix, options: options)
+        try Tokenizer.train(sentences: (0..<200).map { _ in Array(text(6).utf8) }, modelPrefix: prefix,
+                            options: options)
         let t = try Tokenizer(modelPath: prefix + ".model")
         var lines: [String] = []
         for i in 0..<4 {
-            let answers = (0..<5).map { j in #"{"text": "\#(text(2))", "idx": \#(j), "label": \#(j % 2)}"# }.joined(separator: ", ")
-            lines.append(#"{"idx": \#(i), "passage": {"text": "\#(text(400))", "questions": [{"question": "\#(text(3))?", "answers": [\#(answers)], "idx": \#(10 + i)}]}}"#)
+            let answers = (0..<5).map { j in #"{"text": "\#(text(2))", "idx": \#(j), "label": \#(j % 2)}"# }
+                .joined(separator: ", ")
+            lines.append(#"{"idx": \#(i), "passage": {"text": "\#(text(400))", "questions": [{"question": "#
+                         + #""\#(text(3))?", "answers": [\#(answers)], "idx": \#(10 + i)}]}}"#)
         }
         let url = dir.appendingPathComponent("multirc.jsonl")
         try write(lines.joined(separator: "\n") + "\n", to: url)
@@ -438,8 +497,10 @@ final class LoaderTests: XCTestCase {
     func testRandomMutationsNeverCrash() throws {
         let dir = try makeTempDir(self)
         var rng = RNG(seed: 99)
-        let tsvSeed = "index\tsentence1\tsentence2\tlabel\n0\tThe cat \"sat.\tA cat sat.\tentailment\n1\tDogs bark.\tCats purr.\tnot_entailment\n"
-        let jsonSeed = #"{"idx": 0, "passage": {"text": "P <br> q", "questions": [{"question": "Q?", "answers": [{"text": "A", "idx": 0, "label": 1}], "idx": 0}]}}"# + "\n"
+        let tsvSeed = "index\tsentence1\tsentence2\tlabel\n0\tThe cat \"sat.\tA cat sat.\tentailment\n"
+                      + "1\tDogs bark.\tCats purr.\tnot_entailment\n"
+        let jsonSeed = #"{"idx": 0, "passage": {"text": "P <br> q", "questions": [{"question": "Q?", "answers": "#
+                       + #"[{"text": "A", "idx": 0, "label": 1}], "idx": 0}]}}"# + "\n"
         let alphabet = Array("\t\n\r\"{}[]:,0123456789abc \u{00e9}\\".utf8)
         for (seed, task, ext) in [(tsvSeed, Task.rte, "tsv"), (jsonSeed, Task.multirc, "jsonl")] {
             for trial in 0..<150 {

@@ -46,7 +46,9 @@ final class MetricsTests: XCTestCase {
 
     func testMultiRCPaperAndOfficial() throws {
         // Two questions: q7 has answers (1,0,1), q9 has (0,0). Predictions (1,1,1) and (0,0).
-        func row(_ g: Int, _ l: Int) -> TaskExample { TaskExample(segments: ["q", "a", "p"], label: .category(l), group: g, line: 1) }
+        func row(_ g: Int, _ l: Int) -> TaskExample {
+            TaskExample(segments: ["q", "a", "p"], label: .category(l), group: g, line: 1)
+        }
         let ex = [row(7, 1), row(7, 0), row(7, 1), row(9, 0), row(9, 0)]
         let preds = TaskPredictions.classes([1, 1, 1, 0, 0])
         let paper = try TaskScores.paper(task: .multirc, examples: ex, predictions: preds)
@@ -58,14 +60,18 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(official[1].value, 50, accuracy: 1e-9)
         // A case where the two differ: predict all 0 → accuracy 3/5 (paper), positive F1 0 (official).
         let zero = TaskPredictions.classes([0, 0, 0, 0, 0])
-        XCTAssertEqual(try TaskScores.paper(task: .multirc, examples: ex, predictions: zero)[0].value, 60, accuracy: 1e-9)
-        XCTAssertEqual(try TaskScores.official(task: .multirc, examples: ex, predictions: zero)[0].value, 0, accuracy: 1e-9)
+        XCTAssertEqual(try TaskScores.paper(task: .multirc, examples: ex, predictions: zero)[0].value, 60,
+                       accuracy: 1e-9)
+        XCTAssertEqual(try TaskScores.official(task: .multirc, examples: ex, predictions: zero)[0].value, 0,
+                       accuracy: 1e-9)
     }
 
     func testCOPAAccuracyPerExampleArgmax() throws {
-        // Example 0: choice 2 correct, scores favour 2 → right. Example 1: choice 1 correct, tie → first (choice 1) → right.
-        // Example 2: choice 1 correct, scores favour 2 → wrong.
-        func row(_ g: Int, _ t: Double) -> TaskExample { TaskExample(segments: ["p", "cause", "c"], label: .score(t), group: g, line: 1) }
+        // Example 0: choice 2 correct, scores favour 2 → right. Example 1: choice 1 correct, tie → first (choice 1)
+        // → right. Example 2: choice 1 correct, scores favour 2 → wrong.
+        func row(_ g: Int, _ t: Double) -> TaskExample {
+            TaskExample(segments: ["p", "cause", "c"], label: .score(t), group: g, line: 1)
+        }
         let ex = [row(0, 0), row(0, 1), row(1, 1), row(1, 0), row(2, 1), row(2, 0)]
         let s = try TaskScores.paper(task: .copa, examples: ex, predictions: .scores([0.1, 0.9, 0.5, 0.5, 0.2, 0.3]))
         XCTAssertEqual(s[0].value, 200.0 / 3.0, accuracy: 1e-9)
@@ -102,7 +108,8 @@ final class MetricsTests: XCTestCase {
         let cola = [cls(1), cls(1), cls(0), cls(0), cls(1)]
         let p = TaskPredictions.classes([1, 0, 0, 1, 1])
         XCTAssertEqual(try TaskScores.paper(task: .cola, examples: cola, predictions: p), [Score("accuracy", 60)])
-        XCTAssertEqual(try TaskScores.official(task: .cola, examples: cola, predictions: p)[0].value, 100.0 / 6.0, accuracy: 1e-9)
+        XCTAssertEqual(try TaskScores.official(task: .cola, examples: cola, predictions: p)[0].value, 100.0 / 6.0,
+                       accuracy: 1e-9)
         func reg(_ s: Double) -> TaskExample { TaskExample(segments: ["a", "b"], label: .score(s), group: 0, line: 1) }
         let stsb = [reg(1), reg(2), reg(2), reg(3)]
         let paper = try TaskScores.paper(task: .stsb, examples: stsb, predictions: .scores([1, 2, 3, 4]))

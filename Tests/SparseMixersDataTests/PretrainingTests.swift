@@ -32,7 +32,8 @@ final class PretrainingTests: XCTestCase {
         var seen = Set<Int32>()
         var rng = RNG(seed: 1)
         for _ in 0..<200 {
-            let (ids, types, label) = PretrainingExamples.nspExample(lines: lines, seqLen: 12, specials: specials, rng: &rng)
+            let (ids, types, label) = PretrainingExamples.nspExample(lines: lines, seqLen: 12, specials: specials,
+                                                                     rng: &rng)
             seen.insert(label)
             XCTAssertEqual(ids.count, 12); XCTAssertEqual(types.count, 12)
             XCTAssertEqual(ids[0], 2)
@@ -146,7 +147,8 @@ final class PretrainingTests: XCTestCase {
         // Resume from a step count (runs across an epoch boundary: 240 examples > passages per epoch).
         XCTAssertLessThan(a.passagesPerEpoch, 220)
         for step in [0, 1, 17, 33, 58] {
-            let r = PretrainingStream(corpus: corpus, config: config, specials: specials, seed: 9, resumeAtStep: step, batchSize: 4)
+            let r = PretrainingStream(corpus: corpus, config: config, specials: specials, seed: 9, resumeAtStep: step,
+                                      batchSize: 4)
             XCTAssertEqual(r.nextBatch(batchSize: 4), batchesA[step], "step \(step)")
         }
         // Resume from a saved position (Codable round trip).
@@ -260,13 +262,22 @@ final class PretrainingTests: XCTestCase {
         }
         let corpus = TokenizedCorpus(documents: docs)
         for L in [-1, 0, 1, 4] {
-            XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: L, maxPredictions: 0),
-                                                               specials: specials, seed: 1)) { XCTAssert("\($0)".contains("below 5"), "\($0)") }
+            XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus,
+                                                               config: PretrainingConfig(seqLen: L, maxPredictions: 0),
+                                                               specials: specials, seed: 1)) {
+                XCTAssert("\($0)".contains("below 5"), "\($0)")
+            }
         }
-        XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: 8, maxPredictions: 9),
-                                                           specials: specials, seed: 1)) { XCTAssert("\($0)".contains("masked-LM slots 9"), "\($0)") }
-        XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus, config: PretrainingConfig(seqLen: 8, maxPredictions: 2),
-                                                           specials: specials, seed: 1)) { XCTAssert("\($0)".contains("no passage"), "\($0)") }
+        XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus,
+                                                           config: PretrainingConfig(seqLen: 8, maxPredictions: 9),
+                                                           specials: specials, seed: 1)) {
+            XCTAssert("\($0)".contains("masked-LM slots 9"), "\($0)")
+        }
+        XCTAssertThrowsError(try PretrainingStream.checked(corpus: corpus,
+                                                           config: PretrainingConfig(seqLen: 8, maxPredictions: 2),
+                                                           specials: specials, seed: 1)) {
+            XCTAssert("\($0)".contains("no passage"), "\($0)")
+        }
         let config = PretrainingConfig(seqLen: 32, maxPredictions: 4)
         let a = try PretrainingStream.checked(corpus: corpus, config: config, specials: specials, seed: 1)
         let b = PretrainingStream(corpus: corpus, config: config, specials: specials, seed: 1)

@@ -11,7 +11,8 @@ final class PublishedNumbersTests: XCTestCase {
         XCTAssertEqual(p.value(table: "1", variant: "Fourier", metric: "ms_per_batch"), 173)
         XCTAssertEqual(p.value(table: "8", variant: "Sparse Mixer", metric: "params_m"), 180)
         XCTAssertEqual(p.value(table: "8", variant: "BERT", metric: "gflops_per_ex"), 102)
-        XCTAssertEqual(p.value(table: .t9, variant: "SM variant C (c=0.75 + unknown 2nd change)", metric: "ms_per_batch"), 165)
+        XCTAssertEqual(p.value(table: .t9, variant: "SM variant C (c=0.75 + unknown 2nd change)",
+                               metric: "ms_per_batch"), 165)
         XCTAssertEqual(p.value(table: "10", variant: "BERT-12 (sparse BERT)", metric: "stable_64"), 1)
         XCTAssertEqual(p.value(table: "16", variant: "T5:6-MIXED-odd", metric: "glue_avg"), 83.2)
         XCTAssertEqual(p.value(table: "18", variant: "SM variant A (guess c=0.75) bs16", metric: "cb_acc"), 85.7)
@@ -75,7 +76,9 @@ final class PublishedNumbersTests: XCTestCase {
         // Nothing found: the error lists what was searched.
         XCTAssertThrowsError(try PublishedNumbers.locateReferenceDirectory(
             environment: ["SPARSE_MIXERS_REFERENCE": "/no/a"], packageRoot: nil, currentDirectory: "/no/b")) {
-            guard case .referenceDirectoryNotFound(let searched)? = $0 as? PublishedNumbersError else { return XCTFail() }
+            guard case .referenceDirectoryNotFound(let searched)? = $0 as? PublishedNumbersError else {
+                return XCTFail()
+            }
             XCTAssertEqual(searched.count, 2)
             XCTAssertEqual(searched.first, "/no/a")
         }

@@ -99,11 +99,13 @@ final class TableSpecTests: XCTestCase {
 
     func testShapesOfGuessedVariants() {
         let t3 = TableSpec.spec(.t3)
-        for (name, d, h) in [("d_model=768", 768, 12), ("d_model=512", 512, 8), ("d_model=256", 256, 4), ("d_model=128", 128, 2)] {
+        for (name, d, h) in [("d_model=768", 768, 12), ("d_model=512", 512, 8), ("d_model=256", 256, 4),
+                             ("d_model=128", 128, 2)] {
             let c = t3.variant(named: name)!.config
             XCTAssertEqual([c.dModel, c.dEmb, c.dFF, c.numHeads, c.headDim], [d, d, 3072, h, 64])
         }
-        XCTAssertEqual(TableSpec.spec(.t4).variant(named: "Tokens Choose (TC)")!.config.dispatchAlgorithm, .maskTokensChoose)
+        XCTAssertEqual(TableSpec.spec(.t4).variant(named: "Tokens Choose (TC)")!.config.dispatchAlgorithm,
+                       .maskTokensChoose)
         let t9 = TableSpec.spec(.t9)
         XCTAssertEqual(t9.variant(named: "Fast Sparse Mixer (c=0.5)")!.config.evalCapacityFactor, 0.5)
         let a = t9.variant(named: "SM variant A (guess c=0.75)")!.config
@@ -170,13 +172,16 @@ final class TableSpecTests: XCTestCase {
         XCTAssertEqual(TableSpec.spec(.t6).derivedFrom, [.t9])
         XCTAssertEqual(TableSpec.spec(.t6).variant(named: "Sparse Mixer")?.source, VariantSource(.t9, "Sparse Mixer"))
         XCTAssertEqual(TableSpec.spec(.t6).variant(named: "BERT")?.source?.sourceMetric("cola_acc"), "cola_acc")
-        XCTAssertEqual(TableSpec.spec(.t17).variant(named: "BERT bs16")?.source?.sourceMetric("cola_acc"), "cola_acc@bs16")
-        XCTAssertEqual(TableSpec.spec(.t18).variant(named: "SM bs64")?.source, VariantSource(.t9, "Sparse Mixer", batchSize: 64))
+        XCTAssertEqual(TableSpec.spec(.t17).variant(named: "BERT bs16")?.source?.sourceMetric("cola_acc"),
+                       "cola_acc@bs16")
+        XCTAssertEqual(TableSpec.spec(.t18).variant(named: "SM bs64")?.source,
+                       VariantSource(.t9, "Sparse Mixer", batchSize: 64))
         let t17 = TableSpec.spec(.t17)
         XCTAssertEqual(t17.variant(named: "SM bs32")!.fineTuning.batchSizes, [32])
         XCTAssertEqual(t17.variant(named: "BERT-12 (sparse BERT) bs16")!.source,
                        VariantSource(.t10, "BERT-12 (sparse BERT)", batchSize: 16))
-        XCTAssertEqual(TableSpec.spec(.t16).variant(named: "T4:Tokens Choose")!.source, VariantSource(.t4, "Tokens Choose (TC)"))
+        XCTAssertEqual(TableSpec.spec(.t16).variant(named: "T4:Tokens Choose")!.source,
+                       VariantSource(.t4, "Tokens Choose (TC)"))
     }
 
     func testA5AndFigures() throws {

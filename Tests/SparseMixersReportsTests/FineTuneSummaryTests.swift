@@ -59,18 +59,21 @@ final class FineTuneSummaryTests: XCTestCase {
                     result("CoLA", ["cola_acc": 80], majority: ["cola_acc": 69.1])],
             "partial": [result("SST-2", ["sst2_acc": 60], majority: ["sst2_acc": 50.9])],
         ]
-        let s = try XCTUnwrap(FineTuneSummary.build(benchmark: "GLUE", reference: "ref", variantOrder: ["ref", "partial"],
-                                                    results: results, control: nil, controlDescription: ""))
+        let s = try XCTUnwrap(FineTuneSummary.build(benchmark: "GLUE", reference: "ref",
+                                                    variantOrder: ["ref", "partial"], results: results, control: nil,
+                                                    controlDescription: ""))
         XCTAssertEqual(s.tasks.map(\.signal), [false, true])
         XCTAssertEqual(s.signalAverage["ref"], 80)
         XCTAssertNil(s.signalAverage["partial"], "partial has no CoLA run")
         XCTAssertNil(s.signalAverage[FineTuneSummary.controlName])
-        XCTAssertNil(FineTuneSummary.build(benchmark: "GLUE", reference: "missing", variantOrder: ["ref"], results: results,
-                                           control: nil, controlDescription: ""))
+        XCTAssertNil(FineTuneSummary.build(benchmark: "GLUE", reference: "missing", variantOrder: ["ref"],
+                                           results: results, control: nil, controlDescription: ""))
     }
 
     func seeded(_ task: String, _ metric: String, _ values: [Double], majority: Double) -> FineTuneTaskResult {
-        let scores = values.enumerated().map { FineTuneTaskResult.SeedScore(seed: $0, best: [metric: $1], last: [metric: $1]) }
+        let scores = values.enumerated().map {
+            FineTuneTaskResult.SeedScore(seed: $0, best: [metric: $1], last: [metric: $1])
+        }
         return FineTuneTaskResult.overSeeds(result(task, [metric: values[0]], majority: [metric: majority]), scores)
     }
 
@@ -84,8 +87,9 @@ final class FineTuneSummaryTests: XCTestCase {
         XCTAssertEqual(ref.primaryBySeed, [0: 80, 1: 82, 2: 81])
         let control = seeded("SST-2", "sst2_acc", [70, 71, 69], majority: 50.9)
         let s = try XCTUnwrap(FineTuneSummary.build(benchmark: "GLUE", reference: "ref", variantOrder: ["ref", "other"],
-                                                    results: ["ref": [ref], "other": [seeded("SST-2", "sst2_acc", [75, 79],
-                                                                                             majority: 50.9)]],
+                                                    results: ["ref": [ref],
+                                                              "other": [seeded("SST-2", "sst2_acc", [75, 79],
+                                                                               majority: 50.9)]],
                                                     control: [control], controlDescription: "c"))
         let row = try XCTUnwrap(s.tasks.first)
         XCTAssertTrue(row.signal, row.noSignalReason ?? "")
@@ -111,7 +115,8 @@ final class FineTuneSummaryTests: XCTestCase {
                                                     results: ["ref": [noisyRef]], control: [control],
                                                     controlDescription: "c"))
         XCTAssertFalse(t.tasks[0].signal)
-        XCTAssertTrue(try XCTUnwrap(t.tasks[0].noSignalReason).contains("over 3 paired seeds, 12.0 ± "), t.tasks[0].noSignalReason ?? "")
+        XCTAssertTrue(try XCTUnwrap(t.tasks[0].noSignalReason).contains("over 3 paired seeds, 12.0 ± "),
+                      t.tasks[0].noSignalReason ?? "")
         // Markdown shows the over-seeds table, and JSON keeps the seeds.
         var r = Report(tableID: .t3, title: "t", scale: .small)
         r.fineTuning = [s]
@@ -126,8 +131,10 @@ final class FineTuneSummaryTests: XCTestCase {
         let results = ["ref": [result("SST-2", ["sst2_acc": 50.9], majority: ["sst2_acc": 50.9])]]
         var r = Report(tableID: .t3, title: "t", scale: .small)
         r.fineTuning = [try XCTUnwrap(FineTuneSummary.build(benchmark: "GLUE", reference: "ref", variantOrder: ["ref"],
-                                                             results: results, control: [result("SST-2", ["sst2_acc": 52], majority: ["sst2_acc": 50.9])],
-                                                             controlDescription: "x"))]
+                                                            results: results,
+                                                            control: [result("SST-2", ["sst2_acc": 52],
+                                                                             majority: ["sst2_acc": 50.9])],
+                                                            controlDescription: "x"))]
         let md = ReportWriter.markdown(r)
         XCTAssertTrue(md.contains("## Fine-tuning against its floors: GLUE"))
         XCTAssertTrue(md.contains("**no signal at this scale**"))

@@ -82,7 +82,8 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(md.contains("| Sparse Mixer | glue_avg | 71.2 | 85.0 | -13.8 | % |"))
         XCTAssertTrue(md.contains("second line \\| pipe"))
         // No reference median or interval recorded for this row: both cells are "–" (issue 13 added the columns).
-        XCTAssertTrue(md.contains("| Sparse Mixer | ms_per_batch | 20.5 | 19 | 25 | 4 | – | 2.00 | – | 1.65 | 1.60 | 184 |"), md)
+        XCTAssertTrue(md.contains("| Sparse Mixer | ms_per_batch | 20.5 | 19 | 25 | 4 | – | 2.00 | – | "
+                                  + "1.65 | 1.60 | 184 |"), md)
         XCTAssertTrue(md.contains("super_glue/record"))
         XCTAssertTrue(md.contains("## Scale rule"))
         XCTAssertTrue(md.contains("FFTW: fftw-3.3.10"))
@@ -108,7 +109,8 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["x.txt"])
         // A failing rename (destination is a non-empty directory) leaves no temporary file behind.
         let blocker = dir.appendingPathComponent("blocked")
-        try FileManager.default.createDirectory(at: blocker.appendingPathComponent("inner"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: blocker.appendingPathComponent("inner"),
+                                                withIntermediateDirectories: true)
         XCTAssertThrowsError(try AtomicFile.write("x", to: blocker))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["blocked", "x.txt"])
         // A killed writer's temporary file (its process gone) is removed by the next report write; a live
@@ -117,7 +119,9 @@ final class ReportTests: XCTestCase {
         while kill(dead, 0) == 0 || errno != ESRCH { dead -= 1 }
         let uuid = UUID().uuidString
         let stale = ".tmp-Table3-curve-tokens.svg-\(dead)-\(uuid)", live = ".tmp-Table3.md-\(getpid())-\(uuid)"
-        for n in [stale, live] { FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data("x".utf8)) }
+        for n in [stale, live] {
+            FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data("x".utf8))
+        }
         var r = Report(tableID: .t3, title: "t", scale: .ci)
         r.rows = []
         try ReportWriter(directory: dir).write(r)

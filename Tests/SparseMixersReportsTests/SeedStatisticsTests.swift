@@ -53,7 +53,9 @@ final class SeedStatisticsTests: XCTestCase {
             runs.append(SeedRun(variant: "small", seed: seed, metric: "mlm_acc", value: x, count: nil))
         }
         let published = ["ref": 63.6, "small": 62.5]
-        let cs = SeedStatistics.compare(runs: runs, variants: ["ref", "small"], reference: "ref") { v, _ in published[v] }
+        let cs = SeedStatistics.compare(runs: runs, variants: ["ref", "small"], reference: "ref") { v, _ in
+            published[v]
+        }
         XCTAssertEqual(cs.count, 2)
         XCTAssertEqual(cs[0].verdict, .notApplicable)
         XCTAssertEqual(cs[0].seeds, 3)

@@ -25,27 +25,35 @@ final class FlagTests: XCTestCase {
         let out = try tempDir().appendingPathComponent("reports").path
         // `--memory-budget-gb nan` used to pass the `<= 0` check and disable the memory guard.
         for v in ["nan", "inf", "0", "-1", "1e300"] {
-            expectRefused(["--output", out, "--memory-budget-gb=\(v)"], "--memory-budget-gb must be a finite number in (0.0, 1000000.0]")
+            expectRefused(["--output", out, "--memory-budget-gb=\(v)"],
+                          "--memory-budget-gb must be a finite number in (0.0, 1000000.0]")
         }
-        expectRefused(["--output", out, "--batch", "1099511627776"], "--batch must be in 1...1048576, got 1099511627776")
+        expectRefused(["--output", out, "--batch", "1099511627776"],
+                      "--batch must be in 1...1048576, got 1099511627776")
         expectRefused(["--output", out, "--batch", "0"], "--batch must be in 1...1048576, got 0")
         expectRefused(["--output", out, "--seq", "1"], "--seq must be in 2...65536, got 1")
         expectRefused(["--output", out, "--threads", "0"], "--threads must be in 1...1024, got 0")
         expectRefused(["--output", out, "--jobs", "100000"], "--jobs must be in 1...1024")
         expectRefused(["--output", out, "--warmup=-1"], "--warmup must be in 0...10000, got -1")
-        // The speed phase's stopping rule (issue 13): an interval needs two rounds; the maximum is at least the minimum.
+        // The speed phase's stopping rule (issue 13): an interval needs two rounds; the maximum is at least the
+        // minimum.
         expectRefused(["--output", out, "--min-rounds", "1"], "--min-rounds must be in 2...10000, got 1")
-        expectRefused(["--output", out, "--min-rounds", "6", "--max-rounds", "5"], "--max-rounds must be in 6...10000, got 5")
+        expectRefused(["--output", out, "--min-rounds", "6", "--max-rounds", "5"],
+                      "--max-rounds must be in 6...10000, got 5")
         expectRefused(["--output", out, "--max-rounds", "20000"], "--max-rounds must be in 5...10000, got 20000")
         for v in ["nan", "0", "100", "-5"] {
-            expectRefused(["--output", out, "--half-width=\(v)"], "--half-width must be a finite number in (0.0, 100.0)")
+            expectRefused(["--output", out, "--half-width=\(v)"],
+                          "--half-width must be a finite number in (0.0, 100.0)")
         }
         for v in ["nan", "0", "inf", "1e8"] {
-            expectRefused(["--output", out, "--time-limit=\(v)"], "--time-limit must be a finite number in (0.0, 10000000.0]")
+            expectRefused(["--output", out, "--time-limit=\(v)"],
+                          "--time-limit must be a finite number in (0.0, 10000000.0]")
         }
-        let r = try TableOptions.parse(["--output", out, "--min-rounds", "3", "--half-width", "2.5", "--time-limit", "60"]).settings.rule
+        let r = try TableOptions.parse(["--output", out, "--min-rounds", "3", "--half-width", "2.5",
+                                        "--time-limit", "60"]).settings.rule
         XCTAssertEqual(r, StoppingRule(minRounds: 3, maxRounds: 20, halfWidth: 0.025, timeLimitSeconds: 60))
-        XCTAssertEqual(try TableOptions.parse(["--output", out, "--scale", "small"]).settings.rule, StoppingRule.defaults(.small))
+        XCTAssertEqual(try TableOptions.parse(["--output", out, "--scale", "small"]).settings.rule,
+                       StoppingRule.defaults(.small))
         // Per-scale defaults where a flag is not given: the ci first look stops at ±15%, small at ±5%.
         XCTAssertEqual(try TableOptions.parse(["--output", out]).settings.rule,
                        StoppingRule(minRounds: 5, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30))
@@ -81,8 +89,12 @@ final class FlagTests: XCTestCase {
         XCTAssertNoThrow(try Flags.int(5, "x", 1...5))
         XCTAssertNoThrow(try Flags.int(nil, "x", 1...5))
         XCTAssertThrowsError(try Flags.int(6, "x", 1...5)) { XCTAssertEqual("\($0)", "--x must be in 1...5, got 6") }
-        XCTAssertThrowsError(try Flags.double(.nan, "y", 0...1)) { XCTAssert("\($0)".contains("--y must be a finite number in [0.0, 1.0], got nan")) }
-        XCTAssertThrowsError(try Flags.double(1, "y", 0...1, openUpper: true)) { XCTAssert("\($0)".contains("[0.0, 1.0)")) }
+        XCTAssertThrowsError(try Flags.double(.nan, "y", 0...1)) {
+            XCTAssert("\($0)".contains("--y must be a finite number in [0.0, 1.0], got nan"))
+        }
+        XCTAssertThrowsError(try Flags.double(1, "y", 0...1, openUpper: true)) {
+            XCTAssert("\($0)".contains("[0.0, 1.0)"))
+        }
         XCTAssertNoThrow(try Flags.double(0, "y", 0...1, openUpper: true))
         XCTAssertThrowsError(try Flags.double(0, "y", 0...1, openLower: true))
     }
@@ -94,7 +106,8 @@ final class FlagTests: XCTestCase {
         XCTAssertGreaterThan(eight, one)
         let huge = try MemoryBudget.trainingBytes(c, batch: 1_099_511_627_776)
         XCTAssertTrue(huge.isFinite)
-        XCTAssertThrowsError(try MemoryBudget.check(huge, what: "pre-training at batch 1099511627776", limit: 16e9)) { e in
+        XCTAssertThrowsError(try MemoryBudget.check(huge, what: "pre-training at batch 1099511627776",
+                                                    limit: 16e9)) { e in
             let text = "\(e)"
             XCTAssert(text.contains("pre-training at batch 1099511627776 needs about"), text)
             XCTAssert(text.contains("over the memory limit of 16.0 GB"), text)
@@ -110,7 +123,8 @@ final class FlagTests: XCTestCase {
 /// built beside the tests). Each case must exit non-zero with an error naming the flag, before any work.
 final class CommandLineFlagTests: XCTestCase {
     func binary() throws -> URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         for dir in [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"] {
             let u = root.appendingPathComponent(dir).appendingPathComponent("sparse-mixers")
             if FileManager.default.isExecutableFile(atPath: u.path) { return u }
@@ -153,7 +167,8 @@ final class CommandLineFlagTests: XCTestCase {
             (["finetune", "--checkpoint", "x.bin", "--batch", "0"], "--batch must be in 1...1048576, got 0"),
             (["finetune", "--checkpoint", "x.bin", "--lr", "nan"], "--lr must be a finite number"),
             (["finetune", "--checkpoint", "x.bin", "--epochs", "0"], "--epochs must be in 1...10000, got 0"),
-            (["finetune", "--checkpoint", "x.bin", "--expert-dropout", "1"], "--expert-dropout must be a finite number in [0.0, 1.0)"),
+            (["finetune", "--checkpoint", "x.bin", "--expert-dropout", "1"],
+             "--expert-dropout must be a finite number in [0.0, 1.0)"),
             (["finetune", "--checkpoint", "x.bin", "--task", "nope"], "--task: unknown task nope"),
             (["finetune", "--checkpoint", "x.bin", "--output", "/proc/x"], "--output /proc/x: cannot create directory"),
             (["data", "show", "--seq-len", "0"], "--seq-len must be in 5...65536, got 0"),
@@ -172,10 +187,14 @@ final class CommandLineFlagTests: XCTestCase {
             // (--output outside the test's folder: the table flags create their report folder first.)
             (["submit", "--nodes", "0", "--dry-run", "--output", tmp], "--nodes must be in 1...100000, got 0"),
             (["submit", "--tables", "Table99", "--dry-run", "--output", tmp], "--tables: unknown table 'Table99'"),
-            (["submit", "--signal-seconds", "0", "--dry-run", "--output", tmp], "--signal-seconds must be in 1...86400, got 0"),
-            (["submit", "--work-dir", "/proc/x", "--dry-run", "--output", tmp], "--work-dir /proc/x: cannot create directory /proc/x"),
-            (["plan", "--nodes", "2", "--count-only", "--output", tmp], "--nodes needs the step times: drop --count-only"),
-            (["job", "pretrain", "--table", "Table99", "--variant-index", "0", "--seed-index", "0", "--output", "/proc/x"],
+            (["submit", "--signal-seconds", "0", "--dry-run", "--output", tmp],
+             "--signal-seconds must be in 1...86400, got 0"),
+            (["submit", "--work-dir", "/proc/x", "--dry-run", "--output", tmp],
+             "--work-dir /proc/x: cannot create directory /proc/x"),
+            (["plan", "--nodes", "2", "--count-only", "--output", tmp],
+             "--nodes needs the step times: drop --count-only"),
+            (["job", "pretrain", "--table", "Table99", "--variant-index", "0", "--seed-index", "0", "--output",
+              "/proc/x"],
              "--output /proc/x: cannot create directory"),
         ]
         for (args, message) in cases {

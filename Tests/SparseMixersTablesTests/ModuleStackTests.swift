@@ -4,8 +4,8 @@ import XCTest
 /// ARCHITECTURE.md: the modules form one stack and each imports only modules below it. This reads the import
 /// lines of every source file, so a new upward import fails here, naming the file.
 final class ModuleStackTests: XCTestCase {
-    static let stack = ["SparseMixersCore", "SparseMixers", "SparseMixersData", "SparseMixersTraining", "SparseMixersPaper",
-                        "SparseMixersReports", "SparseMixersTables"]
+    static let stack = ["SparseMixersCore", "SparseMixers", "SparseMixersData", "SparseMixersTraining",
+                        "SparseMixersPaper", "SparseMixersReports", "SparseMixersTables"]
 
     func testNoModuleImportsOneAboveIt() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

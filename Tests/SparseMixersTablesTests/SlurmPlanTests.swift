@@ -14,7 +14,8 @@ final class SlurmPlanTests: XCTestCase {
     let exe = "/opt/smx/sparse-mixers"
 
     func expand(_ tables: [TableID], _ s: TableRunSettings, root: DataRoot) -> SlurmPlan {
-        SlurmPlan.expand(tables, settings: s, root: root, tableArguments: ["--scale", s.scale.rawValue, "--output", "/shared/w"],
+        SlurmPlan.expand(tables, settings: s, root: root, tableArguments: ["--scale", s.scale.rawValue, "--output",
+                                                                           "/shared/w"],
                          executable: exe)
     }
 
@@ -34,7 +35,9 @@ final class SlurmPlanTests: XCTestCase {
         for (i, j) in jobs.enumerated() {
             for d in j.dependencies {
                 XCTAssertLessThan(d.job, i, j.name)
-                if let t = d.task { XCTAssertTrue(jobs[d.job].isArray && jobs[d.job].tasks.indices.contains(t), j.name) }
+                if let t = d.task {
+                    XCTAssertTrue(jobs[d.job].isArray && jobs[d.job].tasks.indices.contains(t), j.name)
+                }
             }
         }
         XCTAssertEqual(jobs.first?.kind, .prepare)
@@ -73,7 +76,9 @@ final class SlurmPlanTests: XCTestCase {
             XCTAssertTrue(speed.allSatisfy { $0.exclusive && $0.dependencies.isEmpty && !$0.isArray })
             // The report waits for every fine-tuning, control and speed job of its table, and nothing of another.
             let (_, report) = named("\(id.fileStem)-report")
-            let own = Set(jobs.indices.filter { [.finetune, .control, .speed].contains(jobs[$0].kind) && jobs[$0].table == id })
+            let own = Set(jobs.indices.filter {
+                [.finetune, .control, .speed].contains(jobs[$0].kind) && jobs[$0].table == id
+            })
             XCTAssertEqual(Set(report.dependencies.map(\.job)), own)
         }
         XCTAssertEqual(jobs.filter { $0.kind == .control }.count, 2)
@@ -126,10 +131,11 @@ final class SlurmPlanTests: XCTestCase {
         site.sbatchOptions = ["--time=1:00:00"]
         let array = p.jobs.firstIndex { $0.kind == .pretrain }!
         let script = p.script(array, site: site)
-        for line in ["#SBATCH --array=0-\(p.jobs[array].tasks.count - 1)", "#SBATCH --requeue", "#SBATCH --signal=B:USR1@120",
-                     "#SBATCH --partition=cpu", "#SBATCH --time=1:00:00", "#SBATCH --cpus-per-task=1",
-                     "#SBATCH --chdir=/shared/pkg", "export SPARSE_MIXERS_CACHE=/shared/cache",
-                     "#SBATCH --output=/shared/w/slurm/logs/%x-%A_%a.out", "scontrol requeue \"$SLURM_JOB_ID\""] {
+        for line in ["#SBATCH --array=0-\(p.jobs[array].tasks.count - 1)", "#SBATCH --requeue",
+                     "#SBATCH --signal=B:USR1@120", "#SBATCH --partition=cpu", "#SBATCH --time=1:00:00",
+                     "#SBATCH --cpus-per-task=1", "#SBATCH --chdir=/shared/pkg",
+                     "export SPARSE_MIXERS_CACHE=/shared/cache", "#SBATCH --output=/shared/w/slurm/logs/%x-%A_%a.out",
+                     "scontrol requeue \"$SLURM_JOB_ID\""] {
             XCTAssertTrue(script.contains(line), line)
         }
         XCTAssertFalse(script.contains("--exclusive"))
@@ -137,7 +143,8 @@ final class SlurmPlanTests: XCTestCase {
         let speed = p.jobs.firstIndex { $0.kind == .speed }!
         XCTAssertTrue(p.script(speed, site: site).contains("#SBATCH --exclusive\n#SBATCH --mem=0\n"))
         XCTAssertTrue(p.graph.contains("Table3-speed-g1: speed, whole node (--exclusive)"))
-        XCTAssertTrue(p.graph.contains("Table3-pretrain: pretrain, array of \(p.jobs[array].tasks.count), 1 CPU; after prepare"))
+        XCTAssertTrue(p.graph.contains("Table3-pretrain: pretrain, array of \(p.jobs[array].tasks.count), 1 "
+                                       + "CPU; after prepare"))
         // Throttled arrays (submit --nodes).
         var q = p
         q.jobs[array].throttle = 4
@@ -170,12 +177,18 @@ final class SlurmPlanTests: XCTestCase {
         let s = TableRunSettings(scale: .ci, threads: 2)
         let saved = Parallel.threads
         defer { Runtime.setThreads(saved) }
-        let lane = try SlurmPlan.asTableRunDoes(sideBySide: true, settings: s) { (Parallel.effectiveThreads, Parallel.threads) }
+        let lane = try SlurmPlan.asTableRunDoes(sideBySide: true, settings: s) {
+            (Parallel.effectiveThreads, Parallel.threads)
+        }
         XCTAssertTrue(lane == (1, 2))
-        let alone = try SlurmPlan.asTableRunDoes(sideBySide: false, settings: s) { (Parallel.effectiveThreads, Parallel.threads) }
+        let alone = try SlurmPlan.asTableRunDoes(sideBySide: false, settings: s) {
+            (Parallel.effectiveThreads, Parallel.threads)
+        }
         XCTAssertTrue(alone == (2, 2))
         struct Boom: Error {}
-        XCTAssertThrowsError(try SlurmPlan.asTableRunDoes(sideBySide: true, settings: s) { throw Boom() }) { XCTAssertTrue($0 is Boom) }
+        XCTAssertThrowsError(try SlurmPlan.asTableRunDoes(sideBySide: true, settings: s) { throw Boom() }) {
+            XCTAssertTrue($0 is Boom)
+        }
         XCTAssertTrue(SlurmPlan.sideBySide(.t3, settings: s) == (true, true))
     }
 
@@ -200,8 +213,8 @@ final class SlurmPlanTests: XCTestCase {
 
     /// The flags a job is given parse back to the submit's settings.
     func testTableArgumentsRoundTrip() throws {
-        var o = try TableOptions.parse(["--scale", "small", "--threads", "3", "--jobs", "2", "--memory-budget-gb", "7.5",
-                                        "--accuracy-only", "--output", NSTemporaryDirectory()])
+        var o = try TableOptions.parse(["--scale", "small", "--threads", "3", "--jobs", "2", "--memory-budget-gb",
+                                        "7.5", "--accuracy-only", "--output", NSTemporaryDirectory()])
         o.output = NSTemporaryDirectory()
         let back = try TableOptions.parse(o.arguments(output: NSTemporaryDirectory(), data: "/d"))
         let a = o.settings, b = back.settings
@@ -230,7 +243,8 @@ final class SlurmPlanTests: XCTestCase {
         XCTAssertThrowsError(try store.load(.t3, group: 0, names: ["BERT Base", "FNet"], settings: s))
         var more = s; more.rule.minRounds = s.rule.minRounds + 1
         XCTAssertThrowsError(try store.load(.t3, group: 0, names: names, settings: more))
-        XCTAssertNil(try SpeedGroupStore(directory: dir, required: false).load(.t3, group: 0, names: names, settings: more))
+        XCTAssertNil(try SpeedGroupStore(directory: dir, required: false).load(.t3, group: 0, names: names,
+                                                                               settings: more))
     }
 
     /// A report job reads every speed group from the store and times nothing: its speed rows are the stored

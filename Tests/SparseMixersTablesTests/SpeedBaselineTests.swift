@@ -29,7 +29,8 @@ final class SpeedBaselineTests: XCTestCase {
         XCTAssertEqual(f[0].relativeDifference!, (1.30 - 1.60) / 1.60, accuracy: 1e-12)
         XCTAssertTrue(f[0].description.contains("slower"))
         // The per-variant tolerance (5%) applies to FSM: 1.78 is 6.3% slower.
-        XCTAssertEqual(baseline().compare([m("Sparse Mixer", 1.6), m("Fast Sparse Mixer", 1.78)]).map(\.kind), [.slower])
+        XCTAssertEqual(baseline().compare([m("Sparse Mixer", 1.6), m("Fast Sparse Mixer", 1.78)]).map(\.kind),
+                       [.slower])
     }
 
     func testFasterMissingShapeAndInvalid() {

@@ -78,7 +78,8 @@ final class InterleavingTests: XCTestCase {
             let spec = TableSpec.spec(id)
             guard let ref = spec.speedReference else { continue }
             let members = spec.runVariants.filter { $0.name != ref.name }
-            let plan = SpeedGroups.plan(referenceBytes: try MemoryBudget.trainingBytes(shape.config(ref.config), batch: 8),
+            let referenceBytes = try MemoryBudget.trainingBytes(shape.config(ref.config), batch: 8)
+            let plan = SpeedGroups.plan(referenceBytes: referenceBytes,
                                         memberBytes: try members.map {
                                             try MemoryBudget.trainingBytes(shape.config($0.config), batch: 8)
                                         },
@@ -92,7 +93,8 @@ final class InterleavingTests: XCTestCase {
 
     func testSpeedShapeScalesPredictionsAndGroupWithTheSequence() {
         let c = SpeedShape(batch: 2, seq: 128).config(.sparseMixerBase)
-        XCTAssertEqual(c.maxSeqLength, 128); XCTAssertEqual(c.maxPredictionsPerSeq, 20); XCTAssertEqual(c.maxGroupSize, 1024)
+        XCTAssertEqual(c.maxSeqLength, 128); XCTAssertEqual(c.maxPredictionsPerSeq, 20)
+        XCTAssertEqual(c.maxGroupSize, 1024)
         XCTAssertEqual(c.dModel, 512); XCTAssertEqual(c.numExperts, 16)
         XCTAssertEqual(SpeedShape(batch: 8, seq: 512).config(.sparseMixerBase), ModelConfig.sparseMixerBase)
         XCTAssertEqual(SpeedShape.defaults(.ci), SpeedShape(batch: 2, seq: 128))
@@ -146,10 +148,12 @@ final class TableRunnerTests: XCTestCase {
         var requested: [String] = []
         let r = try TableRunner(settings: settings(), published: published, accuracy: { req in
             requested.append(req.variant.name)
-            XCTAssertEqual(req.table.pretraining.steps, Scale.ci.settings.coordinateDescentSteps, "the scaled table is passed")
+            XCTAssertEqual(req.table.pretraining.steps, Scale.ci.settings.coordinateDescentSteps,
+                           "the scaled table is passed")
             return req.variant.name == "Fourier"
                 ? AccuracyOutcome(metrics: ["glue_avg": 61.5, "glue_avg_available": 61.5, "cola_acc@bs64": 69.0])
-                : AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning", reason: "stand-in reason")])
+                : AccuracyOutcome(skipped: [SkippedItem(item: "pre-training and fine-tuning",
+                                                        reason: "stand-in reason")])
         }, control: nil).report(for: spec)
         XCTAssertEqual(Set(requested), ["Fourier", "Hartley"],
                        "every row is trained once; the speed reference, not a row here, is timed only")
@@ -176,7 +180,8 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertNil(r.rows.first { $0.variant == "Hartley" && $0.metric == "glue_avg" }?.ours)
         XCTAssertNotNil(r.rows.first { $0.variant == "Hartley" && $0.metric == "glue_avg" }?.published)
         XCTAssertFalse(r.rows.contains { $0.variant == ref })  // no published accuracy and none returned
-        XCTAssertEqual(r.skipped, [SkippedItem(item: "pre-training and fine-tuning (Hartley)", reason: "stand-in reason")])
+        XCTAssertEqual(r.skipped, [SkippedItem(item: "pre-training and fine-tuning (Hartley)",
+                                               reason: "stand-in reason")])
         let md = ReportWriter.markdown(r)
         XCTAssertTrue(md.contains("Scale: **ci**"))
         XCTAssertTrue(md.contains("stand-in reason"))
@@ -214,7 +219,8 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(a.notes, b.notes)
         XCTAssertEqual(a.rows.first?.variant, "Hartley-0")
         // A failure in one lane is the run's failure.
-        XCTAssertThrowsError(try TableRunner(settings: two, published: nil, accuracy: standIn(Probe(), failOn: "Linear-3"),
+        XCTAssertThrowsError(try TableRunner(settings: two, published: nil,
+                                             accuracy: standIn(Probe(), failOn: "Linear-3"),
                                                 control: nil)
             .report(for: spec)) { XCTAssertTrue("\($0)".contains("Linear-3")) }
         // The default: lanes = threads at ci and small, 1 at paper.
@@ -229,8 +235,8 @@ final class TableRunnerTests: XCTestCase {
         var spec = TableSpec.spec(.t3)
         spec.speedReference = nil
         func task(_ name: String, _ m: String, _ x: Double, majority: Double) -> FineTuneTaskResult {
-            FineTuneTaskResult(task: name, best: [m: x], last: [m: x - 1], learningRate: 1e-3, batchSize: 16, steps: 300,
-                               trainRows: 500, evalRows: 400, majority: [m: majority])
+            FineTuneTaskResult(task: name, best: [m: x], last: [m: x - 1], learningRate: 1e-3, batchSize: 16,
+                               steps: 300, trainRows: 500, evalRows: 400, majority: [m: majority])
         }
         final class Seen: @unchecked Sendable { let lock = NSLock(); var control: [String] = [] }
         let seen = Seen()
@@ -238,7 +244,8 @@ final class TableRunnerTests: XCTestCase {
         let r = try TableRunner(settings: two, published: nil, accuracy: { req in
             let k = Double(req.variant.config.dModel)
             var o = AccuracyOutcome(metrics: ["mlm_acc": k])
-            o.fineTune = [task("SST-2", "sst2_acc", 75 + k / 100, majority: 50.9), task("RTE", "rte_acc", 53, majority: 52.7)]
+            o.fineTune = [task("SST-2", "sst2_acc", 75 + k / 100, majority: 50.9),
+                          task("RTE", "rte_acc", 53, majority: 52.7)]
             return o
         }, control: { req in
             seen.lock.lock(); seen.control.append(req.variant.name); seen.lock.unlock()
@@ -325,7 +332,8 @@ final class TableRunnerTests: XCTestCase {
         let withPaper = try TableRunner(settings: s, published: try PublishedNumbers.load()).report(for: spec)
         let kept = try XCTUnwrap(withPaper.rows.first { $0.variant == "Fourier" && $0.metric == "speedup" })
         XCTAssertNil(kept.ours)
-        XCTAssertEqual(kept.published, try PublishedNumbers.load().value(table: .t1, variant: "Fourier", metric: "speedup"))
+        XCTAssertEqual(kept.published, try PublishedNumbers.load().value(table: .t1, variant: "Fourier",
+                                                                         metric: "speedup"))
         XCTAssertTrue(kept.notes.hasPrefix("not timed: needs about"), kept.notes)
         XCTAssertTrue(r.skipped[0].reason.contains("--memory-budget-gb"))
     }
@@ -379,7 +387,8 @@ final class TableRunnerTests: XCTestCase {
         XCTAssertEqual(r.rows.first { $0.variant == "Sparse Mixer" && $0.metric == "rte_acc" }?.ours, 66)
         let empty = r.skipped.first { $0.item == "1 row(s) from Table9" }!
         XCTAssertTrue(empty.reason.contains("not merged"))
-        XCTAssertTrue(r.skipped.contains(SkippedItem(item: "pre-training and fine-tuning [from Table9]", reason: "not merged")),
+        XCTAssertTrue(r.skipped.contains(SkippedItem(item: "pre-training and fine-tuning [from Table9]",
+                                                     reason: "not merged")),
                       "the source's not-run items are carried over")
     }
 
@@ -415,8 +424,10 @@ final class SpeedCheckTests: XCTestCase {
     }
 
     func testWithinToleranceAndFasterPass() {
-        let v = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.6, shape: "s"),
-                                                           MeasuredSpeedup(variant: "train: FSM", speedup: 3.5, shape: "s"),
+        let v = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.6,
+                                                                           shape: "s"),
+                                                           MeasuredSpeedup(variant: "train: FSM", speedup: 3.5,
+                                                                           shape: "s"),
                                                            MeasuredSpeedup(variant: "new", speedup: 1, shape: "s")])
         XCTAssertTrue(v.passed)
         XCTAssertEqual(v.warnings.map(\.variant), ["train: FSM"])
@@ -424,27 +435,34 @@ final class SpeedCheckTests: XCTestCase {
     }
 
     func testSlowerMissingOrOtherShapesFail() {
-        let v = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.4, shape: "s")])
+        let v = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 1.4,
+                                                                           shape: "s")])
         XCTAssertFalse(v.passed)
         XCTAssertEqual(v.failures.map(\.kind), [.missing, .slower])  // sorted by name: FSM, SM
-        let w = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 2, shape: "t"),
-                                                           MeasuredSpeedup(variant: "train: FSM", speedup: 2.5, shape: "s")])
+        let w = SpeedCheck.evaluate(baseline(), measured: [MeasuredSpeedup(variant: "train: SM", speedup: 2,
+                                                                           shape: "t"),
+                                                           MeasuredSpeedup(variant: "train: FSM", speedup: 2.5,
+                                                                           shape: "s")])
         XCTAssertEqual(w.failures.map(\.kind), [.shapeMismatch])
     }
 
     func testCommittedBaselineIsReadableAndCoversTheCheckedModels() throws {
         let b = try SpeedBaseline.load(from: SpeedCheck.defaultBaselineURL)
         XCTAssertEqual(b.referenceVariant, SpeedCheck.referenceName)
-        let names = SpeedCheck.models.dropFirst().flatMap { [SpeedCheck.key("train", $0.name), SpeedCheck.key("inference", $0.name)] }
+        let names = SpeedCheck.models.dropFirst().flatMap {
+            [SpeedCheck.key("train", $0.name), SpeedCheck.key("inference", $0.name)]
+        }
         XCTAssertEqual(Set(b.entries.keys), Set(names))
-        XCTAssertTrue(b.entries.values.allSatisfy { $0.shape == SpeedCheck.shapeLabel(SpeedCheck.defaultShape, threads: SpeedCheck.defaultThreads) })
+        let shape = SpeedCheck.shapeLabel(SpeedCheck.defaultShape, threads: SpeedCheck.defaultThreads)
+        XCTAssertTrue(b.entries.values.allSatisfy { $0.shape == shape })
     }
 }
 
 final class SpeedCheckBaselineTests: XCTestCase {
     func testFreshBaselineGivesInferenceTheWiderBand() {
         let b = SpeedCheck.baseline([MeasuredSpeedup(variant: "train: SM", speedup: 2, shape: "s"),
-                                     MeasuredSpeedup(variant: "inference: SM", speedup: 2, shape: "s")], provenance: "test")
+                                     MeasuredSpeedup(variant: "inference: SM", speedup: 2, shape: "s")],
+                                    provenance: "test")
         XCTAssertNil(b.entries["train: SM"]?.tolerance)
         XCTAssertEqual(b.entries["inference: SM"]?.tolerance, SpeedCheck.inferenceTolerance)
         // 30% slower: a training regression, within the inference band.

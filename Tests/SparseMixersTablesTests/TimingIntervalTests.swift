@@ -160,7 +160,8 @@ final class StoppingRuleTests: XCTestCase {
     }
 
     func testProgressTextBoundsWhatIsLeft() {
-        var s = RoundStatus(round: 6, rule: StoppingRule(minRounds: 5, maxRounds: 30, halfWidth: 0.05, timeLimitSeconds: 120),
+        var s = RoundStatus(round: 6, rule: StoppingRule(minRounds: 5, maxRounds: 30, halfWidth: 0.05,
+                                                         timeLimitSeconds: 120),
                             widest: 0.072, seconds: 60, stop: nil)
         // 10 s a round: 24 rounds could remain (240 s), but the time limit leaves 60 s.
         XCTAssertEqual(s.text, "round 6 (5-30): widest ±7.2%, target ±5% | 60 s, at most 1:00 left")
@@ -208,7 +209,8 @@ final class SpeedCheckDecisionTests: XCTestCase {
         }
         // Without an interval (a single round) there is nothing to judge either.
         let single = [MeasuredSpeedup(variant: "train: SM", speedup: 2, shape: "s")]
-        XCTAssertEqual(SpeedCheck.decide(baseline(), measured: single, refresh: false).exitCode, SpeedCheck.exitUnstable)
+        XCTAssertEqual(SpeedCheck.decide(baseline(), measured: single, refresh: false).exitCode,
+                       SpeedCheck.exitUnstable)
     }
 
     /// An unstable ratio whose whole interval lies on one side of the baseline's threshold (2.0 x (1 - 0.25) =
@@ -216,7 +218,9 @@ final class SpeedCheckDecisionTests: XCTestCase {
     func testAnUnstableIntervalClearOfTheThresholdIsJudged() {
         let fast = [MeasuredSpeedup(variant: "train: SM", speedup: 1.9, shape: "s", interval: interval(1.9, 0.2))]
         XCTAssertTrue(fast[0].interval!.unstable)
-        guard case .judge(let v) = SpeedCheck.decide(baseline(), measured: fast, refresh: false) else { return XCTFail() }
+        guard case .judge(let v) = SpeedCheck.decide(baseline(), measured: fast, refresh: false) else {
+            return XCTFail()
+        }
         XCTAssertTrue(v.passed)
         let slow = [MeasuredSpeedup(variant: "train: SM", speedup: 1.0, shape: "s", interval: interval(1.0, 0.2))]
         let d = SpeedCheck.decide(baseline(), measured: slow, refresh: false)
@@ -274,14 +278,16 @@ final class SpeedConditionsTests: XCTestCase {
     }
 
     func testWarningsFollowTheDocumentedRule() {
-        XCTAssertTrue(SpeedConditions.warnings(othersShare: 0.04, logicalCores: 2, peakBefore: 150, peakAfter: 130).isEmpty,
+        XCTAssertTrue(SpeedConditions.warnings(othersShare: 0.04, logicalCores: 2, peakBefore: 150,
+                                               peakAfter: 130).isEmpty,
                       "4% of the CPU time and a 13% peak change are within the limits")
         let busy = SpeedConditions.warnings(othersShare: 0.3, logicalCores: 2, peakBefore: 150, peakAfter: 100)
         XCTAssertEqual(busy.count, 2)
         XCTAssertTrue(busy[0].hasPrefix("other processes used 30% of the machine's CPU time"), busy[0])
         XCTAssertTrue(busy[0].contains("0.60 of 2 cores"), busy[0])
         XCTAssertTrue(busy[1].contains("from 150.0 to 100.0 GFLOP/s (-33%)"), busy[1])
-        XCTAssertTrue(SpeedConditions.warnings(othersShare: nil, logicalCores: 2, peakBefore: nil, peakAfter: nil).isEmpty)
+        XCTAssertTrue(SpeedConditions.warnings(othersShare: nil, logicalCores: 2, peakBefore: nil,
+                                               peakAfter: nil).isEmpty)
     }
 }
 
@@ -312,7 +318,11 @@ final class SpeedReportIntervalTests: XCTestCase {
 
     func tinyTable(_ id: TableID, variants: Int) -> TableSpec {
         var spec = TableSpec.spec(id)
-        spec.variants = Array(spec.variants.prefix(variants)).map { var v = $0; v.config = TableRunnerTests.tiny(v.config); return v }
+        spec.variants = Array(spec.variants.prefix(variants)).map {
+            var v = $0
+            v.config = TableRunnerTests.tiny(v.config)
+            return v
+        }
         spec.speedReference!.config = TableRunnerTests.tiny(.bertBase)
         return spec
     }
@@ -349,8 +359,10 @@ final class SpeedReportIntervalTests: XCTestCase {
 
     func testUnstableRatiosAreMarkedInEveryFormat() throws {
         var r = Report(tableID: .t1, title: "t", scale: .ci, referenceVariant: "BERT")
-        var row = SpeedRow(variant: "Linear", timing: TimingSummary(samples: [5, 6, 7]), ourSpeedup: 1.1, shape: "B=2 L=8")
-        row.interval = SpeedupInterval(speedup: 1.1, low: 0.9, high: 1.35, rounds: 30, relativeHalfWidth: 0.227, target: 0.05)
+        var row = SpeedRow(variant: "Linear", timing: TimingSummary(samples: [5, 6, 7]), ourSpeedup: 1.1,
+                           shape: "B=2 L=8")
+        row.interval = SpeedupInterval(speedup: 1.1, low: 0.9, high: 1.35, rounds: 30, relativeHalfWidth: 0.227,
+                                       target: 0.05)
         row.referenceMs = 6.5
         r.speedRows = [row]
         r.speedConditions = SpeedConditions(loadBefore: 2.5, loadAfter: 3.1, peakBefore: 150, peakAfter: 149,
@@ -377,7 +389,8 @@ final class SpeedReportIntervalTests: XCTestCase {
         let second = try TableRunner(settings: settings(cache: cache, log: { lines.append($0) }), published: nil)
             .report(for: tinyTable(.t1, variants: 3))
         XCTAssertEqual(lines.filter { $0.contains("speed group") }.count, 1, "only the new variant is timed")
-        XCTAssertTrue(lines.contains { $0.contains("speed group 1/1: BERT Base (speed-up reference), Circulant") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("speed group 1/1: BERT Base (speed-up reference), Circulant") },
+                      "\(lines)")
         for name in ["Fourier", "Hartley"] {
             for metric in ["ms_per_batch", "inference_ms_per_ex"] {
                 let a = try XCTUnwrap(first.speedRows.first { $0.variant == name && $0.msMetric == metric })
@@ -388,7 +401,8 @@ final class SpeedReportIntervalTests: XCTestCase {
                 XCTAssertEqual(b.timedIn, "Table1, group 1 of 1", "timed by the first run")
             }
         }
-        XCTAssertTrue(second.notes.contains { $0.contains("2 variant(s) shared from an earlier table") }, "\(second.notes)")
+        XCTAssertTrue(second.notes.contains { $0.contains("2 variant(s) shared from an earlier table") },
+                      "\(second.notes)")
         // Another rule, shape or machine is another key: nothing is shared.
         let k = cache.key(variant: .linear4, reference: .bertBase, shape: SpeedShape(batch: 2, seq: 8), threads: 1,
                           warmup: 0, rule: .defaults(.ci))
@@ -399,7 +413,8 @@ final class SpeedReportIntervalTests: XCTestCase {
                  rule: .defaults(.ci)))
         XCTAssertNil(cache.load(k))
         XCTAssertNil(TimingCache.fromEnvironment([:]))
-        XCTAssertEqual(TimingCache.fromEnvironment([TimingCache.environmentVariable: "/tmp/x"])?.directory.path, "/tmp/x")
+        XCTAssertEqual(TimingCache.fromEnvironment([TimingCache.environmentVariable: "/tmp/x"])?.directory.path,
+                       "/tmp/x")
     }
 
     /// `plan` counts a model listed by several tables once, as run_all.sh times it: Linear-4 is in Tables 2, 3
@@ -409,7 +424,8 @@ final class SpeedReportIntervalTests: XCTestCase {
         let root = DataRoot.resolve(explicit: dir.path)
         let w = Workload.count([.t2, .t3, .t11], settings: s, root: root)
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-        let timed = w.speed.flatMap { $0.groups.flatMap { $0.dropFirst() } }.map { String(decoding: try! enc.encode($0), as: UTF8.self) }
+        let timed = w.speed.flatMap { $0.groups.flatMap { $0.dropFirst() } }.map { String(decoding: try! enc.encode($0),
+                                                                                          as: UTF8.self) }
         XCTAssertEqual(timed.count, Set(timed).count, "no config is timed twice")
         let linear4 = String(decoding: try enc.encode(s.shape.config(.linear4)), as: UTF8.self)
         XCTAssertEqual(timed.filter { $0 == linear4 }.count, 1)

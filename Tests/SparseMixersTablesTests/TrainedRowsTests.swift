@@ -72,7 +72,8 @@ final class TrainedRowsTests: XCTestCase {
         XCTAssertTrue(md.contains("## What was trained"))
         XCTAssertTrue(md.contains("| Sparse Mixer | LINEAR, d_model 32 (512), d_emb 32 (512), d_ff 128 (2048), "
                                   + "1 head x 32 (8 x 64), 14 layers: 4 attention, 4 MoE, 16 experts"), md)
-        XCTAssertTrue(md.contains("| BERT | BERT, d_model 48 (768), d_emb 48 (768), d_ff 192 (3072), 1 head x 48 (12 x 64)"), md)
+        XCTAssertTrue(md.contains("| BERT | BERT, d_model 48 (768), d_emb 48 (768), d_ff 192 (3072), 1 "
+                                  + "head x 48 (12 x 64)"), md)
         XCTAssertTrue(md.contains("8 x 64 x 200 steps = 102,400 tokens per run"), md)
         XCTAssertTrue(md.contains("c_train = c_eval = 0.75 [GUESS"))
         XCTAssertTrue(md.contains("**not run**: pre-training: stand-in: no corpus"))
@@ -137,7 +138,9 @@ final class TrainedRowsTests: XCTestCase {
         let published = try PublishedNumbers.load()
         let r = try TableRunner(settings: settings(), published: published).report(for: TableSpec.spec(.a5))
         let ci = Scale.ci.settings
-        func row(_ m: String) throws -> ReportRow { try XCTUnwrap(r.rows.first { $0.variant == "Base" && $0.metric == m }) }
+        func row(_ m: String) throws -> ReportRow {
+            try XCTUnwrap(r.rows.first { $0.variant == "Base" && $0.metric == m })
+        }
         XCTAssertEqual(try row("sm_d_model").ours, Double(ci.width(512)))
         XCTAssertEqual(try row("sm_d_model").published, 512)
         XCTAssertEqual(try row("bert_d_model").ours, Double(ci.width(768)))

@@ -35,7 +35,9 @@ final class WorkloadTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let dirs = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Tables").path)
-            .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent("Tables/\($0)/main.swift").path) }
+            .filter {
+                FileManager.default.fileExists(atPath: root.appendingPathComponent("Tables/\($0)/main.swift").path)
+            }
         XCTAssertEqual(Set(dirs), Set(order.map(\.fileStem)))
         // run_all.sh takes its list from the program instead of a copy.
         let script = try String(contentsOf: root.appendingPathComponent("run_all.sh"), encoding: .utf8)
@@ -101,15 +103,18 @@ final class WorkloadTests: XCTestCase {
         // One run per variant (and the random-init control), batch size and learning rate of the grid.
         XCTAssertEqual(rte.count, (TableSpec.spec(.t3).accuracyVariants.count + (ci.fineTuneControl ? 1 : 0))
                        * ci.learningRates(.standard).count)
-        XCTAssertEqual(rte.filter { $0.variant == FineTuneSummary.controlName }.count, ci.learningRates(.standard).count)
+        XCTAssertEqual(rte.filter { $0.variant == FineTuneSummary.controlName }.count,
+                       ci.learningRates(.standard).count)
         let B = ci.fineTuneBatch(64)
         XCTAssertTrue(rte.allSatisfy { $0.batchSize == B && $0.steps == ci.fineTuneTrainCap! * ci.fineTuneEpochs / B })
         XCTAssertTrue(rte.allSatisfy { $0.evaluatedRows == ci.fineTuneEpochs * ci.fineTuneEvalCap! })
         // small: full dev sets, SST-2 capped at 10,000, and every task at least the minimum number of steps.
         let small = Scale.small.settings
-        let ws = Workload.count([.t3], settings: TableRunSettings(scale: .small, threads: 2, memoryBudget: 1e12), root: root)
+        let ws = Workload.count([.t3], settings: TableRunSettings(scale: .small, threads: 2, memoryBudget: 1e12),
+                                root: root)
         XCTAssertFalse(ws.fineTuning.isEmpty)
-        XCTAssertTrue(ws.fineTuning.allSatisfy { $0.steps >= small.fineTuneMinimumSteps }, "\(ws.fineTuning.map(\.steps))")
+        XCTAssertTrue(ws.fineTuning.allSatisfy { $0.steps >= small.fineTuneMinimumSteps },
+                      "\(ws.fineTuning.map(\.steps))")
         XCTAssertGreaterThanOrEqual(small.fineTuneMinimumSteps, 300)
         XCTAssertGreaterThanOrEqual(small.fineTuneTrainCap ?? .max, 10_000)
         XCTAssertNil(small.fineTuneEvalCap)
@@ -122,7 +127,8 @@ final class WorkloadTests: XCTestCase {
         let spec = TableSpec.spec(.t3)
         for (i, v) in spec.accuracyVariants.enumerated() {
             let seeds = small.seeds(reference: i == 0)
-            XCTAssertEqual(ws.fineTuning.filter { $0.task == .rte && $0.variant == v.name }.count, grid + seeds - 1, v.name)
+            XCTAssertEqual(ws.fineTuning.filter { $0.task == .rte && $0.variant == v.name }.count, grid + seeds - 1,
+                           v.name)
         }
         XCTAssertEqual(ws.fineTuning.filter { $0.task == .rte && $0.variant == FineTuneSummary.controlName }.count,
                        grid + small.referenceSeeds - 1)
@@ -149,7 +155,8 @@ final class WorkloadTests: XCTestCase {
                                                                          settings: small), settings: small), [])
         let ci = Scale.ci.settings, t3ci = ci.scaled(TableSpec.spec(.t3))
         XCTAssertFalse(ci.fineTuneSeeds)
-        XCTAssertEqual(VariantAccuracy.fineTuneSeeds(VariantAccuracy.plan(table: t3ci, variant: t3ci.accuracyVariants[0],
+        XCTAssertEqual(VariantAccuracy.fineTuneSeeds(VariantAccuracy.plan(table: t3ci,
+                                                                          variant: t3ci.accuracyVariants[0],
                                                                          settings: ci), settings: ci), [])
         XCTAssertTrue(small.ruleText.contains("every pre-training seed fine-tuned"))
     }

@@ -55,7 +55,11 @@ final class CheckpointTests: XCTestCase {
         let whole = CRC32C.checksum(bytes)
         for _ in 0..<50 {
             var c = CRC32C(), i = 0
-            while i < bytes.count { let n = min(bytes.count - i, r.int(20)); c.update(Array(bytes[i..<(i + n)])); i += n }
+            while i < bytes.count {
+                let n = min(bytes.count - i, r.int(20))
+                c.update(Array(bytes[i..<(i + n)]))
+                i += n
+            }
             XCTAssertEqual(c.value, whole)
         }
     }
@@ -99,7 +103,9 @@ final class CheckpointTests: XCTestCase {
         let damaged = dir.appendingPathComponent("damaged.bin")
         for n in [0, 7, 8, 15, 16, 19, 20, 100, good.count / 2, good.count - 4, good.count - 1] {
             try good.prefix(n).write(to: damaged)
-            XCTAssertThrowsError(try Checkpoint.metadata(at: damaged), "\(n) bytes") { XCTAssert("\($0)".contains("corrupt"), "\($0)") }
+            XCTAssertThrowsError(try Checkpoint.metadata(at: damaged), "\(n) bytes") {
+                XCTAssert("\($0)".contains("corrupt"), "\($0)")
+            }
         }
         try (good + Data([0])).write(to: damaged)
         expectCorrupt(damaged, "checksum mismatch")
@@ -159,7 +165,9 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(Array(m2.params.buffer), Array(model.params.buffer))
         XCTAssertEqual(Array(o2.v.buffer), Array(opt.v.buffer))
         try old.prefix(old.count - 1).write(to: legacy)
-        XCTAssertThrowsError(try Checkpoint.metadata(at: legacy)) { XCTAssert("\($0)".contains("header describes"), "\($0)") }
+        XCTAssertThrowsError(try Checkpoint.metadata(at: legacy)) {
+            XCTAssert("\($0)".contains("header describes"), "\($0)")
+        }
     }
 
     /// A save goes through `.checkpoint.bin.<pid>.tmp` and leaves nothing else; leftovers of killed writes are
@@ -170,7 +178,8 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["checkpoint.bin"])
         XCTAssertEqual(DurableFile.temporaryURL(for: dir.appendingPathComponent("checkpoint.bin")).lastPathComponent,
                        ".checkpoint.bin.\(getpid()).tmp")
-        for n in [".checkpoint.bin.4242.tmp", ".run.json.17.tmp", "notes.tmp", ".hidden", "log.jsonl", ".notes.old.tmp", ".x.tmp"] {
+        for n in [".checkpoint.bin.4242.tmp", ".run.json.17.tmp", "notes.tmp", ".hidden", "log.jsonl", ".notes.old.tmp",
+                  ".x.tmp"] {
             FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data("x".utf8))
         }
         XCTAssertEqual(try DurableFile.removeTemporaries(in: dir), [".checkpoint.bin.4242.tmp", ".run.json.17.tmp"])

@@ -30,7 +30,8 @@ final class ConcurrencyTests: XCTestCase {
     }
 
     func testFileLockLetsOneHolderInAtATime() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)/run.lock").path
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("lock-\(UUID().uuidString)/run.lock").path
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         final class Box: @unchecked Sendable { var inside = 0; var overlaps = 0; var total = 0 }
         let box = Box()

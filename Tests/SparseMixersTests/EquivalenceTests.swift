@@ -28,7 +28,10 @@ final class EquivalenceTests: XCTestCase {
                     spectralMixForward(yp.baseAddress!, xp.baseAddress!, batch: 1, seq: L, dModel: D, hartley: hartley)
                 } }
                 let ref = dft(x, L: L, D: D, hartley: hartley)
-                for i in 0..<(L * D) { XCTAssertEqual(Double(y[i]), ref[i], accuracy: 1e-4 * max(1, abs(ref[i])), "L=\(L) D=\(D) hartley=\(hartley) [\(i)]") }
+                for i in 0..<(L * D) {
+                    XCTAssertEqual(Double(y[i]), ref[i], accuracy: 1e-4 * max(1, abs(ref[i])),
+                                   "L=\(L) D=\(D) hartley=\(hartley) [\(i)]")
+                }
             }
         }
     }
@@ -84,7 +87,8 @@ final class EquivalenceTests: XCTestCase {
         XCTAssertLessThan(worstExp, 3e-7)
         XCTAssertLessThan(worstTanh, 3e-7)
         XCTAssertEqual(FastMath.exp(-200), 0)
-        XCTAssert(FastMath.exp(.nan).isNaN && FastMath.tanh(.nan).isNaN, "a NaN (diverging run) must propagate, not trap")
+        XCTAssert(FastMath.exp(.nan).isNaN && FastMath.tanh(.nan).isNaN,
+                  "a NaN (diverging run) must propagate, not trap")
         XCTAssertEqual(FastMath.tanh(50), 1, accuracy: 1e-7)
     }
 

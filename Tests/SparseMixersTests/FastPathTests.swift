@@ -27,7 +27,8 @@ final class FastPathTests: XCTestCase {
                 x = x.nextUp
             }
         }
-        for x: Float in [0, -0, 88.7, 88.72, -87.3, -87.31, 100, -100, .infinity, -.infinity, .greatestFiniteMagnitude] {
+        for x: Float in [0, -0, 88.7, 88.72, -87.3, -87.31, 100, -100, .infinity, -.infinity,
+                         .greatestFiniteMagnitude] {
             if FastMath.exp(x).bitPattern != FastMath.expReference(x).bitPattern { bad += 1 }
         }
         XCTAssertEqual(bad, 0)
@@ -44,8 +45,12 @@ final class FastPathTests: XCTestCase {
             let s = (0..<(L * L)).map { _ in 6 * r.normal() }
             var a = s, b = s
             ids.withUnsafeBufferPointer { idp in
-                a.withUnsafeMutableBufferPointer { maskedSoftmaxRows($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
-                b.withUnsafeMutableBufferPointer { maskedSoftmaxRowsReference($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
+                a.withUnsafeMutableBufferPointer {
+                    maskedSoftmaxRows($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0)
+                }
+                b.withUnsafeMutableBufferPointer {
+                    maskedSoftmaxRowsReference($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0)
+                }
             }
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "L = \(L)")
         }
@@ -78,11 +83,17 @@ final class FastPathTests: XCTestCase {
             var a = logits, b = logits
             let fa = a.withUnsafeMutableBufferPointer { p in scratch.withUnsafeMutableBufferPointer { s in
                 crossEntropyRow(p.baseAddress!, count: n, label: label, gradScale: nil, scratch: s.baseAddress!) } }
-            let fb = b.withUnsafeMutableBufferPointer { crossEntropyRowReference($0.baseAddress!, count: n, label: label, gradScale: nil) }
+            let fb = b.withUnsafeMutableBufferPointer {
+                crossEntropyRowReference($0.baseAddress!, count: n, label: label, gradScale: nil)
+            }
             XCTAssertEqual(fa.0.bitPattern, fb.0.bitPattern); XCTAssertEqual(fa.1, fb.1)
             XCTAssertEqual(a, logits)
-            let ga = a.withUnsafeMutableBufferPointer { crossEntropyRow($0.baseAddress!, count: n, label: label, gradScale: 0.37, scratch: nil) }
-            let gb = b.withUnsafeMutableBufferPointer { crossEntropyRowReference($0.baseAddress!, count: n, label: label, gradScale: 0.37) }
+            let ga = a.withUnsafeMutableBufferPointer {
+                crossEntropyRow($0.baseAddress!, count: n, label: label, gradScale: 0.37, scratch: nil)
+            }
+            let gb = b.withUnsafeMutableBufferPointer {
+                crossEntropyRowReference($0.baseAddress!, count: n, label: label, gradScale: 0.37)
+            }
             XCTAssertEqual(ga.0.bitPattern, gb.0.bitPattern); XCTAssertEqual(ga.1, gb.1)
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "n = \(n)")
         }
@@ -101,12 +112,18 @@ extension FastPathTests {
         for step in 1...2 {
             let bc1 = 1 - Float(pow(0.9, Double(step))), bc2 = 1 - Float(pow(0.999, Double(step)))
             gg.withUnsafeMutableBufferPointer { gp in
-                p1.withUnsafeMutableBufferPointer { p in m1.withUnsafeMutableBufferPointer { m in v1.withUnsafeMutableBufferPointer { v in
-                    AdamW.kernel(p: p.baseAddress!, g: gp.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, range: 0..<n,
-                                 b1: 0.9, b2: 0.999, eps: 1e-6, wd: 0.01, lr: 1e-3, bc1: bc1, bc2: bc2) } } }
-                p2.withUnsafeMutableBufferPointer { p in m2.withUnsafeMutableBufferPointer { m in v2.withUnsafeMutableBufferPointer { v in
-                    AdamW.kernelReference(p: p.baseAddress!, g: gp.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, range: 0..<n,
-                                          b1: 0.9, b2: 0.999, eps: 1e-6, wd: 0.01, lr: 1e-3, bc1: bc1, bc2: bc2) } } }
+                p1.withUnsafeMutableBufferPointer { p in
+                m1.withUnsafeMutableBufferPointer { m in
+                v1.withUnsafeMutableBufferPointer { v in
+                    AdamW.kernel(p: p.baseAddress!, g: gp.baseAddress!, m: m.baseAddress!, v: v.baseAddress!,
+                                 range: 0..<n, b1: 0.9, b2: 0.999, eps: 1e-6, wd: 0.01, lr: 1e-3, bc1: bc1,
+                                 bc2: bc2) } } }
+                p2.withUnsafeMutableBufferPointer { p in
+                m2.withUnsafeMutableBufferPointer { m in
+                v2.withUnsafeMutableBufferPointer { v in
+                    AdamW.kernelReference(p: p.baseAddress!, g: gp.baseAddress!, m: m.baseAddress!, v: v.baseAddress!,
+                                          range: 0..<n, b1: 0.9, b2: 0.999, eps: 1e-6, wd: 0.01, lr: 1e-3, bc1: bc1,
+                                          bc2: bc2) } } }
             }
         }
         XCTAssertEqual(p1.map(\.bitPattern), p2.map(\.bitPattern))
@@ -126,8 +143,14 @@ extension FastPathTests {
             let dp = (0..<(L * L)).map { _ in r.normal() }
             var a = dp, b = dp
             ids.withUnsafeBufferPointer { idp in p.withUnsafeBufferPointer { pp in
-                a.withUnsafeMutableBufferPointer { softmaxBackwardRows($0.baseAddress!, pp.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
-                b.withUnsafeMutableBufferPointer { softmaxBackwardRowsReference($0.baseAddress!, pp.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0) }
+                a.withUnsafeMutableBufferPointer {
+                    softmaxBackwardRows($0.baseAddress!, pp.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!,
+                                        padId: 0)
+                }
+                b.withUnsafeMutableBufferPointer {
+                    softmaxBackwardRowsReference($0.baseAddress!, pp.baseAddress!, rows: L, cols: L,
+                                                 ids: idp.baseAddress!, padId: 0)
+                }
             } }
             XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "L = \(L)")
         }
@@ -195,7 +218,8 @@ extension FastPathTests {
         for a: Float in [0, -0.0, 1e-30, 0.5, 1, .infinity] {
             for b: Float in [0, -0.0, 1e-30, 0.5, 1, .infinity] {
                 XCTAssertEqual(a > b, RoutingDecision.descendingKey(a) < RoutingDecision.descendingKey(b), "\(a) \(b)")
-                XCTAssertEqual(a == b, RoutingDecision.descendingKey(a) == RoutingDecision.descendingKey(b), "\(a) \(b)")
+                XCTAssertEqual(a == b, RoutingDecision.descendingKey(a) == RoutingDecision.descendingKey(b),
+                               "\(a) \(b)")
             }
         }
     }

@@ -51,11 +51,13 @@ final class GradientCheckTests: XCTestCase {
                 guard let fd else { unstable += 1; continue }
                 let an = Double(m.grads.base[t.offset + i])
                 let err = abs(fd - an) / max(abs(fd), abs(an), 1e-2)
-                XCTAssertLessThan(err, tolerance, "\(t.name)[\(i)]: finite difference \(fd) vs backward \(an)", file: file, line: line)
+                XCTAssertLessThan(err, tolerance, "\(t.name)[\(i)]: finite difference \(fd) vs backward \(an)",
+                                  file: file, line: line)
                 checked += 1
             }
         }
-        XCTAssertLessThanOrEqual(unstable, checked / 20, "too many elements sit on a routing boundary", file: file, line: line)
+        XCTAssertLessThanOrEqual(unstable, checked / 20, "too many elements sit on a routing boundary", file: file,
+                                 line: line)
         XCTAssertGreaterThan(checked, 10, file: file, line: line)
     }
 
@@ -73,7 +75,8 @@ final class GradientCheckTests: XCTestCase {
         try check(Tiny.config(.linear, layers: 3, attention: 1, moe: 1), h: 2e-3, tolerance: 3e-2)
     }
     func testTokensChoose() throws {
-        try check(Tiny.config(.linear, layers: 3, attention: 1, moe: 1, router: .maskTokensChoose), h: 2e-3, tolerance: 3e-2)
+        try check(Tiny.config(.linear, layers: 3, attention: 1, moe: 1, router: .maskTokensChoose), h: 2e-3,
+                  tolerance: 3e-2)
     }
     func testTokensChooseTop2WithExpertDropout() throws {
         var c = Tiny.config(.linear, layers: 3, attention: 1, moe: 1, router: .maskTokensChoose, dropout: 0.1)

@@ -27,16 +27,19 @@ final class RoutingTests: XCTestCase {
         XCTAssertEqual(Routing.capacity(factor: 0.75, tokensPerGroup: 4096, experts: 16, minCapacity: 4), 192)
         XCTAssertEqual(Routing.capacity(factor: 0.5, tokensPerGroup: 4096, experts: 16, minCapacity: 4), 128)
         XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 4096, experts: 64, minCapacity: 4), 64)
-        XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 10, experts: 4, minCapacity: 1), 2)  // 2.5 → 2 (half-even)
+        // 2.5 → 2 (half-even)
+        XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 10, experts: 4, minCapacity: 1), 2)
         XCTAssertEqual(Routing.capacity(factor: 1, tokensPerGroup: 14, experts: 4, minCapacity: 1), 4)  // 3.5 → 4
         XCTAssertEqual(Routing.capacity(factor: 0.1, tokensPerGroup: 16, experts: 4, minCapacity: 4), 4)
     }
 
     func testWorkedExampleTokensChooseWithBPR() {
-        let d = RoutingDecision.tokensChoose(probs: probs, tokens: 6, experts: 3, groups: 1, capacity: 2, k: 1, batchPrioritized: true)
+        let d = RoutingDecision.tokensChoose(probs: probs, tokens: 6, experts: 3, groups: 1, capacity: 2, k: 1,
+                                             batchPrioritized: true)
         let c = combine(d)
         XCTAssertEqual(Set(c.keys), [1, 2, 3, 4])
-        XCTAssertEqual(c[1], [0: 0.6]); XCTAssertEqual(c[2], [0: 0.7]); XCTAssertEqual(c[3], [1: 0.5]); XCTAssertEqual(c[4], [2: 0.8])
+        XCTAssertEqual(c[1], [0: 0.6]); XCTAssertEqual(c[2], [0: 0.7]); XCTAssertEqual(c[3], [1: 0.5])
+        XCTAssertEqual(c[4], [2: 0.8])
         // slots: t2 → e0 slot 0, t1 → e0 slot 1
         XCTAssertEqual(Array(d.token[0..<2]), [2, 1]); XCTAssertEqual(Array(d.position[0..<2]), [0, 1])
         // aux = E² · mean_e f·P = 1.125
@@ -50,10 +53,12 @@ final class RoutingTests: XCTestCase {
     }
 
     func testWorkedExampleTokensChooseWithoutBPR() {
-        let d = RoutingDecision.tokensChoose(probs: probs, tokens: 6, experts: 3, groups: 1, capacity: 2, k: 1, batchPrioritized: false)
+        let d = RoutingDecision.tokensChoose(probs: probs, tokens: 6, experts: 3, groups: 1, capacity: 2, k: 1,
+                                             batchPrioritized: false)
         let c = combine(d)
         XCTAssertEqual(Set(c.keys), [0, 1, 3, 4])
-        XCTAssertEqual(c[0], [0: 0.5]); XCTAssertEqual(c[1], [0: 0.6]); XCTAssertEqual(c[3], [1: 0.5]); XCTAssertEqual(c[4], [2: 0.8])
+        XCTAssertEqual(c[0], [0: 0.5]); XCTAssertEqual(c[1], [0: 0.6]); XCTAssertEqual(c[3], [1: 0.5])
+        XCTAssertEqual(c[4], [2: 0.8])
     }
 
     func testWorkedExampleExpertsChoose() {

@@ -25,17 +25,22 @@ enum Tiny {
         var ids = [Int32](repeating: Int32(c.padId), count: B * L), types = ids
         for b in 0..<B {
             let len = b == 0 ? L : L - 1 - (b % 2)
-            for i in 0..<len { ids[b * L + i] = Int32(1 + r.int(c.vocabSize - 1)); types[b * L + i] = i < len / 2 ? 0 : 1 }
+            for i in 0..<len {
+                ids[b * L + i] = Int32(1 + r.int(c.vocabSize - 1))
+                types[b * L + i] = i < len / 2 ? 0 : 1
+            }
         }
         var pos = [Int32](), mids = [Int32](), wts = [Float]()
         for b in 0..<B {
             for j in 0..<P {
-                pos.append(Int32(1 + j)); mids.append(Int32(1 + r.int(c.vocabSize - 1))); wts.append(j == P - 1 && b == 1 ? 0 : 1)
+                pos.append(Int32(1 + j)); mids.append(Int32(1 + r.int(c.vocabSize - 1)))
+                wts.append(j == P - 1 && b == 1 ? 0 : 1)
             }
         }
         let labels: [Float] = (0..<B).map { b in classes.map { $0 == 1 ? Float(b) * 0.7 + 0.3 : Float(b % $0) } ?? 0 }
-        return Batch(batchSize: B, seqLength: L, inputIds: ids, typeIds: types, maskedLMPositions: pos, maskedLMIds: mids,
-                     maskedLMWeights: wts, nextSentenceLabels: (0..<B).map { Int32($0 % 2) }, labels: labels)
+        return Batch(batchSize: B, seqLength: L, inputIds: ids, typeIds: types, maskedLMPositions: pos,
+                     maskedLMIds: mids, maskedLMWeights: wts, nextSentenceLabels: (0..<B).map { Int32($0 % 2) },
+                     labels: labels)
     }
 
     /// Scales every normal(0.02)-initialised tensor up so no part of the tiny model is negligible (as the fixtures do).

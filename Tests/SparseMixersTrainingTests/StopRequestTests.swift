@@ -38,7 +38,8 @@ final class StopRequestTests: XCTestCase {
             XCTAssertTrue(e is StoppedOnRequest, "\(e)")
             XCTAssertTrue("\(e)".contains("step 7 of 12"), "\(e)")
         }
-        let state = try JSONDecoder().decode(PretrainState.self, from: try Checkpoint.metadata(at: b.checkpointURL).userState)
+        let state = try JSONDecoder().decode(PretrainState.self,
+                                             from: try Checkpoint.metadata(at: b.checkpointURL).userState)
         XCTAssertEqual(state.step, 7)
         XCTAssertFalse(FileManager.default.fileExists(atPath: b.resultURL.path))
         XCTAssertTrue(try String(contentsOf: b.logURL, encoding: .utf8).contains("\"kind\":\"stopped\""))
@@ -46,10 +47,14 @@ final class StopRequestTests: XCTestCase {
         let rb = try TinyRun.trainer(bDir, options).run(resume: true)
         XCTAssertTrue(rb.complete)
         XCTAssertEqual(try params(a.checkpointURL), try params(b.checkpointURL))
-        func scores(_ r: PretrainResult) -> [PretrainEval] { r.evals.map { var e = $0; e.trainSeconds = nil; return e } }
+        func scores(_ r: PretrainResult) -> [PretrainEval] {
+            r.evals.map { var e = $0; e.trainSeconds = nil; return e }
+        }
         XCTAssertEqual(scores(ra), scores(rb))
-        let la = JSONLLog(unchecked: a.logURL).records(TrainRecordView.self).filter { $0.kind == "train" }.map { [$0.step: $0.loss] }
-        let lb = JSONLLog(unchecked: b.logURL).records(TrainRecordView.self).filter { $0.kind == "train" }.map { [$0.step: $0.loss] }
+        let la = JSONLLog(unchecked: a.logURL)
+            .records(TrainRecordView.self).filter { $0.kind == "train" }.map { [$0.step: $0.loss] }
+        let lb = JSONLLog(unchecked: b.logURL)
+            .records(TrainRecordView.self).filter { $0.kind == "train" }.map { [$0.step: $0.loss] }
         XCTAssertEqual(la, lb)
         XCTAssertEqual(la.count, 6)
     }

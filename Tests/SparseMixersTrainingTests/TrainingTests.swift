@@ -91,10 +91,14 @@ final class PretrainerTests: XCTestCase {
 
         XCTAssertEqual(try params(a.checkpointURL), try params(bDir.appendingPathComponent("checkpoint.bin")))
         // Scores equal bit for bit; trainSeconds is wall-clock time and is not.
-        func scores(_ r: PretrainResult) -> [PretrainEval] { r.evals.map { var e = $0; e.trainSeconds = nil; return e } }
+        func scores(_ r: PretrainResult) -> [PretrainEval] {
+            r.evals.map { var e = $0; e.trainSeconds = nil; return e }
+        }
         XCTAssertEqual(scores(ra), scores(rb))
         let la = JSONLLog(unchecked: a.logURL).records(TrainRecordView.self).map { [$0.step: $0.loss] }
-        let lb = JSONLLog(unchecked: bDir.appendingPathComponent("log.jsonl")).records(TrainRecordView.self).map { [$0.step: $0.loss] }
+        let lb = JSONLLog(unchecked: bDir.appendingPathComponent("log.jsonl")).records(TrainRecordView.self).map {
+            [$0.step: $0.loss]
+        }
         XCTAssertEqual(la.count, 6)
         XCTAssertEqual(la, lb, "the resumed log must read like the uninterrupted one (steps 5-6 replayed once)")
         // Training moved the parameters and the model learned something on held-out text.
@@ -158,7 +162,8 @@ final class PretrainerTests: XCTestCase {
         _ = try TinyRun.trainer(foreign, o4).run(resume: false, stopAfter: 2)
         let a = try copy(target, "a")
         try FileManager.default.removeItem(at: a.appendingPathComponent("checkpoint.bin"))
-        try FileManager.default.copyItem(at: foreign.appendingPathComponent("checkpoint.bin"), to: a.appendingPathComponent("checkpoint.bin"))
+        try FileManager.default.copyItem(at: foreign.appendingPathComponent("checkpoint.bin"),
+                                         to: a.appendingPathComponent("checkpoint.bin"))
         XCTAssertThrowsError(try TinyRun.trainer(a, o).run(resume: true)) { e in
             XCTAssert("\(e)".contains("belongs to another run: options.seed (checkpointed 4, now 11)"), "\(e)")
         }
@@ -169,7 +174,8 @@ final class PretrainerTests: XCTestCase {
         _ = try TinyRun.trainer(h, o, config: hartley).run(resume: false, stopAfter: 2)
         _ = try TinyRun.trainer(f, o, config: fourier).run(resume: false, stopAfter: 2)
         try FileManager.default.removeItem(at: h.appendingPathComponent("checkpoint.bin"))
-        try FileManager.default.copyItem(at: f.appendingPathComponent("checkpoint.bin"), to: h.appendingPathComponent("checkpoint.bin"))
+        try FileManager.default.copyItem(at: f.appendingPathComponent("checkpoint.bin"),
+                                         to: h.appendingPathComponent("checkpoint.bin"))
         XCTAssertThrowsError(try TinyRun.trainer(h, o, config: hartley).run(resume: true)) { e in
             XCTAssert("\(e)".contains("config.modelArch (checkpointed \"F_NET\", now \"H_NET\")"), "\(e)")
         }
@@ -209,12 +215,14 @@ final class PretrainerTests: XCTestCase {
         var o = options; o.steps = 4; o.checkpointEvery = 2
         let base = try stoppedRun(root, o)
         let cases: [(String, (inout Checkpoint.Metadata, inout PretrainState) -> Void, String)] = [
-            ("step-huge", { m, s in s.step = 1_000_000; m.optimizerStep = 1_000_000 }, "field step is 1000000, outside 0...4"),
+            ("step-huge", { m, s in s.step = 1_000_000; m.optimizerStep = 1_000_000 },
+             "field step is 1000000, outside 0...4"),
             ("step-negative", { m, s in s.step = -1; m.optimizerStep = 0 }, "field step is -1, outside 0...4"),
             ("optimizer-step", { m, _ in m.optimizerStep = 3 }, "field optimizerStep is 3, but step is 2"),
             ("no-identity", { _, s in s.identity = nil }, "records no run identity"),
             ("threads", { _, s in s.identity?.threads = 64 }, "threads (checkpointed 64"),
-            ("slot", { _, s in s.stream.slotPassage[5] = 1_000_000 }, "stream position field slotPassage[5] is 1000000"),
+            ("slot", { _, s in s.stream.slotPassage[5] = 1_000_000 },
+             "stream position field slotPassage[5] is 1000000"),
             ("serial", { _, s in s.stream.slotSerial[0] = Int64.max }, "stream position field slotSerial[0]"),
             ("slots", { _, s in s.stream.slotPassage.removeLast() }, "stream position field slotPassage.count"),
             ("cursor", { _, s in s.stream.docCursor = -3 }, "stream position field docCursor is -3"),
@@ -233,10 +241,14 @@ final class PretrainerTests: XCTestCase {
         var d = try Data(contentsOf: flipped.appendingPathComponent("checkpoint.bin"))
         d[d.count / 2] ^= 1
         try d.write(to: flipped.appendingPathComponent("checkpoint.bin"))
-        XCTAssertThrowsError(try TinyRun.trainer(flipped, o).run(resume: true)) { XCTAssert("\($0)".contains("checksum mismatch"), "\($0)") }
+        XCTAssertThrowsError(try TinyRun.trainer(flipped, o).run(resume: true)) {
+            XCTAssert("\($0)".contains("checksum mismatch"), "\($0)")
+        }
         let cut = try copy(base, "cut")
         try d.prefix(d.count - 100).write(to: cut.appendingPathComponent("checkpoint.bin"))
-        XCTAssertThrowsError(try TinyRun.trainer(cut, o).run(resume: true)) { XCTAssert("\($0)".contains("corrupt"), "\($0)") }
+        XCTAssertThrowsError(try TinyRun.trainer(cut, o).run(resume: true)) {
+            XCTAssert("\($0)".contains("corrupt"), "\($0)")
+        }
         // The rewrite helper keeps a valid checkpoint valid: an unchanged rewrite resumes and completes.
         let same = try copy(base, "same")
         try rewrite(same.appendingPathComponent("checkpoint.bin")) { _, _ in }
@@ -263,7 +275,8 @@ final class PretrainerTests: XCTestCase {
         saved1.threads = nil
         try RunFiles.writeJSON(saved1, to: legacy.appendingPathComponent("run.json"))
         XCTAssertThrowsError(try TinyRun.trainer(legacy, o).run(resume: true)) { e in
-            XCTAssert("\(e)".contains("threads (checkpointed none, now 2: the run predates thread-count checks"), "\(e)")
+            XCTAssert("\(e)".contains("threads (checkpointed none, now 2: the run predates thread-count checks"),
+                      "\(e)")
         }
         // A finished run is reused at any thread count (reuse reads result.json, it does not resume).
         Runtime.setThreads(1)
@@ -305,8 +318,11 @@ final class PretrainerTests: XCTestCase {
         var o = options; o.steps = 4; o.checkpointEvery = 2
         let dir = try stoppedRun(root, o)
         let names = [".checkpoint.bin.31337.tmp", ".run.json.31337.tmp", ".log.jsonl.7.tmp"]
-        for n in names { FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data(count: 4096)) }
-        FileManager.default.createFile(atPath: dir.appendingPathComponent("notes.txt").path, contents: Data("keep".utf8))
+        for n in names {
+            FileManager.default.createFile(atPath: dir.appendingPathComponent(n).path, contents: Data(count: 4096))
+        }
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("notes.txt").path,
+                                       contents: Data("keep".utf8))
         XCTAssertTrue(try TinyRun.trainer(dir, o).run(resume: true).complete)
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
         XCTAssertTrue(left.isDisjoint(with: names), "\(left)")
@@ -336,10 +352,11 @@ final class PretrainerTests: XCTestCase {
         var o = options; o.steps = 4
         let dir = Pretrainer.directory(for: TinyRun.config(), options: o, under: root)
         let first = try TinyRun.trainer(dir, o).runOrReuse()
-        let stamp = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("checkpoint.bin").path)[.modificationDate] as! Date
+        let checkpoint = dir.appendingPathComponent("checkpoint.bin").path
+        let stamp = try FileManager.default.attributesOfItem(atPath: checkpoint)[.modificationDate] as! Date
         let again = try TinyRun.trainer(dir, o).runOrReuse()
         XCTAssertEqual(first, again)
-        let stamp2 = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("checkpoint.bin").path)[.modificationDate] as! Date
+        let stamp2 = try FileManager.default.attributesOfItem(atPath: checkpoint)[.modificationDate] as! Date
         XCTAssertEqual(stamp, stamp2)
         XCTAssertNotEqual(dir, Pretrainer.directory(for: TinyRun.config(), options: options, under: root))
     }
@@ -355,7 +372,8 @@ final class PretrainerTests: XCTestCase {
         XCTAssertLessThan(r.stepsCompleted, 40)
         let saved = try RunFiles.readJSON(PretrainResult.self, from: dir.appendingPathComponent("result.json"))
         XCTAssertEqual(saved.divergence, r.divergence)
-        XCTAssert(String(decoding: try Data(contentsOf: dir.appendingPathComponent("log.jsonl")), as: UTF8.self).contains("\"diverged\""))
+        let log = String(decoding: try Data(contentsOf: dir.appendingPathComponent("log.jsonl")), as: UTF8.self)
+        XCTAssert(log.contains("\"diverged\""))
     }
 
     func testDivergenceRule() {
@@ -382,7 +400,8 @@ final class PretrainerTests: XCTestCase {
         let url = try makeTempDir(self).appendingPathComponent("log.jsonl")
         let log = try JSONLLog(url: url)
         for s in 1...5 { try log.append(EventRecord(kind: "x", step: s, message: "m")) }
-        try Data((String(decoding: try Data(contentsOf: url), as: UTF8.self) + "{\"kind\":\"x\",\"st").utf8).write(to: url)
+        try Data((String(decoding: try Data(contentsOf: url), as: UTF8.self)
+                  + "{\"kind\":\"x\",\"st").utf8).write(to: url)
         try log.truncate(after: 3)
         XCTAssertEqual(log.records(EventRecord.self).map(\.step), [1, 2, 3])
     }
@@ -410,14 +429,16 @@ final class FineTunerTests: XCTestCase {
             var s = "index\tsentence1\tsentence2\tlabel\n"
             for i in 0..<n {
                 let yes = r.int(2) == 0
-                s += "\(i)\t\(yes ? "yes" : "no") \(sentence())\t\(sentence())\t\(yes ? "entailment" : "not_entailment")\n"
+                s += "\(i)\t\(yes ? "yes" : "no") \(sentence())\t\(sentence())\t"
+                     + "\(yes ? "entailment" : "not_entailment")\n"
             }
             return s
         }
         let root = DataRoot(url: dir, cacheURL: dir.appendingPathComponent("cache"))
         for (name, n) in [("train.tsv", 200), ("dev.tsv", 60)] {
             let url = dir.appendingPathComponent("glue/RTE/\(name)")
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
             try Data(file(n).utf8).write(to: url)
         }
         var options = VocabularyOptions(vocabSize: 30, inputSentenceSize: 10_000)
@@ -431,10 +452,11 @@ final class FineTunerTests: XCTestCase {
 
     func pretrained(_ dir: URL, vocab: Int) throws -> URL {
         var c = TinyRun.config(vocab: vocab); c.dropoutRate = 0; c.mixingDropoutRate = 0
-        let o = PretrainOptions(steps: 2, batchSize: 4, learningRate: 1e-3, warmupSteps: 1, evalEvery: 2, evalBatches: 1,
-                                checkpointEvery: 2, logEvery: 1, seed: 3)
+        let o = PretrainOptions(steps: 2, batchSize: 4, learningRate: 1e-3, warmupSteps: 1, evalEvery: 2,
+                                evalBatches: 1, checkpointEvery: 2, logEvery: 1, seed: 3)
         let specials = SpecialTokens(pad: 0, cls: 2, sep: 3, mask: 4, normalTokenIDs: (5..<Int32(vocab)).map { $0 })
-        let t = try Pretrainer(config: c, options: o, directory: dir, train: TinyRun.corpus(documents: 20, vocab: vocab, seed: 1),
+        let t = try Pretrainer(config: c, options: o, directory: dir,
+                               train: TinyRun.corpus(documents: 20, vocab: vocab, seed: 1),
                                heldOut: TinyRun.corpus(documents: 3, vocab: vocab, seed: 2), specials: specials)
         t.progress = nil
         try t.run(resume: false)
@@ -447,7 +469,8 @@ final class FineTunerTests: XCTestCase {
         let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
         let settings = FineTuneGrid.Settings(
             learningRates: [3e-2, 1e-4], batchSizes: [8],
-            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 8),
+            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8],
+                                              epochs: 8),
             trainCap: 160, evalCap: nil)
         let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte, .mnli], settings: settings, root: root,
                                        tokenizer: tok, directory: dir.appendingPathComponent("ft"))
@@ -462,7 +485,8 @@ final class FineTunerTests: XCTestCase {
         XCTAssertEqual(run.evaluations.count, 8, "one evaluation per epoch")
         XCTAssertEqual(run.trainRows, 160)
         XCTAssertGreaterThanOrEqual(run.best!.primary, run.last!.primary)
-        XCTAssertFalse(run.notes.contains { $0.contains("class-prior") }, "a model that learned is not flagged: \(run.notes)")
+        XCTAssertFalse(run.notes.contains { $0.contains("class-prior") },
+                       "a model that learned is not flagged: \(run.notes)")
         let chosen = try XCTUnwrap(out.chosen.first)
         XCTAssertEqual(chosen.learningRate, 3e-2, "the learning rate that learned the task wins")
         XCTAssertGreaterThan(out.metrics["rte_acc"] ?? 0, 90, "\(out.metrics)")
@@ -477,8 +501,8 @@ final class FineTunerTests: XCTestCase {
         let data = try FineTuneData.load(.rte, root: root, tokenizer: tok, seqLen: 16, trainCap: 160, evalCap: nil)
         XCTAssertEqual(t.majority, try FineTuneGrid.majorityFloor(data))
         // Cached: a second call reads the runs instead of training.
-        let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
-                                         directory: dir.appendingPathComponent("ft"))
+        let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root,
+                                         tokenizer: tok, directory: dir.appendingPathComponent("ft"))
         XCTAssertEqual(again.runs, out.runs.filter { $0.task == .rte })
     }
 
@@ -490,11 +514,13 @@ final class FineTunerTests: XCTestCase {
         let (root, tok) = try makeTask(dir.appendingPathComponent("data"))
         let ckpt = try pretrained(dir.appendingPathComponent("pre"), vocab: tok.vocabSize)
         let other = dir.appendingPathComponent("pre1/checkpoint.bin")
-        try FileManager.default.createDirectory(at: other.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: other.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: ckpt, to: other)
         let settings = FineTuneGrid.Settings(
             learningRates: [3e-2, 1e-4], batchSizes: [8],
-            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8], epochs: 2),
+            protocolOptions: FineTuneProtocol(expertDropoutRate: 0.2, learningRateSet: .large, batchSizes: [8],
+                                              epochs: 2),
             trainCap: 64, evalCap: nil)
         let seeds = [FineTuneGrid.SeedCheckpoint(seed: 1, checkpoint: other)]
         let out = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
@@ -519,8 +545,9 @@ final class FineTunerTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(out.metrics["rte_acc"]), mean, accuracy: 1e-12)
         XCTAssertEqual(try XCTUnwrap(out.metrics["glue_avg_available"]), mean, accuracy: 1e-12)
         // Cached: the same call again reads every run, seed 1's included.
-        let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root, tokenizer: tok,
-                                         directory: dir.appendingPathComponent("ft"), seedCheckpoints: seeds)
+        let again = try FineTuneGrid.run(checkpoint: ckpt, tasks: [.rte], settings: settings, root: root,
+                                         tokenizer: tok, directory: dir.appendingPathComponent("ft"),
+                                         seedCheckpoints: seeds)
         XCTAssertEqual(again.taskResults, out.taskResults)
     }
 

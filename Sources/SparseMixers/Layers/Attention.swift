@@ -30,8 +30,8 @@ struct AttentionScratch {
 
 func attentionForward(_ out: UnsafeMutablePointer<Float>, _ c: AttentionCache, _ x: UnsafePointer<Float>,
                       ids: UnsafePointer<Int32>, padId: Int32, batch: Int, seq L: Int, dModel D: Int, heads H: Int,
-                      _ p: AttentionParams, _ params: UnsafeMutablePointer<Float>, dropoutRate: Float, dropoutSeed: UInt64?,
-                      scratch: AttentionScratch) {
+                      _ p: AttentionParams, _ params: UnsafeMutablePointer<Float>, dropoutRate: Float,
+                      dropoutSeed: UInt64?, scratch: AttentionScratch) {
     let tokens = batch * L
     denseForward(c.q, x, rows: tokens, p.query, params)
     denseForward(c.k, x, rows: tokens, p.key, params)
@@ -65,7 +65,8 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>, _ c: AttentionCache, _
 /// uniform 1/L (every logit masked to the same value, junk that flows on, as in the reference).
 /// p_j = exp(s_j − max_k s_k) / Σ_k exp(s_k − max) over non-pad k. The max and the exponentials run 8 wide; the
 /// sum is taken left to right as in `maskedSoftmaxRowsReference`, so the result is bit-for-bit the same.
-func maskedSoftmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int, ids idb: UnsafePointer<Int32>, padId: Int32) {
+func maskedSoftmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int, ids idb: UnsafePointer<Int32>,
+                       padId: Int32) {
     let lowest = -Float.greatestFiniteMagnitude
     // Step 1 per row: max over non-pad keys, then e_j = exp(s_j − max) (0 for pad keys), in place.
     @inline(__always) func exponentiate(_ row: UnsafeMutablePointer<Float>) {
@@ -98,8 +99,10 @@ func maskedSoftmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int,
         // Step 2: Σ_j e_j left to right for each row, eight rows interleaved so the eight dependent chains of
         // additions overlap (each row's own sum keeps its order, hence its bits).
         if n == 8 {
-            let r0 = S + i * L, r1 = r0 + L, r2 = r1 + L, r3 = r2 + L, r4 = r3 + L, r5 = r4 + L, r6 = r5 + L, r7 = r6 + L
-            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+            let r0 = S + i * L, r1 = r0 + L, r2 = r1 + L, r3 = r2 + L
+            let r4 = r3 + L, r5 = r4 + L, r6 = r5 + L, r7 = r6 + L
+            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+            var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
             for j in 0..<L {
                 s0 += r0[j]; s1 += r1[j]; s2 += r2[j]; s3 += r3[j]; s4 += r4[j]; s5 += r5[j]; s6 += r6[j]; s7 += r7[j]
             }
@@ -121,7 +124,8 @@ func maskedSoftmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int,
 }
 
 /// The plain form of `maskedSoftmaxRows` (the simple path the fast one is pinned against).
-func maskedSoftmaxRowsReference(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int, ids idb: UnsafePointer<Int32>, padId: Int32) {
+func maskedSoftmaxRowsReference(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int, ids idb: UnsafePointer<Int32>,
+                                padId: Int32) {
     for i in 0..<rows {
         let row = S + i * L
         if idb[i] == padId {
@@ -143,10 +147,11 @@ func maskedSoftmaxRowsReference(_ S: UnsafeMutablePointer<Float>, rows: Int, col
 
 /// dx += ∂/∂x, parameter gradients +=; `dOut` (B·L, D), the gradient of the attention output, is read only. `work`
 /// holds 4·B·L·D floats.
-func attentionBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: AttentionCache, _ x: UnsafePointer<Float>,
-                       ids: UnsafePointer<Int32>, padId: Int32, batch: Int, seq L: Int, dModel D: Int, heads H: Int,
-                       _ p: AttentionParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
-                       dropout: Bool, work: UnsafeMutablePointer<Float>, scratch: AttentionScratch) {
+func attentionBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: AttentionCache,
+                       _ x: UnsafePointer<Float>, ids: UnsafePointer<Int32>, padId: Int32, batch: Int, seq L: Int,
+                       dModel D: Int, heads H: Int, _ p: AttentionParams, _ params: UnsafeMutablePointer<Float>,
+                       _ grads: UnsafeMutablePointer<Float>, dropout: Bool, work: UnsafeMutablePointer<Float>,
+                       scratch: AttentionScratch) {
     let tokens = batch * L, n = tokens * D
     let dContext = work, dQ = work + n, dK = work + 2 * n, dV = work + 3 * n
     // out = context·W_o + b_o. `work` is every layer's scratch: dContext is zeroed here, where it is taken up.
@@ -175,7 +180,8 @@ func attentionBackward(dx: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Floa
             softmaxBackwardRows(dP, P, rows: L, cols: L, ids: ids + b * L, padId: padId)
             // dq = scale · dS · k ;  dk = scale · dSᵀ · q
             BLAS.gemm(m: L, n: hd, k: L, alpha: scale, a: dP, lda: L, b: c.k + off, ldb: D, c: dQ + off, ldc: D)
-            BLAS.gemm(transA: true, m: L, n: hd, k: L, alpha: scale, a: dP, lda: L, b: c.q + off, ldb: D, c: dK + off, ldc: D)
+            BLAS.gemm(transA: true, m: L, n: hd, k: L, alpha: scale, a: dP, lda: L, b: c.q + off, ldb: D, c: dK + off,
+                      ldc: D)
         }
     }
     denseBackward(dx: dx, dy: dQ, x: x, rows: tokens, p.query, params, grads)
@@ -196,10 +202,12 @@ func softmaxBackwardRows(_ dP: UnsafeMutablePointer<Float>, _ P: UnsafePointer<F
     var i = 0
     while i + 8 <= rows {
         let d0 = dP + i * L, p0 = P + i * L
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
         for j in 0..<L {
             s0 += d0[j] * p0[j]; s1 += d0[L + j] * p0[L + j]; s2 += d0[2 * L + j] * p0[2 * L + j]
-            s3 += d0[3 * L + j] * p0[3 * L + j]; s4 += d0[4 * L + j] * p0[4 * L + j]; s5 += d0[5 * L + j] * p0[5 * L + j]
+            s3 += d0[3 * L + j] * p0[3 * L + j]; s4 += d0[4 * L + j] * p0[4 * L + j]
+            s5 += d0[5 * L + j] * p0[5 * L + j]
             s6 += d0[6 * L + j] * p0[6 * L + j]; s7 += d0[7 * L + j] * p0[7 * L + j]
         }
         finish(i, s0); finish(i + 1, s1); finish(i + 2, s2); finish(i + 3, s3)

@@ -101,7 +101,8 @@ struct Block {
             mixing = .linear(input: i, hidden: hd, MatrixMixCache(&a, tokens: T, seq: L, dModel: D, structured: false))
             work = T * D
         case .circulant(let i, let hd):
-            mixing = .circulant(input: i, hidden: hd, MatrixMixCache(&a, tokens: T, seq: L, dModel: D, structured: true))
+            mixing = .circulant(input: i, hidden: hd, MatrixMixCache(&a, tokens: T, seq: L, dModel: D,
+                                                                     structured: true))
             work = T * D
         case .toeplitz(let i, let hd):
             mixing = .toeplitz(input: i, hidden: hd, MatrixMixCache(&a, tokens: T, seq: L, dModel: D, structured: true))
@@ -169,7 +170,8 @@ struct Block {
         }
         pt = Profile.now()
         add(h, ffOut, into: outSum, count: T * D)
-        layerNormForward(out, mean: mean2, rstd: rstd2, outSum, scale: P + outScale, bias: P + outBias, rows: T, cols: D)
+        layerNormForward(out, mean: mean2, rstd: rstd2, outSum, scale: P + outScale, bias: P + outBias, rows: T,
+                         cols: D)
         Profile.add("fwd.add+layernorm", since: pt)
         return stats
     }
@@ -235,13 +237,15 @@ struct Block {
 
     /// Circulant/Toeplitz: the matrix-mixing backward into the gradients of the materialised M_s and M_h (zeroed
     /// here: every structured layer reuses them), which the caller folds back onto the vectors.
-    private func structuredMixBackward(dx: UnsafeMutablePointer<Float>, dY: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-                                       _ c: MatrixMixCache, _ ctx: PassContext, scratch s: BlockScratch) {
+    private func structuredMixBackward(dx: UnsafeMutablePointer<Float>, dY: UnsafePointer<Float>,
+                                       _ x: UnsafePointer<Float>, _ c: MatrixMixCache, _ ctx: PassContext,
+                                       scratch s: BlockScratch) {
         let L = ctx.seq, D = ctx.dModel
         s.dSeqMatrix.update(repeating: 0, count: L * L)
         s.dHiddenMatrix.update(repeating: 0, count: D * D)
         matrixMixBackward(dx: dx, dY: dY, x, z: c.z, seqMatrix: c.seqMatrix, hiddenMatrix: c.hiddenMatrix,
-                          dSeq: s.dSeqMatrix, dHidden: s.dHiddenMatrix, batch: ctx.batch, seq: L, dModel: D, work: s.work)
+                          dSeq: s.dSeqMatrix, dHidden: s.dHiddenMatrix, batch: ctx.batch, seq: L, dModel: D,
+                          work: s.work)
     }
 }
 

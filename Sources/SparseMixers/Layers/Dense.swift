@@ -16,7 +16,8 @@ func denseForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, r
 /// Backward of `denseForward` (y = x·W + b): dW += xᵀ·dy, db += Σ_rows dy, dx += dy·Wᵀ (`dx` may be nil: no input
 /// gradient). dx must not alias x or dy.
 func denseBackward(dx: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                   rows: Int, _ p: DenseParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>) {
+                   rows: Int, _ p: DenseParams, _ params: UnsafeMutablePointer<Float>,
+                   _ grads: UnsafeMutablePointer<Float>) {
     BLAS.gemm(transA: true, m: p.nIn, n: p.nOut, k: rows, a: x, lda: p.nIn, b: dy, ldb: p.nOut,
               beta: 1, c: grads + p.kernel, ldc: p.nOut)
     if p.bias >= 0 { BLAS.addColumnSums(dy, rows: rows, cols: p.nOut, into: grads + p.bias) }

@@ -27,8 +27,8 @@ struct EmbeddingCache {
     }
 }
 
-func embeddingForward(_ c: EmbeddingCache, ids: UnsafePointer<Int32>, typeIds: UnsafePointer<Int32>, batch: Int, seq: Int,
-                      dEmb: Int, dModel: Int, _ p: EmbeddingParams, _ params: UnsafeMutablePointer<Float>,
+func embeddingForward(_ c: EmbeddingCache, ids: UnsafePointer<Int32>, typeIds: UnsafePointer<Int32>, batch: Int,
+                      seq: Int, dEmb: Int, dModel: Int, _ p: EmbeddingParams, _ params: UnsafeMutablePointer<Float>,
                       dropoutRate: Float, dropoutSeed: UInt64?) {
     let tokens = batch * seq
     Parallel.forRange(tokens, grain: 256) { s, e in
@@ -52,8 +52,9 @@ func embeddingForward(_ c: EmbeddingCache, ids: UnsafePointer<Int32>, typeIds: U
 /// Backward of `embeddingForward`: the parameter gradients +=. `dOut` (B·L, D) is read only. `c.dNormed` must hold
 /// zeros (the step's zeroing pass clears it: `Model.zeroGradients`). Destroys the cache (normed).
 func embeddingBackward(_ c: EmbeddingCache, dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>,
-                       typeIds: UnsafePointer<Int32>, batch: Int, seq: Int, dEmb: Int, dModel: Int, _ p: EmbeddingParams,
-                       _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>, dropout: Bool) {
+                       typeIds: UnsafePointer<Int32>, batch: Int, seq: Int, dEmb: Int, dModel: Int,
+                       _ p: EmbeddingParams, _ params: UnsafeMutablePointer<Float>,
+                       _ grads: UnsafeMutablePointer<Float>, dropout: Bool) {
     let tokens = batch * seq
     // output = Dropout(normed·W_in + b_in)
     var dy = dOut

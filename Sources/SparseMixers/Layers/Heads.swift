@@ -83,7 +83,8 @@ func crossEntropyRow(_ logits: UnsafeMutablePointer<Float>, count n: Int, label:
 }
 
 /// The plain form of `crossEntropyRow` (the simple path the fast one is pinned against).
-func crossEntropyRowReference(_ logits: UnsafeMutablePointer<Float>, count n: Int, label: Int, gradScale: Float?) -> (Double, Int) {
+func crossEntropyRowReference(_ logits: UnsafeMutablePointer<Float>, count n: Int, label: Int,
+                              gradScale: Float?) -> (Double, Int) {
     var mx = -Float.infinity, arg = 0
     for i in 0..<n where logits[i] > mx { mx = logits[i]; arg = i }
     var sum: Double = 0
@@ -160,7 +161,8 @@ func headsForward(_ x: UnsafePointer<Float>, _ hc: HeadCache, _ hp: HeadParams, 
     for b in 0..<B { (hc.poolIn + b * D).update(from: x + b * L * D, count: D) }
     denseForward(hc.poolPre, hc.poolIn, rows: B, hp.pooler, P)
     for i in 0..<(B * D) { hc.pooled[i] = Foundation.tanh(hc.poolPre[i]) }
-    BLAS.gemm(transB: true, m: B, n: n, k: D, a: hc.pooled, lda: D, b: P + hp.classifierKernel, ldb: D, c: hc.logits, ldc: n)
+    BLAS.gemm(transB: true, m: B, n: n, k: D, a: hc.pooled, lda: D, b: P + hp.classifierKernel, ldb: D, c: hc.logits,
+              ldc: n)
     addBias(hc.logits, P + hp.classifierBias, rows: B, cols: n)
     r.logits = Array(UnsafeBufferPointer(start: hc.logits, count: B * n))
     switch hp.mlm {
@@ -245,7 +247,8 @@ func headsBackward(dx: UnsafeMutablePointer<Float>, _ hc: HeadCache, _ hp: HeadP
         }}
         let dLogits = UnsafePointer(hc.mlmLogits)
         // logits = t·Eᵀ + b  ⇒  dE += dlogitsᵀ·t, dt = dlogits·E (into t's storage), db += Σ dlogits
-        BLAS.gemm(transA: true, m: V, n: De, k: R, a: dLogits, lda: V, b: hc.tNorm, ldb: De, beta: 1, c: Gd + word, ldc: De)
+        BLAS.gemm(transA: true, m: V, n: De, k: R, a: dLogits, lda: V, b: hc.tNorm, ldb: De, beta: 1, c: Gd + word,
+                  ldc: De)
         BLAS.addColumnSums(dLogits, rows: R, cols: V, into: Gd + m.outputBias)
         BLAS.gemm(m: R, n: De, k: V, a: dLogits, lda: V, b: P + word, ldb: De, c: hc.tNorm, ldc: De)
         // t = LN(gelu(tPre)), tPre = gathered·W_t + b_t

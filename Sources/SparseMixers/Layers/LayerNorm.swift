@@ -6,8 +6,9 @@ let layerNormEps: Float = 1e-12
 /// A row's mean and variance are sums taken left to right, one dependent chain of additions each; eight rows at a
 /// time run their chains side by side in the lanes of a SIMD8 (lane k is row k's chain in its own order), so the
 /// result is bit-for-bit `layerNormForwardReference`'s (pinned by a test) at up to 8x the speed on narrow rows.
-func layerNormForward(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
-                      _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+func layerNormForward(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                      rstd: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                      bias: UnsafePointer<Float>, rows: Int, cols: Int) {
     Parallel.forRange(rows, grain: max(8, 8192 / max(cols, 1))) { s, e in
         var r = s
         while r + 8 <= e {
@@ -30,16 +31,16 @@ func layerNormForward(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePoint
             r += 8
         }
         if r < e {
-            layerNormForwardReference(y + r * cols, mean: mean + r, rstd: rstd + r, x + r * cols, scale: scale, bias: bias,
-                                      rows: e - r, cols: cols)
+            layerNormForwardReference(y + r * cols, mean: mean + r, rstd: rstd + r, x + r * cols, scale: scale,
+                                      bias: bias, rows: e - r, cols: cols)
         }
     }
 }
 
 /// The plain form of `layerNormForward`, one row at a time (the simple path the fast one is pinned against).
 func layerNormForwardReference(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
-                               rstd: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: UnsafePointer<Float>,
-                               bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+                               rstd: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                               scale: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int) {
     for r in 0..<rows {
         let xr = x + r * cols, yr = y + r * cols
         var sum: Float = 0
@@ -55,9 +56,10 @@ func layerNormForwardReference(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMut
 
 /// Backward of `layerNormForward`: dx, dscale and dbias accumulate (+=). dx must not alias x or dy.
 /// x̂ = (x − mean)·rstd, dx̂ = dy·scale, dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
-func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
-                       dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-                       scale: UnsafePointer<Float>, rows: Int, cols: Int) {
+func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>,
+                       dbias: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                       mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, scale: UnsafePointer<Float>, rows: Int,
+                       cols: Int) {
     let chunks = max(1, min(Parallel.threads, rows / max(1, 8192 / max(cols, 1))))
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * cols)
     partial.initialize(repeating: 0, count: chunks * 2 * cols)

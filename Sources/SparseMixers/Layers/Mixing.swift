@@ -27,7 +27,8 @@ struct MatrixMixCache {
 
 /// Y_b = M_s · (X_b · M_h): one [B·L, D]×[D, D] product, then B products [L, L]×[L, D] side by side.
 func matrixMixForward(_ y: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
-                      seqMatrix: UnsafePointer<Float>, hiddenMatrix: UnsafePointer<Float>, batch: Int, seq L: Int, dModel D: Int) {
+                      seqMatrix: UnsafePointer<Float>, hiddenMatrix: UnsafePointer<Float>, batch: Int, seq L: Int,
+                      dModel D: Int) {
     BLAS.gemm(m: batch * L, n: D, k: D, a: x, lda: D, b: hiddenMatrix, ldb: D, c: z, ldc: D)
     Parallel.forChunks(batch) { _, s, e in
         for b in s..<e {
@@ -37,8 +38,8 @@ func matrixMixForward(_ y: UnsafeMutablePointer<Float>, z: UnsafeMutablePointer<
 }
 
 /// dx += ∂/∂x; dM_s += Σ_b dY_b·Z_bᵀ; dM_h += Xᵀ·dZ with dZ_b = M_sᵀ·dY_b. `work` holds B·L·D floats.
-func matrixMixBackward(dx: UnsafeMutablePointer<Float>, dY: UnsafePointer<Float>, _ x: UnsafePointer<Float>, z: UnsafePointer<Float>,
-                       seqMatrix: UnsafePointer<Float>, hiddenMatrix: UnsafePointer<Float>,
+func matrixMixBackward(dx: UnsafeMutablePointer<Float>, dY: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                       z: UnsafePointer<Float>, seqMatrix: UnsafePointer<Float>, hiddenMatrix: UnsafePointer<Float>,
                        dSeq: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
                        batch: Int, seq L: Int, dModel D: Int, work: UnsafeMutablePointer<Float>) {
     let dZ = work

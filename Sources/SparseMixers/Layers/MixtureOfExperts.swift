@@ -85,7 +85,8 @@ extension ModelConfig {
     func maxSlotsPerExpert(tokens T: Int) -> Int {
         let G = Routing.numGroups(tokens: T, maxGroupSize: maxGroupSize)
         let c = max(trainCapacityFactor, evalCapacityFactor)
-        return G * Routing.capacity(factor: c, tokensPerGroup: T / G, experts: numExperts, minCapacity: minExpertCapacity)
+        return G * Routing.capacity(factor: c, tokensPerGroup: T / G, experts: numExperts,
+                                    minCapacity: minExpertCapacity)
     }
 }
 
@@ -168,7 +169,8 @@ func moeForward(_ out: UnsafeMutablePointer<Float>, _ c: MoECache, _ h: UnsafePo
             if n == 0 { continue }
             let rows = e * S
             let cache = FFNCache(a1: c.expert.a1 + rows * F, g: c.expert.g + rows * F,
-                                 mask: s.expertDropout > 0 && dropSeed != nil ? c.expert.mask + rows * D : c.expert.mask)
+                                 mask: s.expertDropout > 0 && dropSeed != nil
+                                     ? c.expert.mask + rows * D : c.expert.mask)
             ffnForward(c.ye + rows * D, cache, c.xe + rows * D, rows: n, p.expert(e), params,
                        dropoutRate: s.expertDropout, dropoutSeed: dropSeed.map { $0 &+ UInt64(e) &* 0x9E37_79B9 })
         }
@@ -195,9 +197,9 @@ func moeForward(_ out: UnsafeMutablePointer<Float>, _ c: MoECache, _ h: UnsafePo
 /// zFactor·z of this layer. `dOut` (T, D), the gradient of the MoE output, is read only. `work` holds E·S·D floats,
 /// 2·E·S·D with expert dropout, and at least T·D. Destroys the expert caches (a1, g, ye).
 func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ c: MoECache, _ h: UnsafePointer<Float>,
-                 tokens T: Int, _ p: MoEParams, _ params: UnsafeMutablePointer<Float>, _ grads: UnsafeMutablePointer<Float>,
-                 _ s: MoESettings, auxFactor: Float, zFactor: Float, dropout: Bool,
-                 work: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>) {
+                 tokens T: Int, _ p: MoEParams, _ params: UnsafeMutablePointer<Float>,
+                 _ grads: UnsafeMutablePointer<Float>, _ s: MoESettings, auxFactor: Float, zFactor: Float,
+                 dropout: Bool, work: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>) {
     guard let d = c.decision else { preconditionFailure("moeBackward before moeForward") }
     let D = p.dModel, E = p.experts, S = c.maxSlots
     let dProbs = dLogits   // (T, E): first the gradient w.r.t. probabilities, then turned into logits' gradient

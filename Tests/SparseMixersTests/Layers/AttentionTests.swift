@@ -7,8 +7,11 @@ final class AttentionTests: XCTestCase {
     func check(dropout: Float, file: StaticString = #filePath, line: UInt = #line) {
         let B = 2, L = 4, D = 4, H = 2, T = B * L
         let ids: [Int32] = [5, 3, 7, 2, 4, 6, 1, 0]   // pad id 0
-        func dense(_ k: Int) -> DenseParams { DenseParams(kernel: k * (D * D + D), bias: k * (D * D + D) + D * D, nIn: D, nOut: D) }
-        let p = AttentionParams(query: dense(0), key: dense(1), value: dense(2), out: dense(3))   // params: 4 × (W [D, D], b [D])
+        func dense(_ k: Int) -> DenseParams {
+            DenseParams(kernel: k * (D * D + D), bias: k * (D * D + D) + D * D, nIn: D, nOut: D)
+        }
+        // params: 4 × (W [D, D], b [D])
+        let p = AttentionParams(query: dense(0), key: dense(1), value: dense(2), out: dense(3))
         let arena = FloatArena(count: 8192)
         var carver = ArenaCarver(arena: arena)
         let cache = AttentionCache(&carver, batch: B, seq: L, dModel: D, heads: H, dropout: dropout > 0)

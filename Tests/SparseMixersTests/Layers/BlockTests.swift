@@ -8,8 +8,8 @@ import SparseMixersTestSupport
 /// a step of 2e-2 and a 3% tolerance (as the whole-model MoE checks use) leave room for both; a wrong term or an
 /// overwritten gradient is off by far more.
 final class BlockTests: XCTestCase {
-    func check(_ config: ModelConfig, block l: Int = 0, training: Bool = true, h: Float = 2e-2, file: StaticString = #filePath,
-               line: UInt = #line) throws {
+    func check(_ config: ModelConfig, block l: Int = 0, training: Bool = true, h: Float = 2e-2,
+               file: StaticString = #filePath, line: UInt = #line) throws {
         let m = try Model(config: config, head: .pretraining, seed: 11)
         Tiny.enliven(m)
         let batch = Tiny.batch(config)
@@ -21,8 +21,8 @@ final class BlockTests: XCTestCase {
             m.params.base.update(from: v[1], count: v[1].count)
             return batch.inputIds.withUnsafeBufferPointer { ids in
                 grads.withUnsafeMutableBufferPointer { g in
-                    let ctx = PassContext(config: config, batch: batch.batchSize, ids: ids.baseAddress!, params: m.params.base,
-                                          grads: g.baseAddress!, training: training)
+                    let ctx = PassContext(config: config, batch: batch.batchSize, ids: ids.baseAddress!,
+                                          params: m.params.base, grads: g.baseAddress!, training: training)
                     _ = block.forward(v[0], ctx, dropoutSeed: training ? 5 : nil, scratch: w.scratch.attention)
                     if let dy { block.backward(dx: &dx, dOut: dy, v[0], ctx, scratch: w.scratch) }
                     return Array(UnsafeBufferPointer(start: block.out, count: T * D))

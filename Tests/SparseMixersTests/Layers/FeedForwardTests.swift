@@ -23,8 +23,8 @@ final class FeedForwardTests: XCTestCase {
                        backward: { v, dy, g in
                            _ = forward(v)
                            var params = v[1], dx = g[0], grads = g[1]
-                           ffnBackward(dx: &dx, dOut: dy, cache, v[0], rows: N, p, &params, &grads, dropout: dropout > 0,
-                                       work: work)
+                           ffnBackward(dx: &dx, dOut: dy, cache, v[0], rows: N, p, &params, &grads,
+                                       dropout: dropout > 0, work: work)
                            g = [dx, grads]
                        }, file: file, line: line)
     }

@@ -11,14 +11,14 @@ final class LayerNormTests: XCTestCase {
             layerNormForward(&y, mean: &mean, rstd: &rstd, v[0], scale: v[1], bias: v[2], rows: N, cols: C)
             return (y, mean, rstd)
         }
-        checkGradients([("x", testValues(N * C, seed: 1, scale: 2)), ("scale", testValues(C, seed: 2).map { 1 + 0.3 * $0 }),
-                        ("bias", testValues(C, seed: 3))],
+        checkGradients([("x", testValues(N * C, seed: 1, scale: 2)),
+                        ("scale", testValues(C, seed: 2).map { 1 + 0.3 * $0 }), ("bias", testValues(C, seed: 3))],
                        forward: { run($0).y },
                        backward: { v, dy, g in
                            let f = run(v)
                            var dx = g[0], ds = g[1], db = g[2]
-                           layerNormBackward(dx: &dx, dscale: &ds, dbias: &db, dy: dy, x: v[0], mean: f.mean, rstd: f.rstd,
-                                             scale: v[1], rows: N, cols: C)
+                           layerNormBackward(dx: &dx, dscale: &ds, dbias: &db, dy: dy, x: v[0], mean: f.mean,
+                                             rstd: f.rstd, scale: v[1], rows: N, cols: C)
                            g = [dx, ds, db]
                        })
     }
