@@ -18,14 +18,14 @@ public struct VocabularyOptions: Codable, Equatable, Sendable {
     /// SentencePiece's unigram trainer is super-linear in its input; 600k sentences (~40% of the
     /// corpus, ~60 MB) keep training to a few minutes on 2 cores. `sentences(forVocabSize:)` is the rule the
     /// tables use.
-    public var inputSentenceSize: Int = 600_000
+    public var inputSentenceSize: Int = VocabularyOptions.maximumSentences
     public var seed: UInt64 = 1234
     public var numThreads: Int = 2
     /// Sentences longer than this (bytes) are skipped by the trainer (SentencePiece's default 4192).
     public var maxSentenceLength: Int = 4192
 
     public init(vocabSize: Int = 32_000, modelType: VocabularyModelType = .unigram,
-                characterCoverage: Double = 0.9995, inputSentenceSize: Int = 600_000,
+                characterCoverage: Double = 0.9995, inputSentenceSize: Int = VocabularyOptions.maximumSentences,
                 seed: UInt64 = 1234, numThreads: Int = 2) {
         self.vocabSize = vocabSize; self.modelType = modelType
         self.characterCoverage = characterCoverage; self.inputSentenceSize = inputSentenceSize

@@ -136,7 +136,7 @@ public struct StoppingRule: Equatable, Sendable {
     public static let defaultMinRounds = 5
     public static let defaultHalfWidth = 0.05
 
-    /// Defaults per scale. `ci`, the first look at 2 x 128 (a round of a group takes 3-6 s): at least 5 rounds,
+    /// Defaults per scale. `ci`, the first look at 2 x 128 (a round of a group takes 3-12 s): at least 5 rounds,
     /// then until every interval is within ±15%, at most 20 rounds or 30 s of rounds per group. Measured on a quiet
     /// machine, ±10% and 60 s spent 1,089 s in the rounds of 24 groups (18 of `run_all.sh`'s 40 minutes), and 30 of
     /// the 116 speed-ups still ended unstable: one slow round in ten (a page-fault storm, another VM's burst) holds
