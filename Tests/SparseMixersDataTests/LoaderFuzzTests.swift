@@ -270,9 +270,10 @@ final class LoaderFuzzTests: XCTestCase {
         }
     }
 
-    /// Byte offsets of structural characters (outside strings) in a JSON line.
-    func structural(_ l: [UInt8]) -> [Int] {
-        var out: [Int] = [], inString = false, escaped = false
+    /// One pass over a JSON line: the byte offsets of its structural characters (outside strings), and the offsets
+    /// just after each opening quote of a string value or key (inside a string).
+    func scan(_ l: [UInt8]) -> (structural: [Int], stringStarts: [Int]) {
+        var structural: [Int] = [], stringStarts: [Int] = [], inString = false, escaped = false
         for (i, c) in l.enumerated() {
             if inString {
                 if escaped {
@@ -282,26 +283,13 @@ final class LoaderFuzzTests: XCTestCase {
                 } else if c == 0x22 {
                     inString = false
                 }
-            } else if c == 0x22 { inString = true } else if "{}[]:,".utf8.contains(c) { out.append(i) }
+            } else if c == 0x22 {
+                inString = true; stringStarts.append(i + 1)
+            } else if "{}[]:,".utf8.contains(c) {
+                structural.append(i)
+            }
         }
-        return out
-    }
-
-    /// Offsets just after an opening quote of a string value or key (inside a string).
-    func insideString(_ l: [UInt8]) -> [Int] {
-        var out: [Int] = [], inString = false, escaped = false
-        for (i, c) in l.enumerated() {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if c == 0x5C {
-                    escaped = true
-                } else if c == 0x22 {
-                    inString = false
-                }
-            } else if c == 0x22 { inString = true; out.append(i + 1) }
-        }
-        return out
+        return (structural, stringStarts)
     }
 
     func jsonTrial(_ tally: inout Tally) {
@@ -339,7 +327,7 @@ final class LoaderFuzzTests: XCTestCase {
                 l = Array(l[..<(1 + rng.int(l.count - 1))]); name = "truncated"
                 reason = "invalid JSON at column|invalid UTF-8"
             case 1:
-                let closers = structural(l).filter { l[$0] == UInt8(ascii: "}") || l[$0] == UInt8(ascii: "]") }
+                let closers = scan(l).structural.filter { l[$0] == UInt8(ascii: "}") || l[$0] == UInt8(ascii: "]") }
                 l.insert(UInt8(ascii: ","), at: closers[rng.int(closers.count)]); name = "trailing-comma"
                 reason = "trailing comma"
             case 2:
@@ -347,10 +335,10 @@ final class LoaderFuzzTests: XCTestCase {
                 l.insert(contentsOf: Array("\"\(key)\": \(r.fields[key]!), ".utf8), at: 1); name = "duplicate-key"
                 reason = "duplicate key \"\(key)\""
             case 3:
-                let s = structural(l)
+                let s = scan(l).structural
                 l.remove(at: s[rng.int(s.count)]); name = "structural"; reason = "invalid JSON at column"
             case 4:
-                let at = insideString(l)
+                let at = scan(l).stringStarts
                 let bad: [UInt8] = [0x00, 0x01, 0x09, 0x0D, 0x1F, 0x7F]
                 let b = bad[rng.int(bad.count)]
                 l.insert(b, at: at[rng.int(at.count)])
@@ -360,7 +348,7 @@ final class LoaderFuzzTests: XCTestCase {
                     name = "control"; reason = "raw control character"
                 }
             case 5:
-                let at = insideString(l)
+                let at = scan(l).stringStarts
                 l.insert(contentsOf: [[0xFF], [0x80, 0x41], [0xC3, 0x28], [0xED, 0xA0, 0x80]][rng.int(4)],
                          at: at[rng.int(at.count)])
                 name = "utf8"; reason = "invalid UTF-8"
