@@ -88,7 +88,7 @@ public struct PretrainingRuns: Codable, Equatable, Sendable {
         self.tokensPerRun = batch * seqLength * steps; self.seeds = seeds; self.runDirectories = runDirectories
     }
 
-    /// "8 x 64 x 200 steps = 102,400 tokens, seeds 0".
+    /// "8 x 64 x 100 steps = 51,200 tokens, seeds 0".
     public var text: String {
         "\(batch) x \(seqLength) x \(steps) steps = \(Self.grouped(tokensPerRun)) tokens per run"
     }

@@ -50,9 +50,10 @@ public enum Flags {
 
     /// The stopping rule of those flags, the scale's defaults where a flag is not given (a `--min-rounds` above
     /// the default maximum raises the maximum to it).
-    public static func rule(_ scale: Scale, minRounds: Int, maxRounds: Int?, halfWidth: Double?,
+    public static func rule(_ scale: Scale, minRounds: Int?, maxRounds: Int?, halfWidth: Double?,
                             timeLimit: Double?) -> StoppingRule {
         let d = StoppingRule.defaults(scale)
+        let minRounds = minRounds ?? d.minRounds
         return StoppingRule(minRounds: minRounds, maxRounds: maxRounds ?? max(d.maxRounds, minRounds),
                             halfWidth: halfWidth.map { $0 / 100 } ?? d.halfWidth,
                             timeLimitSeconds: timeLimit ?? d.timeLimitSeconds)

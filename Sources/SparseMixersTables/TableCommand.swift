@@ -25,15 +25,15 @@ public struct TableOptions: ParsableArguments {
     public var batch: Int?
     @Option(help: "Tokens per timed sequence (default 512; 128 at --scale ci).")
     public var seq: Int?
-    @Option(help: "Timed rounds always made per speed group (at least 2; default 5).")
-    public var minRounds: Int = StoppingRule.defaultMinRounds
+    @Option(help: "Timed rounds always made per speed group (at least 2; default 4 at ci, 5 otherwise).")
+    public var minRounds: Int?
     @Option(help: "Timed rounds at most per speed group (default 20).")
     public var maxRounds: Int?
     @Option(help: ArgumentHelp("Percent: rounds stop once every speed-up's 95% interval is within this half-width "
-                               + "(default 10 at ci, 5 otherwise)."))
+                               + "(default 15 at ci, 5 otherwise)."))
     public var halfWidth: Double?
     @Option(help: ArgumentHelp("Seconds of timed rounds per speed group after which the ratios still wider than "
-                               + "--half-width are marked unstable (default 60 at ci, 1800 otherwise)."))
+                               + "--half-width are marked unstable (default 30 at ci, 1800 otherwise)."))
     public var timeLimit: Double?
     @Option(help: "Untimed warm-up steps per model.")
     public var warmup: Int = 1
@@ -55,7 +55,8 @@ public struct TableOptions: ParsableArguments {
         guard Scale(rawValue: scale) != nil else { throw ValidationError("--scale must be ci, small, long or paper") }
         try Flags.int(batch, "batch", 1...Flags.maxBatch)
         try Flags.int(seq, "seq", 2...Flags.maxSeq)
-        try Flags.rounds(minRounds: minRounds, maxRounds: maxRounds, halfWidth: halfWidth, timeLimit: timeLimit)
+        try Flags.rounds(minRounds: minRounds ?? StoppingRule.defaults(Scale(rawValue: scale) ?? .ci).minRounds,
+                         maxRounds: maxRounds, halfWidth: halfWidth, timeLimit: timeLimit)
         try Flags.int(warmup, "warmup", 0...10_000)
         try Flags.threads(threads)
         if let m = memoryBudgetGB { try Flags.double(m, "memory-budget-gb", 0...1e6, openLower: true) }

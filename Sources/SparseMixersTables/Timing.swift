@@ -136,17 +136,17 @@ public struct StoppingRule: Equatable, Sendable {
     public static let defaultMinRounds = 5
     public static let defaultHalfWidth = 0.05
 
-    /// Defaults per scale. `ci`, the first look at 2 x 128 (a round of a group takes 3-12 s): at least 5 rounds,
+    /// Defaults per scale. `ci`, the first look at 2 x 128 (a round of a group takes 3-12 s): at least 4 rounds,
     /// then until every interval is within ±15%, at most 20 rounds or 30 s of rounds per group. Measured on a quiet
     /// machine, ±10% and 60 s spent 1,089 s in the rounds of 24 groups (18 of `run_all.sh`'s 40 minutes), and 30 of
     /// the 116 speed-ups still ended unstable: one slow round in ten (a page-fault storm, another VM's burst) holds
-    /// a 5-10 round t interval above ±10%. Replayed on that run's samples, this rule spends 675 s and leaves 23
-    /// unstable; run with it, a fresh first look took 28 minutes, 558 s of them in rounds, 13 of 116 unstable
-    /// (Results/ci/first-look-2026-12-04-quiet.md). `small` and `paper` (8 x 512: a BERT training step
-    /// alone takes 13-19 s): ±5%, at most 20 rounds or 30 minutes per group. `speed-check` has its own rule
-    /// (`SpeedCheck.defaultRule`).
+    /// a 5-10 round t interval above ±10%. With ±15%, 30 s and 5 rounds a fresh first look took 28 minutes, 558 s
+    /// of them in rounds, 13 of 116 unstable; replayed on that run's samples, 4 rounds spend 511 s and leave 15
+    /// unstable, 3 rounds 469 s and 27 (Results/ci/first-look-2026-12-04-quiet.md, replay-speed-rule.py).
+    /// `small` and `paper` (8 x 512: a BERT training step alone takes 13-19 s): ±5%, at least 5 rounds, at most 20
+    /// rounds or 30 minutes per group. `speed-check` has its own rule (`SpeedCheck.defaultRule`).
     public static func defaults(_ scale: Scale) -> StoppingRule {
-        scale == .ci ? StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30)
+        scale == .ci ? StoppingRule(minRounds: 4, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30)
             : StoppingRule(minRounds: defaultMinRounds, maxRounds: 20, halfWidth: defaultHalfWidth,
                            timeLimitSeconds: 1800)
     }

@@ -40,7 +40,7 @@ final class FlagTests: XCTestCase {
         expectRefused(["--output", out, "--min-rounds", "1"], "--min-rounds must be in 2...10000, got 1")
         expectRefused(["--output", out, "--min-rounds", "6", "--max-rounds", "5"],
                       "--max-rounds must be in 6...10000, got 5")
-        expectRefused(["--output", out, "--max-rounds", "20000"], "--max-rounds must be in 5...10000, got 20000")
+        expectRefused(["--output", out, "--max-rounds", "20000"], "--max-rounds must be in 4...10000, got 20000")
         for v in ["nan", "0", "100", "-5"] {
             expectRefused(["--output", out, "--half-width=\(v)"],
                           "--half-width must be a finite number in (0.0, 100.0)")
@@ -56,7 +56,7 @@ final class FlagTests: XCTestCase {
                        StoppingRule.defaults(.small))
         // Per-scale defaults where a flag is not given: the ci first look stops at ±15%, small at ±5%.
         XCTAssertEqual(try TableOptions.parse(["--output", out]).settings.rule,
-                       StoppingRule(minRounds: 5, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30))
+                       StoppingRule(minRounds: 4, maxRounds: 20, halfWidth: 0.15, timeLimitSeconds: 30))
         XCTAssertEqual(StoppingRule.defaults(.small).halfWidth, 0.05)
         let o = try TableOptions.parse(["--output", out, "--memory-budget-gb", "2.5", "--batch", "4"])
         XCTAssertEqual(o.settings.memoryBudget, 2.5e9)

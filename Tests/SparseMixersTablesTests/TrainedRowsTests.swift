@@ -74,7 +74,7 @@ final class TrainedRowsTests: XCTestCase {
                                   + "1 head x 32 (8 x 64), 14 layers: 4 attention, 4 MoE, 16 experts"), md)
         XCTAssertTrue(md.contains("| BERT | BERT, d_model 48 (768), d_emb 48 (768), d_ff 192 (3072), 1 "
                                   + "head x 48 (12 x 64)"), md)
-        XCTAssertTrue(md.contains("8 x 64 x 200 steps = 102,400 tokens per run"), md)
+        XCTAssertTrue(md.contains("8 x 64 x 100 steps = 51,200 tokens per run"), md)
         XCTAssertTrue(md.contains("c_train = c_eval = 0.75 [GUESS"))
         XCTAssertTrue(md.contains("**not run**: pre-training: stand-in: no corpus"))
         XCTAssertTrue(md.contains("LR set wide {0.001}, batch 4/8/16"), md)
@@ -82,7 +82,7 @@ final class TrainedRowsTests: XCTestCase {
         let csv = ReportWriter.csv(r)
         XCTAssertTrue(csv.contains("9,trained,Sparse Mixer,d_model,32.0,512.0,"), csv)
         XCTAssertTrue(csv.contains("9,trained,Sparse Mixer,heads,1.0,8.0,"))
-        XCTAssertTrue(csv.contains("9,trained,Sparse Mixer,pretrain_tokens_per_run,102400.0,"))
+        XCTAssertTrue(csv.contains("9,trained,Sparse Mixer,pretrain_tokens_per_run,51200.0,"))
         XCTAssertTrue(csv.contains("c_train = c_eval = 0.75 [GUESS"))
 
         let back = try ReportWriter.decode(ReportWriter.json(r))
@@ -108,7 +108,7 @@ final class TrainedRowsTests: XCTestCase {
         XCTAssertTrue(bert12.guesses.contains { $0.contains("columns 64/256 are pre-training batch sizes") })
         let md = ReportWriter.markdown(r)
         XCTAssertTrue(md.contains("Behind every row: columns 64/256 are pre-training batch sizes"), "printed once")
-        XCTAssertTrue(md.contains("paper batch 256: 32 x 64 x 200 steps = 409,600 tokens per run"), md)
+        XCTAssertTrue(md.contains("paper batch 256: 32 x 64 x 100 steps = 204,800 tokens per run"), md)
     }
 
     func testSpeedOnlyClaimsNoTrainedConfiguration() throws {
