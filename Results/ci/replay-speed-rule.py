@@ -3,7 +3,7 @@
 
 Usage: Results/ci/replay-speed-rule.py Reports/timing/<session>/
 Each timing-*.json holds one variant's per-round times and the reference's from the same rounds (TimingCache).
-For each group (the variants timed together) and each candidate rule (half-width, time limit; at least 5 and at
+For each group (the variants timed together) and each candidate rule (half-width, time limit, fewest rounds; at
 most 20 rounds), it finds the round where the rule would have stopped: every speed-up's 95% t interval on the
 per-round log-ratios within the half-width, or the seconds of rounds past the limit. It prints the seconds of
 rounds and how many speed-ups (training and inference, per variant) would end wider than the half-width.
@@ -29,11 +29,11 @@ for f in sorted(glob.glob(sys.argv[1].rstrip('/') + '/timing-*.json')):
     t = json.load(open(f))['timing']
     groups[t['timedIn']].append(t)
 
-rules = [(0.10, 60), (0.10, 30), (0.15, 30), (0.15, 25), (0.15, 20), (0.10, 20)]
+rules = [(0.10, 60, 5), (0.10, 30, 5), (0.15, 30, 5), (0.15, 30, 4), (0.15, 30, 3), (0.15, 25, 4), (0.20, 30, 4)]
 print(f"{len(groups)} groups, {sum(len(v) for v in groups.values())} variants\n")
-print("| half-width | time limit | seconds of rounds | speed-ups wider than the half-width |")
-print("|---:|---:|---:|---:|")
-for hw, limit in rules:
+print("| half-width | time limit | fewest rounds | seconds of rounds | speed-ups wider than the half-width |")
+print("|---:|---:|---:|---:|---:|")
+for hw, limit, fewest in rules:
     total, unstable, rows = 0.0, 0, 0
     for ts in groups.values():
         n = len(ts[0]['referenceTrainMs'])
@@ -42,7 +42,7 @@ for hw, limit in rules:
         spent, stop = 0.0, n
         for k in range(1, n + 1):
             spent += secs[k - 1]
-            if k >= 5:
+            if k >= fewest:
                 widest = max(max(half_width(t['referenceTrainMs'][:k], t['trainMs'][:k]),
                                  half_width(t['referenceInferenceMs'][:k], t['inferenceMs'][:k])) for t in ts)
                 if widest <= hw or spent >= limit or k == 20:
@@ -53,4 +53,4 @@ for hw, limit in rules:
             for ref, var in ((t['referenceTrainMs'], t['trainMs']), (t['referenceInferenceMs'], t['inferenceMs'])):
                 rows += 1
                 unstable += half_width(ref[:stop], var[:stop]) > hw
-    print(f"| ±{100 * hw:.0f}% | {limit} s | {total:.0f} | {unstable} of {rows} |")
+    print(f"| ±{100 * hw:.0f}% | {limit} s | {fewest} | {total:.0f} | {unstable} of {rows} |")

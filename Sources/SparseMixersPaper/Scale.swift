@@ -74,9 +74,11 @@ public struct ScaleSettings: Codable, Equatable, Sendable {
         case .ci:
             widthDivisor = 16; seqLength = 64; vocabSize = 2_000; pretrainBatch = 8
             // The full-schedule tables (6-10, 17, 18, Figure 2) train as long as the coordinate descent's at ci.
-            // ci models end at the MLM floor whatever the schedule (400, 200 and 100 steps all measured 2.7%, the
-            // most frequent piece), so the steps only check the pipeline: 100 steps keep 2 evaluations, a warm-up,
-            // a decay and a checkpoint, and take half of the 90 runs' 330 s that 200 steps took in a first look.
+            // ci models end at or below the MLM floor whatever the schedule (Table 1 in fresh first looks: 0.6-3.1%
+            // at 400 steps against a 3.1% floor, 2.5-2.7% at 200 and 1.5-2.7% at 100 against 2.7%), so the steps
+            // only check the pipeline: 100 keep a warm-up, a decay, 5 evaluations and the checkpoints, and the
+            // accuracy phases took 471 s of a 25-minute first look instead of 579 s at 200
+            // (Results/ci/first-look-2026-12-04-quiet.md).
             coordinateDescentSteps = 100; fullSteps = 100; warmupSteps = 10; pretrainLearningRate = 1e-3
             pretrainEvalBatches = 4; pretrainEvalBatchSize = 16; seeds = 1; referenceSeeds = 1
             // One learning rate per set and 256 training examples per task: ci models learn class priors, so a

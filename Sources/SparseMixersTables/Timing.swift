@@ -142,7 +142,8 @@ public struct StoppingRule: Equatable, Sendable {
     /// the 116 speed-ups still ended unstable: one slow round in ten (a page-fault storm, another VM's burst) holds
     /// a 5-10 round t interval above ±10%. With ±15%, 30 s and 5 rounds a fresh first look took 28 minutes, 558 s
     /// of them in rounds, 13 of 116 unstable; replayed on that run's samples, 4 rounds spend 511 s and leave 15
-    /// unstable, 3 rounds 469 s and 27 (Results/ci/first-look-2026-12-04-quiet.md, replay-speed-rule.py).
+    /// unstable, 3 rounds 469 s and 27; run with 4 rounds (and 100 pre-training steps), a fresh first look took
+    /// 24.6 minutes, 494 s in rounds, 5 of 116 unstable (Results/ci/first-look-2026-12-04-quiet.md).
     /// `small` and `paper` (8 x 512: a BERT training step alone takes 13-19 s): ±5%, at least 5 rounds, at most 20
     /// rounds or 30 minutes per group. `speed-check` has its own rule (`SpeedCheck.defaultRule`).
     public static func defaults(_ scale: Scale) -> StoppingRule {
