@@ -73,6 +73,37 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// The FFN's fused passes equal the separate ones bit-for-bit: bias + GELU (`addBias` then `geluForward`) and
+    /// bias + dropout (`addBias`, `makeDropoutMask`, `applyMask`: the same mask too), on 1 and 2 threads and on
+    /// shapes that split unevenly, including values where the tanh approximation switches branch.
+    func testFusedBiasGeluAndBiasDropoutBitwiseEqualSeparatePasses() {
+        var r = RNG(seed: 23)
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (rows, cols) in [(1, 1), (3, 7), (130, 64), (257, 256), (4096, 9)] {
+                let x = (0..<(rows * cols)).map { i in i % 11 == 0 ? 3e-4 * r.normal() : 5 * r.normal() }
+                let bias = (0..<cols).map { _ in r.normal() }
+                var a1 = x, g1 = [Float](repeating: 0, count: x.count)
+                var a2 = x, g2 = g1
+                addBiasGelu(&a1, bias, into: &g1, rows: rows, cols: cols)
+                addBias(&a2, bias, rows: rows, cols: cols)
+                geluForward(a2, into: &g2, count: x.count)
+                XCTAssertEqual(a1.map(\.bitPattern), a2.map(\.bitPattern), "bias, \(rows) x \(cols)")
+                XCTAssertEqual(g1.map(\.bitPattern), g2.map(\.bitPattern), "gelu, \(rows) x \(cols)")
+
+                var y1 = x, m1 = g1, y2 = x, m2 = g1
+                addBiasDropout(&y1, bias, mask: &m1, rows: rows, cols: cols, rate: 0.1, seed: 99)
+                addBias(&y2, bias, rows: rows, cols: cols)
+                makeDropoutMask(&m2, rows: rows, cols: cols, rate: 0.1, seed: 99)
+                applyMask(&y2, m2, count: x.count)
+                XCTAssertEqual(m1.map(\.bitPattern), m2.map(\.bitPattern), "mask, \(rows) x \(cols)")
+                XCTAssertEqual(y1.map(\.bitPattern), y2.map(\.bitPattern), "dropout, \(rows) x \(cols)")
+            }
+        }
+    }
+
     /// Cross-entropy through a scratch row (forward) and in place (gradient) equals the plain form bit-for-bit.
     func testCrossEntropyRowBitwiseEqualsReference() {
         var r = RNG(seed: 5)
@@ -158,20 +189,29 @@ extension FastPathTests {
 }
 
 extension FastPathTests {
-    /// The MLM loss over rows (eight rows' Double sums side by side, row statistics kept) equals the row-at-a-time
-    /// plain form bit-for-bit, on row counts that are and are not multiples of 8, with ties for the argmax; and
-    /// the gradient from the kept statistics equals the plain form's gradient.
+    /// The MLM loss over rows (the output bias added row by row, eight rows' Double sums side by side, row
+    /// statistics kept) equals `addBias` then the row-at-a-time plain form bit-for-bit, on row counts that are and
+    /// are not multiples of 8, with ties for the argmax; and the gradient from the kept statistics equals the plain
+    /// form's gradient.
     func testCrossEntropyRowsBitwiseEqualReference() {
         var r = RNG(seed: 23)
         for (R, V) in [(1, 5), (8, 100), (13, 1000), (16, 37), (21, 8)] {
-            var logits = (0..<(R * V)).map { _ in 5 * r.normal() }
-            logits[3 % (R * V)] = 40; logits[(3 + V) % (R * V)] = 40   // ties at the top of a row
+            for withBias in [false, true] {
+            var raw = (0..<(R * V)).map { _ in 5 * r.normal() }
+            raw[3 % (R * V)] = 40; raw[(3 + V) % (R * V)] = 40; raw[(5 + V) % (R * V)] = 40   // ties at the top
+            let bias = (0..<V).map { j in withBias && j != 3 && j != 5 ? r.normal() : 0 }
+            var logits = raw   // what the plain form sees: the separate `addBias` pass first
+            if withBias { addBias(&logits, bias, rows: R, cols: V) }
+            var given = raw
             let labels = (0..<R).map { _ in Int32(r.int(V)) }
             var loss = [Double](repeating: 0, count: R), arg = [Int](repeating: 0, count: R)
             var mx = [Float](repeating: 0, count: R), sum = [Double](repeating: 0, count: R)
             var scratch = [Float](repeating: 0, count: 8 * V)
-            crossEntropyRows(logits, rows: R, count: V, labels: labels, loss: &loss, arg: &arg, rowMax: &mx,
-                             rowSum: &sum, scratch: &scratch)
+            bias.withUnsafeBufferPointer { b in
+                crossEntropyRows(&given, rows: R, count: V, bias: withBias ? b.baseAddress! : nil, labels: labels,
+                                 loss: &loss, arg: &arg, rowMax: &mx, rowSum: &sum, scratch: &scratch)
+            }
+            XCTAssertEqual(given.map(\.bitPattern), logits.map(\.bitPattern), "\(R) x \(V): biased logits")
             for i in 0..<R {
                 var row = Array(logits[(i * V)..<((i + 1) * V)]), plain = row
                 let ref = plain.withUnsafeMutableBufferPointer {
@@ -188,6 +228,34 @@ extension FastPathTests {
                 }
                 XCTAssertEqual(row.map(\.bitPattern), plain.map(\.bitPattern), "\(R) x \(V), row \(i)")
             }
+            }
+        }
+    }
+
+    /// The lane-wise max and first-index scan equal the loop `for j where row[j] > mx` on the edge cases: NaN
+    /// anywhere, −∞ and all-NaN rows (index 0), +0 and −0 in either order, ties, and lengths around 8.
+    func testRowMaxAndArgmaxEqualsTheLoop() {
+        func loop(_ x: [Float]) -> (Float, Int) {
+            var mx = -Float.infinity, a = 0
+            for j in 0..<x.count where x[j] > mx { mx = x[j]; a = j }
+            return (mx, a)
+        }
+        var rows: [[Float]] = [[.nan], [-.infinity, -.infinity], [.nan, .nan, -.infinity], [-0.0, 0.0], [0.0, -0.0],
+                               [-1, .nan, 3, 3, .nan, 2, 3, 1, 0], [.nan, -2, -0.0, -3, 0.0, -0.0, -1, -1, -7, 0.0]]
+        var r = RNG(seed: 31)
+        for n in [1, 7, 8, 9, 15, 16, 17, 100] {
+            for _ in 0..<20 {
+                rows.append((0..<n).map { _ in
+                    let u = r.uniform()
+                    return u < 0.1 ? .nan : u < 0.2 ? -.infinity : u < 0.3 ? 0 : u < 0.4 ? -0.0 : Float(r.int(5)) - 2
+                })
+            }
+        }
+        for x in rows {
+            let (m, a) = x.withUnsafeBufferPointer { rowMaxAndArgmax($0.baseAddress!, count: x.count) }
+            let (m2, a2) = loop(x)
+            XCTAssertEqual(a, a2, "\(x)")
+            XCTAssertEqual(m.bitPattern, m2.bitPattern, "\(x)")
         }
     }
 
