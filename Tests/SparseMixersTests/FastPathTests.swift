@@ -104,6 +104,52 @@ final class FastPathTests: XCTestCase {
         }
     }
 
+    /// The LayerNorm backward's one-pass outputs equal the passes they replace bit-for-bit: overwrite-and-copy is
+    /// zeroing dx, adding into it and copying it; overwrite-and-add is zeroing dx, adding into it and accumulating
+    /// it into another buffer. Rows with exact zeros in dy (a dropout mask's) and on 1 and 2 threads.
+    func testLayerNormBackwardOutputsBitwiseEqualSeparatePasses() {
+        var r = RNG(seed: 37)
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            for (rows, cols) in [(1, 4), (9, 64), (300, 48)] {
+                let n = rows * cols
+                let x = (0..<n).map { _ in 2 * r.normal() }
+                let dy = (0..<n).map { i in i % 5 == 0 ? 0 : r.normal() }
+                let scale = (0..<cols).map { _ in 1 + 0.1 * r.normal() }, bias = [Float](repeating: 0, count: cols)
+                var y = [Float](repeating: 0, count: n), mean = [Float](repeating: 0, count: rows), rstd = mean
+                layerNormForward(&y, mean: &mean, rstd: &rstd, x, scale: scale, bias: bias, rows: rows, cols: cols)
+                let other = (0..<n).map { i in i % 7 == 0 ? -0.0 : r.normal() }
+                func run(_ mode: Int) -> ([Float], [Float], [Float], [Float]) {
+                    var dx = (0..<n).map { _ in Float(9) }   // stale values: must not leak into the result
+                    var ds = [Float](repeating: 0, count: cols), db = ds, aux = other
+                    if mode == 0 || mode == 2 {
+                        dx = [Float](repeating: 0, count: n)
+                        layerNormBackward(dx: &dx, dscale: &ds, dbias: &db, dy: dy, x: x, mean: mean, rstd: rstd,
+                                          scale: scale, rows: rows, cols: cols)
+                        if mode == 0 { aux = dx } else { for i in 0..<n { aux[i] += dx[i] } }
+                    } else {
+                        aux.withUnsafeMutableBufferPointer { a in
+                            layerNormBackward(dx: &dx, dscale: &ds, dbias: &db, dy: dy, x: x, mean: mean, rstd: rstd,
+                                              scale: scale, rows: rows, cols: cols,
+                                              output: mode == 1 ? .overwriteAndCopy(a.baseAddress!)
+                                                                : .overwriteAndAdd(into: a.baseAddress!))
+                        }
+                    }
+                    return (dx, ds, db, aux)
+                }
+                for (separate, fused) in [(0, 1), (2, 3)] {
+                    let a = run(separate), b = run(fused)
+                    XCTAssertEqual(a.0.map(\.bitPattern), b.0.map(\.bitPattern), "dx, \(rows) x \(cols)")
+                    XCTAssertEqual(a.1.map(\.bitPattern), b.1.map(\.bitPattern), "dscale, \(rows) x \(cols)")
+                    XCTAssertEqual(a.2.map(\.bitPattern), b.2.map(\.bitPattern), "dbias, \(rows) x \(cols)")
+                    XCTAssertEqual(a.3.map(\.bitPattern), b.3.map(\.bitPattern), "copy/add, \(rows) x \(cols)")
+                }
+            }
+        }
+    }
+
     /// Cross-entropy through a scratch row (forward) and in place (gradient) equals the plain form bit-for-bit.
     func testCrossEntropyRowBitwiseEqualsReference() {
         var r = RNG(seed: 5)

@@ -49,8 +49,9 @@ struct PassContext {
 }
 
 /// Backward scratch the blocks share (one block runs at a time), carved once per workspace. Being reused by every
-/// layer, the buffers a kernel adds into (dSum, dSeqMatrix, dHiddenMatrix, and parts of `work` and `routerGrad`) are
-/// zeroed where each layer takes them up, not in the step's zeroing pass (`Model.zeroGradients`).
+/// layer, the buffers a kernel adds into (dSeqMatrix, dHiddenMatrix, and parts of `work` and `routerGrad`) are
+/// zeroed where each layer takes them up, not in the step's zeroing pass (`Model.zeroGradients`); dSum and dHidden
+/// are written whole by the LayerNorm backward (`LayerNormGradientOutput`) before anything adds into them.
 struct BlockScratch {
     var dSum: UnsafeMutablePointer<Float>          // (T, D) gradient of outSum, then of mixSum
     var dHidden: UnsafeMutablePointer<Float>       // (T, D) gradient of h
@@ -185,11 +186,11 @@ struct Block {
         let dSum = s.dSum, dH = s.dHidden
         // out = LN_out(outSum)
         var pt = Profile.now()
-        dSum.update(repeating: 0, count: T * D)   // shared scratch (`BlockScratch`): zeroed for each use
+        // dSum is shared scratch (`BlockScratch`): written, not added into. outSum = h + FF(h)  ⇒
+        // dh = dSum + FF'(dSum): the residual's share first (the copy into dH), then FF adds its own.
         layerNormBackward(dx: dSum, dscale: Gd + outScale, dbias: Gd + outBias, dy: dOut, x: outSum,
-                          mean: mean2, rstd: rstd2, scale: P + outScale, rows: T, cols: D)
-        // outSum = h + FF(h)  ⇒  dh = dSum + FF'(dSum): the residual's share first, then FF adds its own.
-        dH.update(from: dSum, count: T * D)
+                          mean: mean2, rstd: rstd2, scale: P + outScale, rows: T, cols: D,
+                          output: .overwriteAndCopy(dH))
         Profile.add("bwd.layernorm+copy", since: pt); pt = Profile.now()
         switch feedForward {
         case .dense(let fp, let c):
@@ -205,11 +206,11 @@ struct Block {
         }
         // h = LN_mix(mixSum)
         pt = Profile.now()
-        dSum.update(repeating: 0, count: T * D)   // taken up again: zeroed for its second use
+        // dSum taken up again, written again. mixSum = x + Mix(x)  ⇒  dx += dSum + Mix'(dSum): the residual's
+        // share first (added into dx in the same pass), then Mix adds its own.
         layerNormBackward(dx: dSum, dscale: Gd + mixScale, dbias: Gd + mixBias, dy: dH, x: mixSum,
-                          mean: mean1, rstd: rstd1, scale: P + mixScale, rows: T, cols: D)
-        // mixSum = x + Mix(x)  ⇒  dx += dSum + Mix'(dSum): the residual's share first, then Mix adds its own.
-        accumulate(dx, dSum, count: T * D)
+                          mean: mean1, rstd: rstd1, scale: P + mixScale, rows: T, cols: D,
+                          output: .overwriteAndAdd(into: dx))
         Profile.add("bwd.layernorm+copy", since: pt); pt = Profile.now()
         switch mixing {
         case .attention(let ap, let c):

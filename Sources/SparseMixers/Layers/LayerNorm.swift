@@ -54,12 +54,24 @@ func layerNormForwardReference(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMut
     }
 }
 
-/// Backward of `layerNormForward`: dx, dscale and dbias accumulate (+=). dx must not alias x or dy.
+/// What the backward does with each element d of the input gradient (after the step's buffers are taken up).
+enum LayerNormGradientOutput {
+    /// dx += d.
+    case accumulate
+    /// dx = 0 + d, and `copy` = the same value: bit-for-bit zeroing dx, adding into it and copying it out, in one
+    /// pass (0 + d, not d: a −0 becomes +0 exactly as it did in the zeroed buffer).
+    case overwriteAndCopy(UnsafeMutablePointer<Float>)
+    /// dx = 0 + d, then `into` += dx: bit-for-bit zeroing dx, adding into it and accumulating it into `into`.
+    case overwriteAndAdd(into: UnsafeMutablePointer<Float>)
+}
+
+/// Backward of `layerNormForward`: dscale and dbias accumulate (+=); dx as `output` says (default +=). dx must not
+/// alias x, dy or the output's other buffer.
 /// x̂ = (x − mean)·rstd, dx̂ = dy·scale, dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)).
 func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>,
                        dbias: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, scale: UnsafePointer<Float>, rows: Int,
-                       cols: Int) {
+                       cols: Int, output: LayerNormGradientOutput = .accumulate) {
     let chunks = max(1, min(Parallel.threads, rows / max(1, 8192 / max(cols, 1))))
     let partial = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * cols)
     partial.initialize(repeating: 0, count: chunks * 2 * cols)
@@ -81,9 +93,19 @@ func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePoi
                 db[c] += dyr[c]
             }
             let mD = sumD / Float(cols), mDX = sumDX / Float(cols)
-            for c in 0..<cols {
+            @inline(__always) func grad(_ c: Int) -> Float {
                 let xh = (xr[c] - m) * rs
-                dxr[c] += rs * (dyr[c] * scale[c] - mD - xh * mDX)
+                return rs * (dyr[c] * scale[c] - mD - xh * mDX)
+            }
+            switch output {
+            case .accumulate:
+                for c in 0..<cols { dxr[c] += grad(c) }
+            case .overwriteAndCopy(let copy):
+                let cr = copy + r * cols
+                for c in 0..<cols { let v = 0 + grad(c); dxr[c] = v; cr[c] = v }
+            case .overwriteAndAdd(let into):
+                let ir = into + r * cols
+                for c in 0..<cols { let v = 0 + grad(c); dxr[c] = v; ir[c] += v }
             }
         }
     }
