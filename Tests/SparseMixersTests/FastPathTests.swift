@@ -78,10 +78,7 @@ final class FastPathTests: XCTestCase {
     /// shapes that split unevenly, including values where the tanh approximation switches branch.
     func testFusedBiasGeluAndBiasDropoutBitwiseEqualSeparatePasses() {
         var r = RNG(seed: 23)
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        for threads in [1, 2] {
-            Parallel.threads = threads
+        atThreadCounts([1, 2]) { _ in
             for (rows, cols) in [(1, 1), (3, 7), (130, 64), (257, 256), (4096, 9)] {
                 let x = (0..<(rows * cols)).map { i in i % 11 == 0 ? 3e-4 * r.normal() : 5 * r.normal() }
                 let bias = (0..<cols).map { _ in r.normal() }
@@ -104,15 +101,12 @@ final class FastPathTests: XCTestCase {
         }
     }
 
-    /// The LayerNorm backward's one-pass outputs equal the passes they replace bit-for-bit: overwrite-and-copy is
-    /// zeroing dx, adding into it and copying it; overwrite-and-add is zeroing dx, adding into it and accumulating
-    /// it into another buffer. Rows with exact zeros in dy (a dropout mask's) and on 1 and 2 threads.
+    /// The LayerNorm backward's one-pass outputs equal the passes they replace bit-for-bit: overwrite is zeroing dx
+    /// and adding into it; overwrite-and-copy also copies it out; overwrite-and-add also accumulates it into another
+    /// buffer. Rows with exact zeros in dy (a dropout mask's), −0 in the other buffer, on 1 and 2 threads.
     func testLayerNormBackwardOutputsBitwiseEqualSeparatePasses() {
         var r = RNG(seed: 37)
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        for threads in [1, 2] {
-            Parallel.threads = threads
+        atThreadCounts([1, 2]) { _ in
             for (rows, cols) in [(1, 4), (9, 64), (300, 48)] {
                 let n = rows * cols
                 let x = (0..<n).map { _ in 2 * r.normal() }
@@ -121,30 +115,40 @@ final class FastPathTests: XCTestCase {
                 var y = [Float](repeating: 0, count: n), mean = [Float](repeating: 0, count: rows), rstd = mean
                 layerNormForward(&y, mean: &mean, rstd: &rstd, x, scale: scale, bias: bias, rows: rows, cols: cols)
                 let other = (0..<n).map { i in i % 7 == 0 ? -0.0 : r.normal() }
-                func run(_ mode: Int) -> ([Float], [Float], [Float], [Float]) {
+                enum Aux { case none, copy, add }
+                /// (dx, dscale, dbias, the other buffer), by the separate passes or the fused output.
+                func run(_ aux: Aux, fused: Bool) -> ([Float], [Float], [Float], [Float]) {
                     var dx = (0..<n).map { _ in Float(9) }   // stale values: must not leak into the result
-                    var ds = [Float](repeating: 0, count: cols), db = ds, aux = other
-                    if mode == 0 || mode == 2 {
+                    var ds = [Float](repeating: 0, count: cols), db = ds, o = other
+                    if !fused {
                         dx = [Float](repeating: 0, count: n)
                         layerNormBackward(dx: &dx, dscale: &ds, dbias: &db, dy: dy, x: x, mean: mean, rstd: rstd,
                                           scale: scale, rows: rows, cols: cols)
-                        if mode == 0 { aux = dx } else { for i in 0..<n { aux[i] += dx[i] } }
+                        switch aux {
+                        case .none: break
+                        case .copy: o = dx
+                        case .add: for i in 0..<n { o[i] += dx[i] }
+                        }
                     } else {
-                        aux.withUnsafeMutableBufferPointer { a in
+                        o.withUnsafeMutableBufferPointer { ob in
+                            let output: LayerNormGradientOutput
+                            switch aux {
+                            case .none: output = .overwrite
+                            case .copy: output = .overwriteAndCopy(ob.baseAddress!)
+                            case .add: output = .overwriteAndAdd(into: ob.baseAddress!)
+                            }
                             layerNormBackward(dx: &dx, dscale: &ds, dbias: &db, dy: dy, x: x, mean: mean, rstd: rstd,
-                                              scale: scale, rows: rows, cols: cols,
-                                              output: mode == 1 ? .overwriteAndCopy(a.baseAddress!)
-                                                                : .overwriteAndAdd(into: a.baseAddress!))
+                                              scale: scale, rows: rows, cols: cols, output: output)
                         }
                     }
-                    return (dx, ds, db, aux)
+                    return (dx, ds, db, o)
                 }
-                for (separate, fused) in [(0, 1), (2, 3)] {
-                    let a = run(separate), b = run(fused)
-                    XCTAssertEqual(a.0.map(\.bitPattern), b.0.map(\.bitPattern), "dx, \(rows) x \(cols)")
-                    XCTAssertEqual(a.1.map(\.bitPattern), b.1.map(\.bitPattern), "dscale, \(rows) x \(cols)")
-                    XCTAssertEqual(a.2.map(\.bitPattern), b.2.map(\.bitPattern), "dbias, \(rows) x \(cols)")
-                    XCTAssertEqual(a.3.map(\.bitPattern), b.3.map(\.bitPattern), "copy/add, \(rows) x \(cols)")
+                for aux in [Aux.none, .copy, .add] {
+                    let a = run(aux, fused: false), b = run(aux, fused: true)
+                    XCTAssertEqual(a.0.map(\.bitPattern), b.0.map(\.bitPattern), "dx, \(aux), \(rows) x \(cols)")
+                    XCTAssertEqual(a.1.map(\.bitPattern), b.1.map(\.bitPattern), "dscale, \(aux), \(rows) x \(cols)")
+                    XCTAssertEqual(a.2.map(\.bitPattern), b.2.map(\.bitPattern), "dbias, \(aux), \(rows) x \(cols)")
+                    XCTAssertEqual(a.3.map(\.bitPattern), b.3.map(\.bitPattern), "other, \(aux), \(rows) x \(cols)")
                 }
             }
         }

@@ -41,11 +41,8 @@ final class InitializationTests: XCTestCase {
         var c = Tiny.config(.linear, layers: 2, attention: 1, moe: 1)
         c.dEmb = 32; c.dModel = 64; c.dFF = 128; c.expertDFF = 96; c.vocabSize = 300; c.numHeads = 4
         let layout = try Model(config: c, head: .pretraining, seed: 0, allocate: false).layout
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
         var arenas: [FloatArena] = []
-        for t in [1, 2, 3] {
-            Parallel.threads = t
+        atThreadCounts([1, 2, 3]) { _ in
             let a = FloatArena(count: layout.totalCount)
             layout.initialize(a, seed: 7)
             arenas.append(a)

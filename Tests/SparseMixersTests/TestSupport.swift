@@ -2,6 +2,16 @@ import SparseMixersCore
 import Foundation
 @testable import SparseMixers
 
+/// Runs `body(t)` with `Parallel.threads` = t for each count in turn, then restores the caller's count.
+func atThreadCounts(_ counts: [Int], _ body: (Int) -> Void) {
+    let saved = Parallel.threads
+    defer { Parallel.threads = saved }
+    for t in counts {
+        Parallel.threads = t
+        body(t)
+    }
+}
+
 /// Tiny configurations and random batches shared by the tests.
 enum Tiny {
     static func config(_ arch: ModelArch, layers: Int = 2, attention: Int = 0, moe: Int = 0, experts: Int = 4,

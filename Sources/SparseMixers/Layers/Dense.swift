@@ -6,11 +6,28 @@ struct DenseParams: Equatable {
     var nOut: Int
 }
 
+/// y[N, out] = x[N, in] · W, without the bias: for callers that add it in a fused pass of their own.
+func denseProduct(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int,
+                  _ p: DenseParams, _ params: UnsafeMutablePointer<Float>) {
+    BLAS.gemm(m: rows, n: p.nOut, k: p.nIn, a: x, lda: p.nIn, b: params + p.kernel, ldb: p.nOut, c: y, ldc: p.nOut)
+}
+
 /// y[N, out] = x[N, in] · W + b.
 func denseForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int,
                   _ p: DenseParams, _ params: UnsafeMutablePointer<Float>) {
-    BLAS.gemm(m: rows, n: p.nOut, k: p.nIn, a: x, lda: p.nIn, b: params + p.kernel, ldb: p.nOut, c: y, ldc: p.nOut)
+    denseProduct(y, x, rows: rows, p, params)
     if p.bias >= 0 { addBias(y, params + p.bias, rows: rows, cols: p.nOut) }
+}
+
+/// y = Dropout(x · W + b) with the mask drawn into `mask` (N, out) when `dropoutSeed` is given and the rate is
+/// positive, else x · W + b: the product, then one pass for the bias and the mask (`addBiasDropout`).
+func denseDropoutForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int,
+                         _ p: DenseParams, _ params: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>,
+                         dropoutRate: Float, dropoutSeed: UInt64?) {
+    guard let seed = dropoutSeed, dropoutRate > 0 else { denseForward(y, x, rows: rows, p, params); return }
+    precondition(p.bias >= 0, "a dense layer with dropout has a bias")
+    denseProduct(y, x, rows: rows, p, params)
+    addBiasDropout(y, params + p.bias, mask: mask, rows: rows, cols: p.nOut, rate: dropoutRate, seed: seed)
 }
 
 /// Backward of `denseForward` (y = x·W + b): dW += xᵀ·dy, db += Σ_rows dy, dx += dy·Wᵀ (`dx` may be nil: no input

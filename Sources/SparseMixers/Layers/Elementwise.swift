@@ -53,39 +53,45 @@ func geluBackward(_ dg: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
     }
 }
 
-/// Inverted dropout. `mask[n]` is 0 or 1/(1−p); a row's mask comes from `RNG(seed).fork(row)`, so it does not
-/// depend on the thread count.
+/// How inverted dropout draws its masks: row r's elements come, in order, from the stream `RNG(seed).fork(r)`,
+/// each 0 (with probability `rate`) or 1/(1−rate). Per row, so a mask does not depend on the thread count; one rule
+/// for `makeDropoutMask` and `addBiasDropout`, so the fused pass draws the same mask.
+struct DropoutDraw {
+    let rate: Float, keep: Float, root: RNG
+    init(rate: Float, seed: UInt64) { self.rate = rate; keep = 1 / (1 - rate); root = RNG(seed: seed) }
+    /// Row r's stream.
+    func row(_ r: Int) -> RNG { root.fork(UInt64(r)) }
+    /// The next element of a row's mask.
+    @inline(__always) func next(_ g: inout RNG) -> Float { g.uniform() < rate ? 0 : keep }
+}
+
+/// Inverted dropout's mask [rows, cols] (`DropoutDraw`).
 func makeDropoutMask(_ mask: UnsafeMutablePointer<Float>, rows: Int, cols: Int, rate: Float, seed: UInt64) {
-    let keep = 1 / (1 - rate)
-    let root = RNG(seed: seed)
+    let draw = DropoutDraw(rate: rate, seed: seed)
     Parallel.forRange(rows, grain: 64) { s, e in
         for r in s..<e {
-            var g = root.fork(UInt64(r))
+            var g = draw.row(r)
             let row = mask + r * cols
-            for c in 0..<cols { row[c] = g.uniform() < rate ? 0 : keep }
+            for c in 0..<cols { row[c] = draw.next(&g) }
         }
     }
 }
 
-/// y[N, C] = (y + bias[C]) · mask with the mask made as `makeDropoutMask` makes it (same stream per row, so the same
-/// mask) and stored in `mask`: `addBias`, `makeDropoutMask` and `applyMask` in one pass, bit-for-bit the three.
+/// y[N, C] = (y + bias[C]) · mask with the mask drawn as `makeDropoutMask` draws it (`DropoutDraw`) and stored in
+/// `mask`: `addBias`, `makeDropoutMask` and `applyMask` in one pass, bit-for-bit the three (pinned by a test).
 func addBiasDropout(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, mask: UnsafeMutablePointer<Float>,
                     rows: Int, cols: Int, rate: Float, seed: UInt64) {
-    let keep = 1 / (1 - rate)
-    let root = RNG(seed: seed)
+    let draw = DropoutDraw(rate: rate, seed: seed)
     Parallel.forRange(rows, grain: 64) { s, e in
         for r in s..<e {
-            var g = root.fork(UInt64(r))
+            var g = draw.row(r)
             let yr = y + r * cols, mr = mask + r * cols
-            for c in 0..<cols {
-                let m: Float = g.uniform() < rate ? 0 : keep
-                mr[c] = m; yr[c] = (yr[c] + bias[c]) * m
-            }
+            for c in 0..<cols { let m = draw.next(&g); mr[c] = m; yr[c] = (yr[c] + bias[c]) * m }
         }
     }
 }
 
-/// x[n] *= mask[n].
+/// x[n] *= mask[n] (the separate pass `addBiasDropout` is pinned against).
 func applyMask(_ x: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>, count: Int) {
     Parallel.forRange(count, grain: 65536) { s, e in
         for i in s..<e { x[i] *= mask[i] }

@@ -42,11 +42,8 @@ func embeddingForward(_ c: EmbeddingCache, ids: UnsafePointer<Int32>, typeIds: U
     }
     layerNormForward(c.normed, mean: c.mean, rstd: c.rstd, c.sum, scale: params + p.lnScale, bias: params + p.lnBias,
                      rows: tokens, cols: dEmb)
-    denseForward(c.output, c.normed, rows: tokens, p.projection, params)
-    if let seed = dropoutSeed, dropoutRate > 0 {
-        makeDropoutMask(c.mask, rows: tokens, cols: dModel, rate: dropoutRate, seed: seed)
-        applyMask(c.output, c.mask, count: tokens * dModel)
-    }
+    denseDropoutForward(c.output, c.normed, rows: tokens, p.projection, params, mask: c.mask,
+                        dropoutRate: dropoutRate, dropoutSeed: dropoutSeed)
 }
 
 /// Backward of `embeddingForward`: the parameter gradients +=. `dOut` (B·L, D) is read only. `c.dNormed` must hold
@@ -64,12 +61,12 @@ func embeddingBackward(_ c: EmbeddingCache, dOut: UnsafePointer<Float>, ids: Uns
         dy = UnsafePointer(masked)
     }
     denseBackward(dx: c.dNormed, dy: dy, x: c.normed, rows: tokens, p.projection, params, grads)
-    // normed = LayerNorm(sum); the normalised values are no longer needed: dSum goes into their storage, zeroed here
-    // (not in the step's pass: it held `normed` until the line above).
+    // normed = LayerNorm(sum); the normalised values are no longer needed: dSum goes into their storage, written
+    // whole by the LayerNorm backward (not zeroed in the step's pass: it held `normed` until the line above).
     let dSum = c.normed
-    dSum.update(repeating: 0, count: tokens * dEmb)
     layerNormBackward(dx: dSum, dscale: grads + p.lnScale, dbias: grads + p.lnBias, dy: c.dNormed, x: c.sum,
-                      mean: c.mean, rstd: c.rstd, scale: params + p.lnScale, rows: tokens, cols: dEmb)
+                      mean: c.mean, rstd: c.rstd, scale: params + p.lnScale, rows: tokens, cols: dEmb,
+                      output: .overwrite)
     // sum = word[ids] + position[0..<L] + type[typeIds]
     // Scatter-add into the three tables (serial: rows may repeat).
     for t in 0..<tokens {

@@ -17,17 +17,12 @@ struct FFNCache {
 
 func ffnForward(_ out: UnsafeMutablePointer<Float>, _ c: FFNCache, _ x: UnsafePointer<Float>, rows: Int,
                 _ p: FFNParams, _ params: UnsafeMutablePointer<Float>, dropoutRate: Float, dropoutSeed: UInt64?) {
-    let F = p.w1.nOut, D = p.w2.nOut
     // Each gemm is followed by one fused pass: a1 += b1 with g = gelu(a1); out += b2 with the dropout mask.
-    precondition(p.w1.bias >= 0 && p.w2.bias >= 0, "an FFN has both biases")
-    BLAS.gemm(m: rows, n: F, k: p.w1.nIn, a: x, lda: p.w1.nIn, b: params + p.w1.kernel, ldb: F, c: c.a1, ldc: F)
-    addBiasGelu(c.a1, params + p.w1.bias, into: c.g, rows: rows, cols: F)
-    BLAS.gemm(m: rows, n: D, k: F, a: c.g, lda: F, b: params + p.w2.kernel, ldb: D, c: out, ldc: D)
-    if let seed = dropoutSeed, dropoutRate > 0 {
-        addBiasDropout(out, params + p.w2.bias, mask: c.mask, rows: rows, cols: D, rate: dropoutRate, seed: seed)
-    } else {
-        addBias(out, params + p.w2.bias, rows: rows, cols: D)
-    }
+    precondition(p.w1.bias >= 0, "an FFN's first layer has a bias")
+    denseProduct(c.a1, x, rows: rows, p.w1, params)
+    addBiasGelu(c.a1, params + p.w1.bias, into: c.g, rows: rows, cols: p.w1.nOut)
+    denseDropoutForward(out, c.g, rows: rows, p.w2, params, mask: c.mask, dropoutRate: dropoutRate,
+                        dropoutSeed: dropoutSeed)
 }
 
 /// Backward of `ffnForward`: dx += ∂/∂x, parameter gradients +=. `dOut` (N, D) is read only; `work` holds N·D floats

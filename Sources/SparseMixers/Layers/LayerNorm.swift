@@ -58,8 +58,10 @@ func layerNormForwardReference(_ y: UnsafeMutablePointer<Float>, mean: UnsafeMut
 enum LayerNormGradientOutput {
     /// dx += d.
     case accumulate
-    /// dx = 0 + d, and `copy` = the same value: bit-for-bit zeroing dx, adding into it and copying it out, in one
-    /// pass (0 + d, not d: a −0 becomes +0 exactly as it did in the zeroed buffer).
+    /// dx = 0 + d: bit-for-bit zeroing dx and adding into it, in one pass (0 + d, not d: a −0 becomes +0 exactly as
+    /// it did in the zeroed buffer).
+    case overwrite
+    /// dx = 0 + d, and `copy` = the same value: bit-for-bit zeroing dx, adding into it and copying it out.
     case overwriteAndCopy(UnsafeMutablePointer<Float>)
     /// dx = 0 + d, then `into` += dx: bit-for-bit zeroing dx, adding into it and accumulating it into `into`.
     case overwriteAndAdd(into: UnsafeMutablePointer<Float>)
@@ -100,6 +102,8 @@ func layerNormBackward(dx: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePoi
             switch output {
             case .accumulate:
                 for c in 0..<cols { dxr[c] += grad(c) }
+            case .overwrite:
+                for c in 0..<cols { dxr[c] = 0 + grad(c) }
             case .overwriteAndCopy(let copy):
                 let cr = copy + r * cols
                 for c in 0..<cols { let v = 0 + grad(c); dxr[c] = v; cr[c] = v }
