@@ -73,8 +73,9 @@ final class FastPathTests: XCTestCase {
         }
     }
 
-    /// The FFN's fused passes equal the separate ones bit-for-bit: bias + GELU (`addBias` then `geluForward`) and
-    /// bias + dropout (`addBias`, `makeDropoutMask`, `applyMask`: the same mask too), on 1 and 2 threads and on
+    /// The FFN's fused passes equal the separate ones bit-for-bit: bias + GELU (`addBias` then `geluForward`; with
+    /// gelu' kept, the backward's product with it equals `geluBackward`'s) and
+    /// bias + dropout (`addBias`, `makeDropoutMask`, `multiply`: the same mask too), on 1 and 2 threads and on
     /// shapes that split unevenly, including values where the tanh approximation switches branch.
     func testFusedBiasGeluAndBiasDropoutBitwiseEqualSeparatePasses() {
         var r = RNG(seed: 23)
@@ -90,11 +91,22 @@ final class FastPathTests: XCTestCase {
                 XCTAssertEqual(a1.map(\.bitPattern), a2.map(\.bitPattern), "bias, \(rows) x \(cols)")
                 XCTAssertEqual(g1.map(\.bitPattern), g2.map(\.bitPattern), "gelu, \(rows) x \(cols)")
 
+                // The training forward's pass keeps gelu' in a's place: the backward's product with it equals
+                // `geluBackward`'s, and g is the same.
+                var a3 = x, g3 = [Float](repeating: 0, count: x.count)
+                addBiasGeluKeepingGrad(&a3, bias, into: &g3, rows: rows, cols: cols)
+                XCTAssertEqual(g3.map(\.bitPattern), g2.map(\.bitPattern), "gelu kept, \(rows) x \(cols)")
+                let dg = (0..<x.count).map { i in i % 13 == 0 ? 0 : r.normal() }
+                var d1 = dg, d2 = dg
+                multiply(&d1, a3, count: x.count)
+                geluBackward(&d2, a2, count: x.count)
+                XCTAssertEqual(d1.map(\.bitPattern), d2.map(\.bitPattern), "gelu', \(rows) x \(cols)")
+
                 var y1 = x, m1 = g1, y2 = x, m2 = g1
                 addBiasDropout(&y1, bias, mask: &m1, rows: rows, cols: cols, rate: 0.1, seed: 99)
                 addBias(&y2, bias, rows: rows, cols: cols)
                 makeDropoutMask(&m2, rows: rows, cols: cols, rate: 0.1, seed: 99)
-                applyMask(&y2, m2, count: x.count)
+                multiply(&y2, m2, count: x.count)
                 XCTAssertEqual(m1.map(\.bitPattern), m2.map(\.bitPattern), "mask, \(rows) x \(cols)")
                 XCTAssertEqual(y1.map(\.bitPattern), y2.map(\.bitPattern), "dropout, \(rows) x \(cols)")
             }
@@ -306,6 +318,32 @@ extension FastPathTests {
             let (m2, a2) = loop(x)
             XCTAssertEqual(a, a2, "\(x)")
             XCTAssertEqual(m.bitPattern, m2.bitPattern, "\(x)")
+        }
+    }
+
+    /// `sortSmallest` leaves in keys[0..<c] exactly the first c of a full sort, for random, sorted, reversed,
+    /// constant and few-valued keys, every c from 0 to n at the small sizes and some at the larger.
+    func testSortSmallestEqualsTheFullSortsPrefix() {
+        var r = RNG(seed: 37)
+        for n in [0, 1, 2, 16, 17, 40, 257, 4096] {
+            let patterns: [[UInt64]] = [
+                (0..<n).map { _ in UInt64(r.int(1 << 30)) << 20 | UInt64(r.int(1 << 20)) },
+                (0..<n).map { UInt64($0) },
+                (0..<n).map { UInt64(n - $0) },
+                Array(repeating: 7, count: n),
+                (0..<n).map { _ in UInt64(r.int(3)) },
+                (0..<n).map { UInt64($0 % 2 == 0 ? $0 : n - $0) },   // organ pipe
+            ]
+            let cs = n <= 64 ? Array(0...n) : [0, 1, 2, n / 16, n / 2, n - 1, n]
+            for keys in patterns {
+                let full = keys.sorted()
+                for c in cs {
+                    var k = keys
+                    k.withUnsafeMutableBufferPointer { RoutingDecision.sortSmallest($0, count: c) }
+                    XCTAssertEqual(Array(k[0..<c]), Array(full[0..<c]), "n \(n), c \(c)")
+                    XCTAssertEqual(k.sorted(), full, "n \(n), c \(c): a permutation")
+                }
+            }
         }
     }
 

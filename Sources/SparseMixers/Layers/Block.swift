@@ -161,7 +161,8 @@ struct Block {
         var stats: MoEStats? = nil
         switch feedForward {
         case .dense(let fp, let c):
-            ffnForward(ffOut, c, h, rows: T, fp, P, dropoutRate: cfg.dropoutRate, dropoutSeed: seed(3))
+            ffnForward(ffOut, c, h, rows: T, fp, P, dropoutRate: cfg.dropoutRate, dropoutSeed: seed(3),
+                       keepGeluGrad: ctx.training)
             Profile.add("fwd.ffn", since: pt)
         case .moe(let mp, let c):
             moeForward(ffOut, c, h, tokens: T, mp, P, cfg.moeSettings(tokens: T, training: ctx.training),
@@ -195,7 +196,7 @@ struct Block {
         switch feedForward {
         case .dense(let fp, let c):
             ffnBackward(dx: dH, dOut: dSum, c, h, rows: T, fp, P, Gd, dropout: ctx.training && cfg.dropoutRate > 0,
-                        work: s.work)
+                        geluGradKept: ctx.training, work: s.work)
             Profile.add("bwd.ffn", since: pt)
         case .moe(let mp, let c):
             moeBackward(dh: dH, dOut: dSum, c, h, tokens: T, mp, P, Gd,

@@ -76,6 +76,16 @@ public enum FastMath {
         return 0.5 * x * (1 + tanh(u))
     }
 
+    /// gelu(x) and d gelu / dx from one tanh: bit-for-bit `gelu(x)` and `geluGrad(x)`, whose operations it repeats in
+    /// the same order (pinned by a test).
+    @inline(__always)
+    public static func geluAndGrad(_ x: Float) -> (value: Float, grad: Float) {
+        let u = geluC * (x + 0.044715 * x * x * x)
+        let t = tanh(u)
+        let du = geluC * (1 + 3 * 0.044715 * x * x)
+        return (0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+    }
+
     /// d gelu / dx.
     @inline(__always)
     public static func geluGrad(_ x: Float) -> Float {

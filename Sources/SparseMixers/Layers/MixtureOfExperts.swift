@@ -65,6 +65,8 @@ struct MoESettings {
     var batchPrioritized: Bool
     var jitterNoise: Float
     var expertDropout: Float
+    /// The experts' forward keeps gelu' for the backward (`ffnForward`'s `keepGeluGrad`): set in training.
+    var keepsGeluGrad = false
 }
 
 extension ModelConfig {
@@ -78,7 +80,7 @@ extension ModelConfig {
         return MoESettings(groups: G, capacity: C, expertsChoose: dispatchAlgorithm.isExpertsChoose,
                            k: numSelectedExperts, batchPrioritized: batchPrioritizedRouting,
                            jitterNoise: training ? jitterNoise : 0,
-                           expertDropout: training ? expertDropoutRate : 0)
+                           expertDropout: training ? expertDropoutRate : 0, keepsGeluGrad: training)
     }
 
     /// Slots per expert to prepare: G·C at the larger of the two capacity factors.
@@ -172,7 +174,8 @@ func moeForward(_ out: UnsafeMutablePointer<Float>, _ c: MoECache, _ h: UnsafePo
                                  mask: s.expertDropout > 0 && dropSeed != nil
                                      ? c.expert.mask + rows * D : c.expert.mask)
             ffnForward(c.ye + rows * D, cache, c.xe + rows * D, rows: n, p.expert(e), params,
-                       dropoutRate: s.expertDropout, dropoutSeed: dropSeed.map { $0 &+ UInt64(e) &* 0x9E37_79B9 })
+                       dropoutRate: s.expertDropout, dropoutSeed: dropSeed.map { $0 &+ UInt64(e) &* 0x9E37_79B9 },
+                       keepGeluGrad: s.keepsGeluGrad)
         }
     }
     let t3 = DispatchTime.now().uptimeNanoseconds
@@ -229,7 +232,7 @@ func moeBackward(dh: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, _ 
                                  mask: expertDropout ? c.expert.mask + rows * D : c.expert.mask)
             (dX + rows * D).update(repeating: 0, count: n * D)
             ffnBackward(dx: dX + rows * D, dOut: dY + rows * D, cache, c.xe + rows * D, rows: n, p.expert(e), params,
-                        grads, dropout: expertDropout, work: dY + E * S * D + rows * D)
+                        grads, dropout: expertDropout, geluGradKept: s.keepsGeluGrad, work: dY + E * S * D + rows * D)
         }
     }
     // Scatter the input gradients back to tokens.

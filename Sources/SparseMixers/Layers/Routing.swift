@@ -84,7 +84,8 @@ public struct RoutingDecision: Equatable {
                     for t in 0..<Tg { k[t] = UInt64(descendingKey(base[t * E])) << 32 | UInt64(t) }
                     n = Tg
                 }
-                keys.sort()
+                // Only the first C of the order are used: select them, then sort those (C = Tg/E at factor 1).
+                keys.withUnsafeMutableBufferPointer { sortSmallest($0, count: C) }
                 for c in 0..<C {
                     let j = e * spe + g * C + c
                     let t = Int(truncatingIfNeeded: keys[c] & 0xFFFF_FFFF)
@@ -96,6 +97,37 @@ public struct RoutingDecision: Equatable {
         }}}
         for e in 0..<E { d.count[e] = spe }
         return d
+    }
+
+    /// Puts the `c` smallest keys, ascending, in keys[0..<c] (the rest in no order): the first `c` of a full ascending
+    /// sort, in O(n + c log c). Quickselect (Hoare partition, median-of-three pivot) makes keys[c] the element a sort
+    /// would put there with every key before it ≤ it; a range that will not shrink in 2·log₂n rounds is sorted
+    /// instead, so the worst case stays O(n log n).
+    static func sortSmallest(_ keys: UnsafeMutableBufferPointer<UInt64>, count c: Int) {
+        let n = keys.count
+        precondition(c >= 0 && c <= n, "cannot select \(c) of \(n) keys")
+        if c < n {
+            var lo = 0, hi = n          // keys[c]'s final value lies in lo..<hi; before lo ≤ it, from hi on ≥ it
+            var rounds = 2 * (Int.bitWidth - n.leadingZeroBitCount)
+            while hi - lo > 16 {
+                if rounds == 0 { break }
+                rounds -= 1
+                let a = keys[lo], b = keys[lo + (hi - lo) / 2], z = keys[hi - 1]
+                let pivot = max(min(a, b), min(max(a, b), z))
+                var i = lo, j = hi - 1
+                while i <= j {
+                    while keys[i] < pivot { i += 1 }
+                    while keys[j] > pivot { j -= 1 }
+                    if i <= j { keys.swapAt(i, j); i += 1; j -= 1 }
+                }
+                // lo...j ≤ pivot, j+1..<i == pivot, i..<hi ≥ pivot.
+                if c <= j { hi = j + 1 } else if c >= i { lo = i } else { lo = c; hi = c + 1 }
+            }
+            var rest = UnsafeMutableBufferPointer(rebasing: keys[lo..<hi])
+            rest.sort()
+        }
+        var first = UnsafeMutableBufferPointer(rebasing: keys[0..<c])
+        first.sort()
     }
 
     /// A UInt32 that sorts ascending as `p` sorts descending, with −0 and +0 equal (as `==` has them); for any

@@ -4,7 +4,8 @@ import SparseMixersTestSupport
 
 /// Layers/FeedForward.swift: FFN(x) = Dropout(W2·gelu(W1·x + b1) + b2).
 final class FeedForwardTests: XCTestCase {
-    func check(dropout: Float, file: StaticString = #filePath, line: UInt = #line) {
+    /// `keep`: the training forward's path, gelu' kept in the cache for the backward.
+    func check(dropout: Float, keep: Bool, file: StaticString = #filePath, line: UInt = #line) {
         let N = 6, D = 4, F = 5
         // params: W1 [D, F], b1 [F], W2 [F, D], b2 [D]
         let p = FFNParams(w1: DenseParams(kernel: 0, bias: D * F, nIn: D, nOut: F),
@@ -15,7 +16,8 @@ final class FeedForwardTests: XCTestCase {
         let work = carver.take(N * D)
         func forward(_ v: [[Float]]) -> [Float] {
             var y = [Float](repeating: 0, count: N * D), params = v[1]
-            ffnForward(&y, cache, v[0], rows: N, p, &params, dropoutRate: dropout, dropoutSeed: dropout > 0 ? 9 : nil)
+            ffnForward(&y, cache, v[0], rows: N, p, &params, dropoutRate: dropout, dropoutSeed: dropout > 0 ? 9 : nil,
+                       keepGeluGrad: keep)
             return y
         }
         checkGradients([("x", testValues(N * D, seed: 1)), ("params", testValues(2 * D * F + F + D, seed: 2))],
@@ -24,11 +26,14 @@ final class FeedForwardTests: XCTestCase {
                            _ = forward(v)
                            var params = v[1], dx = g[0], grads = g[1]
                            ffnBackward(dx: &dx, dOut: dy, cache, v[0], rows: N, p, &params, &grads,
-                                       dropout: dropout > 0, work: work)
+                                       dropout: dropout > 0, geluGradKept: keep, work: work)
                            g = [dx, grads]
                        }, file: file, line: line)
     }
 
-    func testBackwardMatchesFiniteDifferences() { check(dropout: 0) }
-    func testBackwardWithDropoutMatchesFiniteDifferences() { check(dropout: 0.3) }
+    func testBackwardMatchesFiniteDifferences() { check(dropout: 0, keep: false) }
+    func testBackwardWithDropoutMatchesFiniteDifferences() { check(dropout: 0.3, keep: false) }
+    func testBackwardFromTheKeptGeluGradMatchesFiniteDifferences() {
+        check(dropout: 0, keep: true); check(dropout: 0.3, keep: true)
+    }
 }

@@ -6,11 +6,11 @@ import SparseMixersTestSupport
 /// The output checked is (y, aux, z), so the loss ⟨r, ·⟩ weighs the auxiliary losses by r's last two entries, which
 /// the backward takes as its factors. Routing is piecewise constant: a difference that changes a decision is skipped.
 final class MixtureOfExpertsTests: XCTestCase {
-    func check(expertsChoose: Bool, k: Int = 1, expertDropout: Float = 0, file: StaticString = #filePath,
-               line: UInt = #line) {
+    func check(expertsChoose: Bool, k: Int = 1, expertDropout: Float = 0, keepsGeluGrad: Bool = false,
+               file: StaticString = #filePath, line: UInt = #line) {
         let T = 8, D = 4, E = 3, F = 5, C = 3
         let s = MoESettings(groups: 1, capacity: C, expertsChoose: expertsChoose, k: k, batchPrioritized: true,
-                            jitterNoise: 0, expertDropout: expertDropout)
+                            jitterNoise: 0, expertDropout: expertDropout, keepsGeluGrad: keepsGeluGrad)
         // params: router W [D, E], b [E]; w1 [E, D, F], b1 [E, F], w2 [E, F, D], b2 [E, D]
         let router = DenseParams(kernel: 0, bias: D * E, nIn: D, nOut: E)
         let w1 = D * E + E, b1 = w1 + E * D * F, w2 = b1 + E * F, b2 = w2 + E * F * D, count = b2 + E * D
@@ -50,5 +50,10 @@ final class MixtureOfExpertsTests: XCTestCase {
     func testTokensChooseBackwardMatchesFiniteDifferences() { check(expertsChoose: false) }
     func testTokensChooseTop2WithExpertDropoutBackwardMatchesFiniteDifferences() {
         check(expertsChoose: false, k: 2, expertDropout: 0.3)
+    }
+    /// The training settings' path: the experts keep gelu' in the forward for the backward.
+    func testBackwardFromTheKeptGeluGradMatchesFiniteDifferences() {
+        check(expertsChoose: true, keepsGeluGrad: true)
+        check(expertsChoose: false, k: 2, expertDropout: 0.3, keepsGeluGrad: true)
     }
 }
