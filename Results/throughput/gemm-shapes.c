@@ -12,7 +12,7 @@ void run(const char*name,int ta,int tb,int M,int N,int K){
   printf("%-28s M=%5d N=%5d K=%5d  %7.3f ms  %6.1f GFLOP/s\n",name,M,N,K,best*1e3,2.0*M*N*K/best/1e9);
   free(A);free(B);free(C);
 }
-int main(){
+int main(int argc, char **argv){ (void)argv;
   openblas_set_num_threads(1);
   run("peak 2048",0,0,2048,2048,2048);
   run("ffn1 fwd x.W1",0,0,4096,256,64);
@@ -27,5 +27,17 @@ int main(){
   run("mix 128x128 per ex",0,0,128,64,128);
   run("bert96 ffn1",0,0,4096,384,96);
   run("bert96 ffn2",0,0,4096,96,384);
+  /* Paper size at 8 x 512 (4096 tokens), one thread (the experts run side by side on single-threaded BLAS):
+     BERT Base's FFN, and one expert's gemms at capacity factor 1 (Sparse Mixer, 256 rows) and 0.5 (Fast Sparse
+     Mixer, 128 rows), d_model 512, expert d_ff 2048. Add "paper" as an argument to run these. */
+  if (argc > 1) {
+    run("bert768 ffn1 4096 rows",0,0,4096,3072,768);
+    run("sm expert fwd1 256 rows",0,0,256,2048,512);
+    run("sm expert dW1 K=256",1,0,512,2048,256);
+    run("sm expert dX1 256 rows",0,1,256,512,2048);
+    run("fsm expert fwd1 128 rows",0,0,128,2048,512);
+    run("fsm expert dW1 K=128",1,0,512,2048,128);
+    run("fsm expert dX1 128 rows",0,1,128,512,2048);
+  }
   return 0;
 }
