@@ -34,25 +34,36 @@ final class FastPathTests: XCTestCase {
         XCTAssertEqual(bad, 0)
     }
 
-    /// The vectorised masked softmax equals the plain loop bit-for-bit, with pad queries and pad keys, on row
-    /// lengths that are and are not multiples of 8.
+    /// The vectorised masked softmax equals the plain loop bit-for-bit, with pad queries and pad keys (pad id 0 and
+    /// another, ids up to a 32000 vocabulary), on row lengths that are and are not multiples of 8, and with rows of
+    /// tied scores, ±0 and the lowest float among the keys.
     func testMaskedSoftmaxBitwiseEqualsReference() {
         var r = RNG(seed: 11)
-        for L in [1, 5, 8, 13, 64, 77] {
-            var ids = (0..<L).map { _ in Int32(1 + r.int(9)) }
-            for j in 0..<L where r.uniform() < 0.3 { ids[j] = 0 }
-            ids[0] = 3   // at least one real key
-            let s = (0..<(L * L)).map { _ in 6 * r.normal() }
-            var a = s, b = s
-            ids.withUnsafeBufferPointer { idp in
-                a.withUnsafeMutableBufferPointer {
-                    maskedSoftmaxRows($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0)
+        for padId: Int32 in [0, 7] {
+            for L in [1, 5, 8, 13, 64, 77, 128] {
+                var ids = (0..<L).map { _ in r.uniform() < 0.1 ? Int32(31_999) : Int32(1 + r.int(9)) }
+                for j in 0..<L where r.uniform() < 0.3 { ids[j] = padId }
+                ids[0] = 3   // at least one real key
+                let s = (0..<(L * L)).map { i -> Float in
+                    switch (i / L) % 4 {
+                    case 1: return Float(r.int(3)) - 1                     // ties
+                    case 2: return r.uniform() < 0.5 ? 0 : -0.0             // ±0 only
+                    case 3: return r.uniform() < 0.2 ? -.greatestFiniteMagnitude : 6 * r.normal()
+                    default: return 6 * r.normal()
+                    }
                 }
-                b.withUnsafeMutableBufferPointer {
-                    maskedSoftmaxRowsReference($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: 0)
+                var a = s, b = s
+                ids.withUnsafeBufferPointer { idp in
+                    a.withUnsafeMutableBufferPointer {
+                        maskedSoftmaxRows($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!, padId: padId)
+                    }
+                    b.withUnsafeMutableBufferPointer {
+                        maskedSoftmaxRowsReference($0.baseAddress!, rows: L, cols: L, ids: idp.baseAddress!,
+                                                   padId: padId)
+                    }
                 }
+                XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "pad \(padId), L = \(L)")
             }
-            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "L = \(L)")
         }
     }
 

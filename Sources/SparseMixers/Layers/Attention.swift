@@ -70,18 +70,23 @@ func maskedSoftmaxRows(_ S: UnsafeMutablePointer<Float>, rows: Int, cols L: Int,
     let lowest = -Float.greatestFiniteMagnitude
     // Step 1 per row: max over non-pad keys, then e_j = exp(s_j − max) (0 for pad keys), in place.
     @inline(__always) func exponentiate(_ row: UnsafeMutablePointer<Float>) {
-        // 8 independent running maxima (max is exact, so the order is free). Plain selects rather than SIMD
-        // masks: Swift lowers SIMD8 comparisons lane by lane through memory.
-        var m0 = lowest, m1 = lowest, m2 = lowest, m3 = lowest, m4 = lowest, m5 = lowest, m6 = lowest, m7 = lowest
-        @inline(__always) func key(_ j: Int) -> Float { idb[j] != padId ? row[j] : lowest }
+        // 8 running maxima, lane k over the keys j ≡ k (mod 8), each step `max`'s own select (key >= m ? key : m),
+        // then the tail into lane 0 and a fixed tree: the same value whichever of equal keys (±0) or NaNs come
+        // first. The pad test compares the ids as floats (exact below 2^24, far above any vocabulary): Swift
+        // lowers an Int32 SIMD comparison lane by lane through memory, a Float one to vcmpeqps.
+        var m = SIMD8<Float>(repeating: lowest)
+        let pad = SIMD8<Float>(repeating: Float(padId))
         var j = 0
         while j + 8 <= L {
-            m0 = max(m0, key(j)); m1 = max(m1, key(j + 1)); m2 = max(m2, key(j + 2)); m3 = max(m3, key(j + 3))
-            m4 = max(m4, key(j + 4)); m5 = max(m5, key(j + 5)); m6 = max(m6, key(j + 6)); m7 = max(m7, key(j + 7))
+            let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+            let ids = SIMD8<Float>(UnsafeRawPointer(idb + j).loadUnaligned(as: SIMD8<Int32>.self))
+            let key = v.replacing(with: lowest, where: ids .== pad)
+            m = m.replacing(with: key, where: key .>= m)
             j += 8
         }
-        while j < L { m0 = max(m0, key(j)); j += 1 }
-        let mx = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+        var m0 = m[0]
+        while j < L { m0 = max(m0, idb[j] != padId ? row[j] : lowest); j += 1 }
+        let mx = max(max(max(m0, m[1]), max(m[2], m[3])), max(max(m[4], m[5]), max(m[6], m[7])))
         for j in 0..<L { row[j] = idb[j] != padId ? FastMath.exp(row[j] - mx) : 0 }
     }
     // Step 3 per row: p_j = e_j · (1 / Σ e).
