@@ -306,7 +306,8 @@ extension FastPathTests {
     }
 
     /// The lane-wise max and first-index scan equal the loop `for j where row[j] > mx` on the edge cases: NaN
-    /// anywhere, −∞ and all-NaN rows (index 0), +0 and −0 in either order, ties, and lengths around 8.
+    /// anywhere, −∞ and all-NaN rows (index 0), +0 and −0 in either order, ties, lengths around 8, and rows of
+    /// 8000 and 8003 with the max anywhere.
     func testRowMaxAndArgmaxEqualsTheLoop() {
         func loop(_ x: [Float]) -> (Float, Int) {
             var mx = -Float.infinity, a = 0
@@ -322,6 +323,18 @@ extension FastPathTests {
                     let u = r.uniform()
                     return u < 0.1 ? .nan : u < 0.2 ? -.infinity : u < 0.3 ? 0 : u < 0.4 ? -0.0 : Float(r.int(5)) - 2
                 })
+            }
+        }
+        // Vocabulary-length rows with the max (twice, +0/−0 once) at the start, the end, and in and after the last
+        // block of eight.
+        for n in [8000, 8003] {
+            for at in [0, 7, 8, 4095, n - 4, n - 1] {
+                var x = (0..<n).map { _ in r.normal() }
+                x[at] = 9; x[n - 1 - (at % 3)] = 9
+                rows.append(x)
+                var z = (0..<n).map { _ in -1 - abs(r.normal()) }
+                z[at] = -0.0; z[n - 1] = 0
+                rows.append(z)
             }
         }
         for x in rows {

@@ -101,7 +101,8 @@ func crossEntropyRowReference(_ logits: UnsafeMutablePointer<Float>, count n: In
 
 /// The largest of `row[0..<n]` and the first index holding it, exactly as the loop `for j where row[j] > mx` from
 /// mx = −∞, a = 0 finds them (NaN never wins; −∞ or all NaN gives (−∞, 0); of +0 and −0 the first one). The max
-/// runs in eight independent lanes (vmaxps: max is exact, so the order is free), then a scan finds its first index.
+/// runs in eight independent lanes (vmaxps: max is exact, so the order is free), then a scan finds its first index
+/// (== as the loop's `>` leaves it: −0 == +0).
 @inline(__always)
 func rowMaxAndArgmax(_ row: UnsafePointer<Float>, count n: Int) -> (Float, Int) {
     var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
@@ -115,7 +116,14 @@ func rowMaxAndArgmax(_ row: UnsafePointer<Float>, count n: Int) -> (Float, Int) 
     while j < n { m0 = top(m0, row[j]); j += 1 }
     let mx = top(top(top(m0, m1), top(m2, m3)), top(top(m4, m5), top(m6, m7)))
     if !(mx > -Float.infinity) { return (-Float.infinity, 0) }
+    // The scan: eight at a time (vcmpeqps, vtestps) to the first block holding a value == mx, then within it. An
+    // untrained model's argmax lies anywhere, so this walked half of a 8000-logit row one compare at a time.
     var a = 0
+    let target = SIMD8<Float>(repeating: mx)
+    while a + 8 <= n {
+        if any(UnsafeRawPointer(row + a).loadUnaligned(as: SIMD8<Float>.self) .== target) { break }
+        a += 8
+    }
     while row[a] != mx { a += 1 }
     return (row[a], a)
 }
