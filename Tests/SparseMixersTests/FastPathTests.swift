@@ -105,7 +105,7 @@ final class FastPathTests: XCTestCase {
                 // The training forward's pass keeps gelu' in a's place: the backward's product with it equals
                 // `geluBackward`'s, and g is the same.
                 var a3 = x, g3 = [Float](repeating: 0, count: x.count)
-                addBiasGeluKeepingGrad(&a3, bias, into: &g3, rows: rows, cols: cols)
+                addBiasGelu(&a3, bias, into: &g3, rows: rows, cols: cols, keepingGrad: true)
                 XCTAssertEqual(g3.map(\.bitPattern), g2.map(\.bitPattern), "gelu kept, \(rows) x \(cols)")
                 let dg = (0..<x.count).map { i in i % 13 == 0 ? 0 : r.normal() }
                 var d1 = dg, d2 = dg

@@ -33,26 +33,19 @@ func geluForward(_ a: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>,
 }
 
 /// a[N, C] += bias[C], then g = gelu(a): `addBias` and `geluForward` in one pass (one read of `a` instead of three
-/// passes), bit-for-bit the two (pinned by a test).
+/// passes), bit-for-bit the two (pinned by a test). `keepingGrad` (the training forward) leaves gelu'(a + bias) in
+/// a's place instead, so the backward multiplies by it (`multiply`) rather than computing a second tanh per element:
+/// bit-for-bit `geluBackward`'s factor (pinned by a test).
 func addBiasGelu(_ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>,
-                 rows: Int, cols: Int) {
+                 rows: Int, cols: Int, keepingGrad: Bool = false) {
     Parallel.forRange(rows, grain: max(1, 32768 / max(cols, 1))) { s, e in
         for r in s..<e {
             let ar = a + r * cols, gr = g + r * cols
-            for c in 0..<cols { let v = ar[c] + bias[c]; ar[c] = v; gr[c] = FastMath.gelu(v) }
-        }
-    }
-}
-
-/// `addBiasGelu` that also leaves gelu'(a + bias) in a's place: the training forward's pass, so the backward
-/// multiplies by it (`multiply`) instead of computing a second tanh per element. Bit-for-bit `addBiasGelu` then
-/// `geluBackward`'s factor (pinned by a test).
-func addBiasGeluKeepingGrad(_ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
-                            into g: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-    Parallel.forRange(rows, grain: max(1, 32768 / max(cols, 1))) { s, e in
-        for r in s..<e {
-            let ar = a + r * cols, gr = g + r * cols
-            for c in 0..<cols { let (v, d) = FastMath.geluAndGrad(ar[c] + bias[c]); gr[c] = v; ar[c] = d }
+            if keepingGrad {
+                for c in 0..<cols { let (v, d) = FastMath.geluAndGrad(ar[c] + bias[c]); gr[c] = v; ar[c] = d }
+            } else {
+                for c in 0..<cols { let v = ar[c] + bias[c]; ar[c] = v; gr[c] = FastMath.gelu(v) }
+            }
         }
     }
 }
@@ -105,7 +98,7 @@ func addBiasDropout(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Floa
 }
 
 /// x[n] *= m[n]: a dropout mask (the separate pass `addBiasDropout` is pinned against), or the gelu' the forward
-/// kept (`addBiasGeluKeepingGrad`).
+/// kept (`addBiasGelu` with `keepingGrad`).
 func multiply(_ x: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, count: Int) {
     Parallel.forRange(count, grain: 65536) { s, e in
         for i in s..<e { x[i] *= m[i] }

@@ -69,15 +69,9 @@ public enum FastMath {
 
     static let geluC: Float = 0.797_884_560_802_865_4  // sqrt(2/pi)
 
-    /// gelu(x) = 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), Flax's default (tanh approximation).
-    @inline(__always)
-    public static func gelu(_ x: Float) -> Float {
-        let u = geluC * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1 + tanh(u))
-    }
-
-    /// gelu(x) and d gelu / dx from one tanh: bit-for-bit `gelu(x)` and `geluGrad(x)`, whose operations it repeats in
-    /// the same order (pinned by a test).
+    /// gelu(x) = 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), Flax's default (tanh approximation), and d gelu / dx,
+    /// from one tanh. `gelu` and `geluGrad` are its two halves (inlined, the unused half is dropped), so the forward
+    /// that keeps the gradient computes the same bits as the two functions.
     @inline(__always)
     public static func geluAndGrad(_ x: Float) -> (value: Float, grad: Float) {
         let u = geluC * (x + 0.044715 * x * x * x)
@@ -86,12 +80,11 @@ public enum FastMath {
         return (0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
     }
 
-    /// d gelu / dx.
+    /// gelu(x) (`geluAndGrad`).
     @inline(__always)
-    public static func geluGrad(_ x: Float) -> Float {
-        let u = geluC * (x + 0.044715 * x * x * x)
-        let t = tanh(u)
-        let du = geluC * (1 + 3 * 0.044715 * x * x)
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-    }
+    public static func gelu(_ x: Float) -> Float { geluAndGrad(x).value }
+
+    /// d gelu / dx (`geluAndGrad`).
+    @inline(__always)
+    public static func geluGrad(_ x: Float) -> Float { geluAndGrad(x).grad }
 }

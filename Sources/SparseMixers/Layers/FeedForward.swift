@@ -23,11 +23,7 @@ func ffnForward(_ out: UnsafeMutablePointer<Float>, _ c: FFNCache, _ x: UnsafePo
     // Each gemm is followed by one fused pass: a1 += b1 with g = gelu(a1); out += b2 with the dropout mask.
     precondition(p.w1.bias >= 0, "an FFN's first layer has a bias")
     denseProduct(c.a1, x, rows: rows, p.w1, params)
-    if keepGeluGrad {
-        addBiasGeluKeepingGrad(c.a1, params + p.w1.bias, into: c.g, rows: rows, cols: p.w1.nOut)
-    } else {
-        addBiasGelu(c.a1, params + p.w1.bias, into: c.g, rows: rows, cols: p.w1.nOut)
-    }
+    addBiasGelu(c.a1, params + p.w1.bias, into: c.g, rows: rows, cols: p.w1.nOut, keepingGrad: keepGeluGrad)
     denseDropoutForward(out, c.g, rows: rows, p.w2, params, mask: c.mask, dropoutRate: dropoutRate,
                         dropoutSeed: dropoutSeed)
 }

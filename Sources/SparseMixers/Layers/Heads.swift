@@ -66,8 +66,7 @@ func crossEntropyRow(_ logits: UnsafeMutablePointer<Float>, count n: Int, label:
                      scratch: UnsafeMutablePointer<Float>?) -> (Double, Int) {
     let buf = gradScale != nil ? logits : scratch
     guard let e = buf else { return crossEntropyRowReference(logits, count: n, label: label, gradScale: gradScale) }
-    var mx = -Float.infinity, arg = 0
-    for i in 0..<n where logits[i] > mx { mx = logits[i]; arg = i }
+    let (mx, arg) = rowMaxAndArgmax(logits, count: n)
     let label0 = logits[label]
     for i in 0..<n { e[i] = FastMath.exp(logits[i] - mx) }
     var sum: Double = 0

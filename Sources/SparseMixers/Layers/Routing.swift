@@ -109,8 +109,7 @@ public struct RoutingDecision: Equatable {
         if c < n {
             var lo = 0, hi = n          // keys[c]'s final value lies in lo..<hi; before lo ≤ it, from hi on ≥ it
             var rounds = 2 * (Int.bitWidth - n.leadingZeroBitCount)
-            while hi - lo > 16 {
-                if rounds == 0 { break }
+            while hi - lo > 16 && rounds > 0 {
                 rounds -= 1
                 let a = keys[lo], b = keys[lo + (hi - lo) / 2], z = keys[hi - 1]
                 let pivot = max(min(a, b), min(max(a, b), z))
